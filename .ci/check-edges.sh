@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The dependency rule of ARCHITECTURE.md, checked on the resolved graph:
+#   session-core   depends on no workspace crate and on no storage engine;
+#   mcp-tools      depends on session-core only: never on an adapter or a storage engine;
+#   adapters       never depend on mcp-tools or mcp-server;
+#   nothing        depends on mcp-server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fail=0
+forbid() { # crate, pattern, why
+  local tree
+  tree=$(cargo tree --locked -p "$1" -e normal,build --prefix none --format '{p}' 2>/dev/null | sort -u)
+  if grep -Eq "$2" <<<"$tree"; then
+    echo "forbidden dependency edge: $1 -> $(grep -E "$2" <<<"$tree" | head -3 | tr '\n' ' ') ($3)"
+    fail=1
+  fi
+}
+
+forbid session-core '^(redb|sled|session-redb|session-sled|mcp-tools|mcp-server|rmcp) ' \
+  "session-core is the pure domain and port"
+forbid mcp-tools '^(redb|sled|session-redb|session-sled|mcp-server) ' \
+  "mcp-tools depends on the port only; the server picks the backend"
+for adapter in session-redb session-sled; do
+  forbid "$adapter" '^(mcp-tools|mcp-server|rmcp) ' "adapters know nothing of the protocol"
+done
+for crate in session-core session-redb session-sled mcp-tools xtask; do
+  forbid "$crate" '^mcp-server ' "nothing depends on mcp-server"
+done
+
+if [ "$fail" -ne 0 ]; then
+  exit 1
+fi
+echo "dependency edges: ok"

@@ -1,0 +1,1 @@
+//! The containerization workflow tools. Not implemented yet: see the mcp-tools issue.

@@ -1,0 +1,165 @@
+//! Per-session locks: a table of async mutexes keyed by session id, with bounded waits and
+//! eviction of idle entries so the table never outgrows the sessions in use.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+
+use crate::{SessionId, StoreError};
+
+type Entry = Arc<AsyncMutex<()>>;
+
+/// The lock table. An entry is idle when only the table refers to it: nobody holds it and
+/// nobody waits for it (a waiter holds a clone of the `Arc` while it waits).
+#[derive(Debug, Default)]
+pub(crate) struct LockTable {
+    entries: Mutex<HashMap<SessionId, Entry>>,
+}
+
+/// A held lock. Dropping it releases the lock and, if nobody else wants it, the entry.
+#[derive(Debug)]
+pub(crate) struct HeldLock {
+    held: Option<OwnedMutexGuard<()>>,
+    entry: Entry,
+    id: SessionId,
+    table: Arc<LockTable>,
+}
+
+impl LockTable {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Entry>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes the lock of `id`, waiting at most `timeout`. Returns the held lock and how long
+    /// the caller waited. Cancel-safe: dropping the future gives up the wait.
+    pub(crate) async fn acquire(
+        self: &Arc<Self>,
+        id: &SessionId,
+        timeout: Duration,
+    ) -> Result<(HeldLock, Duration), StoreError> {
+        let entry = self.entries().entry(id.clone()).or_default().clone();
+        let start = Instant::now();
+        let held = match Arc::clone(&entry).try_lock_owned() {
+            Ok(held) => held,
+            Err(_) => match tokio::time::timeout(timeout, Arc::clone(&entry).lock_owned()).await {
+                Ok(held) => held,
+                Err(_) => {
+                    drop(entry);
+                    return Err(StoreError::Busy {
+                        id: id.clone(),
+                        waited: start.elapsed(),
+                    });
+                }
+            },
+        };
+        let waited = start.elapsed();
+        Ok((
+            HeldLock {
+                held: Some(held),
+                entry,
+                id: id.clone(),
+                table: Arc::clone(self),
+            },
+            waited,
+        ))
+    }
+
+    /// Removes every idle entry; returns how many were removed.
+    pub(crate) fn evict_idle(&self) -> usize {
+        let mut entries = self.entries();
+        let before = entries.len();
+        entries.retain(|_, e| Arc::strong_count(e) > 1);
+        before - entries.len()
+    }
+
+    /// The number of entries (held, waited for, or idle and not yet evicted).
+    pub(crate) fn len(&self) -> usize {
+        self.entries().len()
+    }
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        drop(self.held.take());
+        let mut entries = self.table.entries();
+        // Idle if only the table and this handle refer to the entry.
+        if Arc::strong_count(&self.entry) == 2
+            && entries
+                .get(&self.id)
+                .is_some_and(|e| Arc::ptr_eq(e, &self.entry))
+        {
+            entries.remove(&self.id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(s: &str) -> SessionId {
+        SessionId::new(s).unwrap()
+    }
+
+    #[tokio::test]
+    async fn released_entries_leave_the_table() {
+        let table = Arc::new(LockTable::default());
+        for i in 0..100 {
+            let (held, _) = table
+                .acquire(&id(&format!("s{i}")), Duration::from_secs(1))
+                .await
+                .unwrap();
+            drop(held);
+        }
+        assert_eq!(table.len(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_held_lock_times_out_a_second_taker_and_is_then_free() {
+        let table = Arc::new(LockTable::default());
+        let (held, _) = table
+            .acquire(&id("a"), Duration::from_secs(1))
+            .await
+            .unwrap();
+        let err = table
+            .acquire(&id("a"), Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Busy { .. }));
+        // The timed-out waiter left no reference behind: only the table and the holder.
+        assert_eq!(table.len(), 1);
+        drop(held);
+        assert_eq!(table.len(), 0);
+        assert!(table
+            .acquire(&id("a"), Duration::from_millis(50))
+            .await
+            .is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancelled_waiter_leaves_an_idle_entry_that_eviction_removes() {
+        let table = Arc::new(LockTable::default());
+        let (held, _) = table
+            .acquire(&id("a"), Duration::from_secs(1))
+            .await
+            .unwrap();
+        let t2 = Arc::clone(&table);
+        let waiter = tokio::spawn(async move {
+            t2.acquire(&id("a"), Duration::from_secs(60))
+                .await
+                .map(drop)
+        });
+        tokio::task::yield_now().await;
+        waiter.abort();
+        assert!(waiter.await.unwrap_err().is_cancelled());
+        drop(held);
+        assert_eq!(
+            table.evict_idle(),
+            0,
+            "the holder's drop already removed the idle entry"
+        );
+        assert_eq!(table.len(), 0);
+    }
+}

@@ -1,0 +1,176 @@
+//! [`MemoryStore`]: the in-memory reference implementation of the port.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::store::{ScanPage, ScanQuery, SessionStore, WriteOp};
+use crate::{Session, SessionId, StoreError, Version, Versioned};
+
+/// Sessions in a `BTreeMap` behind a mutex, with an expiry index like the durable
+/// adapters'. The reference model of the conformance suite; also `--store memory` and a
+/// store for embedding programs that need no durability. Nothing survives the process.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    sessions: BTreeMap<SessionId, Versioned<Session>>,
+    by_expiry: BTreeSet<(DateTime<Utc>, SessionId)>,
+}
+
+impl State {
+    fn put(&mut self, version: Version, session: Session) {
+        let id = session.id.clone();
+        self.by_expiry.insert((session.expires_at, id.clone()));
+        if let Some(old) = self.sessions.insert(
+            id.clone(),
+            Versioned {
+                version,
+                value: session,
+            },
+        ) {
+            if old.value.expires_at != self.sessions[&id].value.expires_at {
+                self.by_expiry.remove(&(old.value.expires_at, id));
+            }
+        }
+    }
+
+    fn delete(&mut self, id: &SessionId) {
+        if let Some(old) = self.sessions.remove(id) {
+            self.by_expiry.remove(&(old.value.expires_at, id.clone()));
+        }
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied write: every write
+        // below checks everything before it mutates.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    fn backend_name(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn get(&self, id: &SessionId) -> Result<Option<Versioned<Session>>, StoreError> {
+        Ok(self.state().sessions.get(id).cloned())
+    }
+
+    async fn insert(&self, session: Session) -> Result<Version, StoreError> {
+        let mut results = self.apply(vec![WriteOp::Insert(session)]).await?;
+        Ok(results.pop().flatten().unwrap_or(Version::FIRST))
+    }
+
+    async fn replace(&self, expected: Version, session: Session) -> Result<Version, StoreError> {
+        let mut results = self
+            .apply(vec![WriteOp::Replace { expected, session }])
+            .await?;
+        Ok(results.pop().flatten().unwrap_or(expected.next()))
+    }
+
+    async fn remove(&self, id: &SessionId, expected: Option<Version>) -> Result<(), StoreError> {
+        self.apply(vec![WriteOp::Remove {
+            id: id.clone(),
+            expected,
+        }])
+        .await
+        .map(drop)
+    }
+
+    async fn apply(&self, batch: Vec<WriteOp>) -> Result<Vec<Option<Version>>, StoreError> {
+        let mut state = self.state();
+        // Check the whole batch against an overlay first; mutate only if every write passes.
+        let mut overlay: HashMap<&SessionId, Option<Version>> = HashMap::new();
+        let mut results = Vec::with_capacity(batch.len());
+        for op in &batch {
+            let stored = match overlay.get(op.id()) {
+                Some(v) => *v,
+                None => state.sessions.get(op.id()).map(|s| s.version),
+            };
+            let new = op.check(stored)?;
+            overlay.insert(op.id(), new);
+            results.push(new);
+        }
+        for (op, new) in batch.into_iter().zip(&results) {
+            match (op, new) {
+                (WriteOp::Insert(s) | WriteOp::Replace { session: s, .. }, Some(v)) => {
+                    state.put(*v, s)
+                }
+                (op, _) => state.delete(op.id()),
+            }
+        }
+        Ok(results)
+    }
+
+    async fn scan(&self, query: &ScanQuery) -> Result<ScanPage, StoreError> {
+        use std::ops::Bound;
+        let state = self.state();
+        let start = match &query.after {
+            Some(after) => Bound::Excluded(after.clone()),
+            None => Bound::Unbounded,
+        };
+        let limit = query.page_size();
+        let mut items = Vec::new();
+        let mut next_cursor = None;
+        for (id, s) in state.sessions.range((start, Bound::Unbounded)) {
+            if items.len() == limit {
+                next_cursor = items
+                    .last()
+                    .map(|s: &Versioned<Session>| s.value.id.clone());
+                break;
+            }
+            if query
+                .id_prefix
+                .as_deref()
+                .is_some_and(|p| id.as_str() > p && !id.as_str().starts_with(p))
+            {
+                break;
+            }
+            if query.matches(&s.value) {
+                items.push(s.clone());
+            }
+        }
+        Ok(ScanPage { items, next_cursor })
+    }
+
+    async fn purge_expired(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        let mut state = self.state();
+        let ids: Vec<SessionId> = state
+            .by_expiry
+            .iter()
+            .take_while(|(t, _)| *t <= now)
+            .take(limit)
+            .map(|(_, id)| id.clone())
+            .collect();
+        for id in &ids {
+            state.delete(id);
+        }
+        Ok(ids)
+    }
+
+    async fn count(&self) -> Result<u64, StoreError> {
+        Ok(self.state().sessions.len() as u64)
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

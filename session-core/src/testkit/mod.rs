@@ -1,0 +1,126 @@
+//! The conformance kit (feature `testkit`): every case of the port's contract, run against
+//! any adapter by one macro call, plus a model-based property test.
+//!
+//! ```text
+//! // in an adapter's tests/it/main.rs
+//! fn make() -> session_core::testkit::TestStore {
+//!     let dir = tempfile::tempdir().unwrap();
+//!     let store = MyStore::open(dir.path().join("s.db")).unwrap();
+//!     session_core::testkit::TestStore::new(store, dir)
+//! }
+//! session_core::session_store_conformance!(make);
+//! ```
+
+pub mod cases;
+pub mod model;
+
+use std::any::Any;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::SessionStore;
+
+/// A fresh, empty store for one test case, with whatever must live as long as it (a
+/// temporary directory, say).
+pub struct TestStore {
+    /// The store under test.
+    pub store: Arc<dyn SessionStore>,
+    /// Dropped after the case.
+    pub keep_alive: Box<dyn Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for TestStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestStore")
+            .field("backend", &self.store.backend_name())
+            .finish()
+    }
+}
+
+impl TestStore {
+    /// Wraps a store and what must outlive it.
+    pub fn new(store: impl SessionStore, keep_alive: impl Any + Send + Sync) -> TestStore {
+        TestStore {
+            store: Arc::new(store),
+            keep_alive: Box::new(keep_alive),
+        }
+    }
+}
+
+/// Runs one conformance case on a fresh store, on a 4-worker multi-threaded runtime so that
+/// concurrency cases really run in parallel.
+pub fn run_case<Fut>(make: impl Fn() -> TestStore, case: impl FnOnce(TestStore) -> Fut)
+where
+    Fut: Future<Output = ()>,
+{
+    let rt = runtime();
+    let store = make();
+    rt.block_on(case(store));
+}
+
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => panic!("cannot start a tokio runtime for the test: {e}"),
+    }
+}
+
+/// Expands to a `session_store_conformance` test module running every conformance case and
+/// the model-based property test against the stores made by `$make` (a
+/// `fn() -> TestStore`).
+#[macro_export]
+macro_rules! session_store_conformance {
+    ($make:expr) => {
+        $crate::__conformance_cases!($make;
+            insert_get_round_trip_keeps_nested_metadata,
+            duplicate_insert_is_already_exists,
+            stale_replace_conflicts_and_writes_nothing,
+            replace_of_missing_is_not_found,
+            remove_honours_expected_version,
+            apply_is_all_or_nothing,
+            apply_checks_writes_in_order,
+            scan_filters_by_status_label_and_prefix,
+            scan_pages_are_stable_while_inserts_run,
+            purge_expired_removes_only_expired_and_honours_limit,
+            expiry_index_follows_replaced_expiry,
+            count_counts_every_session,
+            racing_replaces_of_one_version_have_one_winner,
+            racing_get_or_create_yields_one_session,
+            hot_session_updates_lose_nothing,
+            two_services_on_one_store_lose_no_update,
+            update_many_in_opposite_orders_never_deadlocks,
+            lock_excludes_and_times_out_busy,
+            lock_is_released_on_panic_and_cancellation,
+            rejected_update_writes_nothing,
+            max_sessions_ignores_expired_sessions,
+            expired_session_reads_as_expired,
+            session_ids_are_validated,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cases {
+    ($make:expr; $($case:ident),* $(,)?) => {
+        mod session_store_conformance {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[test]
+                fn $case() {
+                    $crate::testkit::run_case($make, $crate::testkit::cases::$case);
+                }
+            )*
+
+            #[test]
+            fn model_based_operation_sequences() {
+                $crate::testkit::model::run_model_test($make);
+            }
+        }
+    };
+}

@@ -1,0 +1,19 @@
+//! Integration tests of session-core: the conformance suite against `MemoryStore` and the
+//! record-format golden bytes.
+
+mod golden;
+
+use session_core::testkit::TestStore;
+use session_core::MemoryStore;
+
+fn memory() -> TestStore {
+    TestStore::new(MemoryStore::new(), ())
+}
+
+session_core::session_store_conformance!(memory);
+
+#[test]
+fn the_port_is_object_safe() {
+    fn takes(_: &dyn session_core::SessionStore) {}
+    takes(&MemoryStore::new());
+}

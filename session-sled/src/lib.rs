@@ -1,0 +1,1 @@
+//! SessionStore on sled. Not implemented yet: see the session-sled issue.
