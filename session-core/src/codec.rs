@@ -7,12 +7,15 @@
 //! 0       4     magic b"CKSR"
 //! 4       1     format version (1)
 //! 5       8     record version, u64 big-endian
-//! 13      4     CRC-32 (IEEE) of the body, big-endian
-//! 17      ..    body: the Session as compact JSON (UTF-8)
+//! 13      8     expires_at: seconds since the Unix epoch, i64 big-endian
+//! 21      4     expires_at: nanoseconds, u32 big-endian
+//! 25      4     CRC-32 (IEEE) of the body, big-endian
+//! 29      ..    body: the Session as compact JSON (UTF-8)
 //! ```
 //!
-//! Keeping the record version inside the value lets an adapter check a compare-and-swap
-//! from the stored bytes alone, and makes both backends hold identical bytes.
+//! Keeping the record version and expiry in the header lets an adapter check a
+//! compare-and-swap and maintain its expiry index from the stored bytes alone, without
+//! parsing JSON on its writer; and both backends hold identical bytes.
 
 use chrono::{DateTime, Utc};
 
@@ -22,7 +25,7 @@ use crate::{Session, SessionId, StoreError, Version, Versioned};
 pub const RECORD_FORMAT_VERSION: u8 = 1;
 
 const MAGIC: &[u8; 4] = b"CKSR";
-const HEADER_LEN: usize = 17;
+const HEADER_LEN: usize = 29;
 
 /// Encodes a session and its version as format-version-1 record bytes.
 ///
@@ -34,20 +37,32 @@ pub fn encode_record(version: Version, session: &Session) -> Result<Vec<u8>, Sto
     out.extend_from_slice(MAGIC);
     out.push(RECORD_FORMAT_VERSION);
     out.extend_from_slice(&version.0.to_be_bytes());
+    out.extend_from_slice(&session.expires_at.timestamp().to_be_bytes());
+    out.extend_from_slice(&session.expires_at.timestamp_subsec_nanos().to_be_bytes());
     out.extend_from_slice(&[0; 4]);
     serde_json::to_writer(&mut out, session).map_err(|e| {
         StoreError::Invalid(format!("session {} cannot be encoded: {e}", session.id))
     })?;
     let crc = crc32fast::hash(&out[HEADER_LEN..]);
-    out[13..17].copy_from_slice(&crc.to_be_bytes());
+    out[25..29].copy_from_slice(&crc.to_be_bytes());
     Ok(out)
 }
 
-/// Reads only the record version from record bytes, checking the header but not the body.
+/// What the header of a record says, read without parsing the body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordHeader {
+    /// The record's version.
+    pub version: Version,
+    /// The session's `expires_at`.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Reads the header of record bytes stored under `key`, checking the magic and format
+/// version but not the body.
 ///
 /// # Errors
 /// [`StoreError::Corrupt`] naming `key` if the header is damaged or of an unknown format.
-pub fn record_version(key: &str, bytes: &[u8]) -> Result<Version, StoreError> {
+pub fn record_header(key: &str, bytes: &[u8]) -> Result<RecordHeader, StoreError> {
     let corrupt = |reason: String| StoreError::Corrupt {
         id: key.to_owned(),
         reason,
@@ -67,9 +82,21 @@ pub fn record_version(key: &str, bytes: &[u8]) -> Result<Version, StoreError> {
             bytes[4]
         )));
     }
-    let mut v = [0u8; 8];
-    v.copy_from_slice(&bytes[5..13]);
-    Ok(Version(u64::from_be_bytes(v)))
+    let version = Version(u64::from_be_bytes(array(&bytes[5..13])));
+    let secs = i64::from_be_bytes(array(&bytes[13..21]));
+    let nanos = u32::from_be_bytes(array(&bytes[21..25]));
+    let expires_at = DateTime::from_timestamp(secs, nanos)
+        .ok_or_else(|| corrupt("expiry time out of range".into()))?;
+    Ok(RecordHeader {
+        version,
+        expires_at,
+    })
+}
+
+fn array<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    let mut out = [0u8; N];
+    out.copy_from_slice(bytes);
+    out
 }
 
 /// Decodes record bytes stored under `key`.
@@ -78,15 +105,13 @@ pub fn record_version(key: &str, bytes: &[u8]) -> Result<Version, StoreError> {
 /// [`StoreError::Corrupt`] naming `key` if the header, checksum or JSON is damaged, or the
 /// body's id is not `key`.
 pub fn decode_record(key: &str, bytes: &[u8]) -> Result<Versioned<Session>, StoreError> {
-    let version = record_version(key, bytes)?;
+    let header = record_header(key, bytes)?;
     let corrupt = |reason: String| StoreError::Corrupt {
         id: key.to_owned(),
         reason,
     };
-    let mut crc = [0u8; 4];
-    crc.copy_from_slice(&bytes[13..17]);
     let body = &bytes[HEADER_LEN..];
-    if crc32fast::hash(body) != u32::from_be_bytes(crc) {
+    if crc32fast::hash(body) != u32::from_be_bytes(array(&bytes[25..29])) {
         return Err(corrupt("checksum mismatch".into()));
     }
     let value: Session =
@@ -97,7 +122,13 @@ pub fn decode_record(key: &str, bytes: &[u8]) -> Result<Versioned<Session>, Stor
             value.id
         )));
     }
-    Ok(Versioned { version, value })
+    if value.expires_at != header.expires_at {
+        return Err(corrupt("header and body disagree on expires_at".into()));
+    }
+    Ok(Versioned {
+        version: header.version,
+        value,
+    })
 }
 
 /// The expiry-index key of a session: 12 bytes of time (seconds, sign-flipped, big-endian;
@@ -123,12 +154,8 @@ pub fn parse_expiry_key(key: &[u8]) -> Option<(DateTime<Utc>, SessionId)> {
     if key.len() < 13 {
         return None;
     }
-    let mut s = [0u8; 8];
-    s.copy_from_slice(&key[0..8]);
-    let secs = (u64::from_be_bytes(s) ^ (1 << 63)) as i64;
-    let mut n = [0u8; 4];
-    n.copy_from_slice(&key[8..12]);
-    let time = DateTime::from_timestamp(secs, u32::from_be_bytes(n))?;
+    let secs = (u64::from_be_bytes(array(&key[0..8])) ^ (1 << 63)) as i64;
+    let time = DateTime::from_timestamp(secs, u32::from_be_bytes(array(&key[8..12])))?;
     let id = SessionId::new(std::str::from_utf8(&key[12..]).ok()?).ok()?;
     Some((time, id))
 }
@@ -157,7 +184,14 @@ mod tests {
         let back = decode_record("abc", &bytes).unwrap();
         assert_eq!(back.version, Version(7));
         assert_eq!(back.value, s);
-        assert_eq!(record_version("abc", &bytes).unwrap(), Version(7));
+        let header = record_header("abc", &bytes).unwrap();
+        assert_eq!(
+            header,
+            RecordHeader {
+                version: Version(7),
+                expires_at: s.expires_at
+            }
+        );
     }
 
     #[test]

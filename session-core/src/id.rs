@@ -95,6 +95,13 @@ impl AsRef<str> for SessionId {
     }
 }
 
+// Ord, Eq and Hash are String's, so they agree with str's.
+impl std::borrow::Borrow<str> for SessionId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl std::str::FromStr for SessionId {
     type Err = StoreError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -57,8 +57,8 @@ pub mod testkit;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::codec::{
-    decode_record, encode_record, expiry_key, expiry_range_end, parse_expiry_key, record_version,
-    RECORD_FORMAT_VERSION,
+    decode_record, encode_record, expiry_key, expiry_range_end, parse_expiry_key, record_header,
+    RecordHeader, RECORD_FORMAT_VERSION,
 };
 pub use crate::error::StoreError;
 pub use crate::id::{SessionId, MAX_ID_LEN};

@@ -119,32 +119,16 @@ impl SessionStore for MemoryStore {
     async fn scan(&self, query: &ScanQuery) -> Result<ScanPage, StoreError> {
         use std::ops::Bound;
         let state = self.state();
-        let start = match &query.after {
-            Some(after) => Bound::Excluded(after.clone()),
-            None => Bound::Unbounded,
+        let start = match query.start_bound() {
+            Bound::Included(k) => Bound::Included(k.to_owned()),
+            Bound::Excluded(k) => Bound::Excluded(k.to_owned()),
+            Bound::Unbounded => Bound::Unbounded,
         };
-        let limit = query.page_size();
-        let mut items = Vec::new();
-        let mut next_cursor = None;
-        for (id, s) in state.sessions.range((start, Bound::Unbounded)) {
-            if items.len() == limit {
-                next_cursor = items
-                    .last()
-                    .map(|s: &Versioned<Session>| s.value.id.clone());
-                break;
-            }
-            if query
-                .id_prefix
-                .as_deref()
-                .is_some_and(|p| id.as_str() > p && !id.as_str().starts_with(p))
-            {
-                break;
-            }
-            if query.matches(&s.value) {
-                items.push(s.clone());
-            }
-        }
-        Ok(ScanPage { items, next_cursor })
+        let range = state
+            .sessions
+            .range::<str, _>((start.as_ref().map(String::as_str), Bound::Unbounded))
+            .map(|(_, s)| Ok(s.clone()));
+        query.collect_page(range)
     }
 
     async fn purge_expired(

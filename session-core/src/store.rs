@@ -92,6 +92,61 @@ impl ScanQuery {
         }
     }
 
+    /// Where a scan over ids in ascending order starts: after the cursor, or at the prefix,
+    /// whichever is later.
+    pub fn start_bound(&self) -> std::ops::Bound<&str> {
+        use std::ops::Bound;
+        match (&self.after, self.id_prefix.as_deref()) {
+            (Some(after), Some(p)) if p > after.as_str() => Bound::Included(p),
+            (Some(after), _) => Bound::Excluded(after.as_str()),
+            (None, Some(p)) => Bound::Included(p),
+            (None, None) => Bound::Unbounded,
+        }
+    }
+
+    /// Builds one page from sessions in ascending id order that start at
+    /// [`ScanQuery::start_bound`]: stops past the id prefix, applies the filters and the page
+    /// size, and sets the cursor when more sessions follow. Adapters share it so every backend
+    /// pages alike. A `Corrupt` item is skipped with a warning (one unreadable session must not
+    /// hide the others); any other error ends the scan.
+    pub fn collect_page(
+        &self,
+        sorted: impl IntoIterator<Item = Result<Versioned<Session>, StoreError>>,
+    ) -> Result<ScanPage, StoreError> {
+        let limit = self.page_size();
+        let mut items: Vec<Versioned<Session>> = Vec::new();
+        let mut last_seen: Option<SessionId> = None;
+        for item in sorted {
+            let s = match item {
+                Ok(s) => s,
+                Err(StoreError::Corrupt { id, reason }) => {
+                    tracing::warn!(session_id = %id, %reason, "scan skipped a corrupt record");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if let Some(p) = self.id_prefix.as_deref() {
+                if !s.value.id.as_str().starts_with(p) {
+                    break;
+                }
+            }
+            if items.len() == limit {
+                return Ok(ScanPage {
+                    items,
+                    next_cursor: last_seen,
+                });
+            }
+            last_seen = Some(s.value.id.clone());
+            if self.matches(&s.value) {
+                items.push(s);
+            }
+        }
+        Ok(ScanPage {
+            items,
+            next_cursor: None,
+        })
+    }
+
     /// Whether `session` passes the filters (not the cursor).
     pub fn matches(&self, session: &Session) -> bool {
         self.status.is_none_or(|s| s == session.status)
