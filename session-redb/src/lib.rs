@@ -1,1 +1,26 @@
-//! SessionStore on redb.
+//! `SessionStore` on [redb](https://docs.rs/redb): the default backend.
+//!
+//! One file. Writes are durable when acknowledged (`Durability::Immediate`) and go through a
+//! single writer thread that *group-commits*: it gathers every write waiting at that moment,
+//! from any number of sessions, applies each with its own version check inside one write
+//! transaction, commits once, then answers each caller. A failed check fails only its own
+//! write. Reads use redb's MVCC read transactions on the blocking pool and never wait for the
+//! writer. An expiry index table makes `purge_expired` cost O(expired).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use session_core::{SessionStore, Sessions, SessionsConfig};
+//! use session_redb::RedbStore;
+//!
+//! # fn main() -> Result<(), session_core::StoreError> {
+//! let store: Arc<dyn SessionStore> = Arc::new(RedbStore::open("sessions.redb")?);
+//! let sessions = Sessions::new(store, SessionsConfig::default());
+//! # Ok(())
+//! # }
+//! ```
+
+mod errors;
+mod store;
+mod writer;
+
+pub use crate::store::{RedbConfig, RedbDurability, RedbStore};

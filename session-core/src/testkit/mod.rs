@@ -12,6 +12,7 @@
 //! ```
 
 pub mod cases;
+pub mod crash;
 pub mod model;
 
 use std::any::Any;
@@ -120,6 +121,37 @@ macro_rules! __conformance_cases {
             #[test]
             fn model_based_operation_sequences() {
                 $crate::testkit::model::run_model_test($make);
+            }
+        }
+    };
+}
+
+/// Expands to a `session_store_crash` test module: the kill -9 harness
+/// ([`crash::kill_cycles`]) and the child test it re-runs. `$open` is a
+/// `fn(&Path) -> Result<Arc<dyn SessionStore>, StoreError>` that opens (or creates) the store
+/// at a path; the store must be durable on acknowledge.
+#[macro_export]
+macro_rules! session_store_crash_tests {
+    ($open:expr) => {
+        mod session_store_crash {
+            #[allow(unused_imports)]
+            use super::*;
+
+            /// Runs only when the harness starts this binary as its child.
+            #[test]
+            fn crash_child_process() {
+                $crate::testkit::crash::child_main($open);
+            }
+
+            #[test]
+            fn kill_9_loses_no_acknowledged_write() {
+                let module = module_path!();
+                let module = module.split_once("::").map_or(module, |(_, rest)| rest);
+                $crate::testkit::crash::kill_cycles(
+                    &format!("{module}::crash_child_process"),
+                    $open,
+                    $crate::testkit::crash::CrashConfig::default(),
+                );
             }
         }
     };

@@ -1,6 +1,8 @@
 //! Integration tests of session-core: the conformance suite against `MemoryStore` and the
 //! record-format golden bytes.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 mod golden;
 
 use session_core::testkit::TestStore;

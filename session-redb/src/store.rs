@@ -1,0 +1,339 @@
+//! [`RedbStore`]: opening, configuration, reads, and the `SessionStore` implementation.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use redb::{ReadableDatabase, ReadableTableMetadata, TableDefinition};
+use session_core::{
+    decode_record, encode_record, ScanPage, ScanQuery, Session, SessionId, SessionStore,
+    StoreError, Version, Versioned, WriteOp,
+};
+use tokio::sync::oneshot;
+
+use crate::errors;
+use crate::writer::{Job, Prepared, Request, Writer};
+
+/// Sessions: id → record bytes (session-core's codec).
+pub(crate) const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+/// The expiry index: `expiry_key(expires_at, id)` → nothing.
+pub(crate) const EXPIRY: TableDefinition<&[u8], ()> = TableDefinition::new("sessions_by_expiry");
+
+/// When a write counts as acknowledged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RedbDurability {
+    /// A write returns only after its commit is on disk (fsync). The default.
+    #[default]
+    Immediate,
+    /// A write returns once committed in memory; it reaches disk with a later durable commit
+    /// or [`SessionStore::flush`]. A crash may lose acknowledged writes (never corrupt the
+    /// file). For benchmarks and throwaway stores.
+    None,
+}
+
+/// The knobs of a [`RedbStore`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct RedbConfig {
+    /// When a write counts as acknowledged. Default: on disk.
+    pub durability: RedbDurability,
+    /// The most writes the writer gathers into one transaction. Default 512.
+    pub max_batch: usize,
+    /// Writes that may wait for the writer; a write beyond that fails `Overloaded` at once.
+    /// Default 8,192.
+    pub queue_capacity: usize,
+    /// A write not started by the writer within this time fails `Overloaded` and is not
+    /// applied. Default 30 s.
+    pub write_timeout: Duration,
+    /// How long `open` retries while another process holds the file, before `Locked`.
+    /// Default zero: fail at once.
+    pub lock_wait: Duration,
+    /// redb's page cache, in bytes. Default 64 MiB.
+    pub cache_size: usize,
+}
+
+impl Default for RedbConfig {
+    fn default() -> Self {
+        RedbConfig {
+            durability: RedbDurability::Immediate,
+            max_batch: 512,
+            queue_capacity: 8_192,
+            write_timeout: Duration::from_secs(30),
+            lock_wait: Duration::ZERO,
+            cache_size: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// A session store in one redb file. See the crate docs.
+///
+/// Dropping it stops taking writes, lets the writer commit (or answer with an error) every
+/// write already queued, waits for it, and closes the file.
+#[derive(Debug)]
+pub struct RedbStore {
+    db: Arc<redb::Database>,
+    path: PathBuf,
+    queue: Option<SyncSender<Request>>,
+    writer: Option<JoinHandle<()>>,
+    config: RedbConfig,
+}
+
+impl RedbStore {
+    /// Opens (or creates) the store at `path` with the default configuration.
+    ///
+    /// A plain function: callable inside or outside a tokio runtime.
+    ///
+    /// # Errors
+    /// `Locked` if another process has the file open; `Backend` if it cannot be opened or is
+    /// not a redb file.
+    pub fn open(path: impl AsRef<Path>) -> Result<RedbStore, StoreError> {
+        RedbStore::open_with(path, RedbConfig::default())
+    }
+
+    /// Opens (or creates) the store at `path`. With `config.lock_wait`, waits that long for
+    /// another process to release the file before failing `Locked`.
+    ///
+    /// # Errors
+    /// As [`RedbStore::open`].
+    pub fn open_with(path: impl AsRef<Path>, config: RedbConfig) -> Result<RedbStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Backend(format!("cannot create directory {}: {e}", parent.display()))
+            })?;
+        }
+        let db = open_waiting(&path, &config)?;
+        // Create both tables up front so readers never meet a missing table.
+        let txn = db
+            .begin_write()
+            .map_err(|e| errors::backend("begin write", e))?;
+        {
+            txn.open_table(SESSIONS)
+                .map_err(|e| errors::backend("open table", e))?;
+            txn.open_table(EXPIRY)
+                .map_err(|e| errors::backend("open table", e))?;
+        }
+        txn.commit().map_err(|e| errors::backend("commit", e))?;
+        let db = Arc::new(db);
+        let (queue, rx) = mpsc::sync_channel(config.queue_capacity.max(1));
+        let writer = Writer::new(Arc::clone(&db), config.clone(), rx);
+        let writer = std::thread::Builder::new()
+            .name("session-redb-writer".into())
+            .spawn(move || writer.run())
+            .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
+        tracing::debug!(path = %path.display(), "redb store open");
+        Ok(RedbStore {
+            db,
+            path,
+            queue: Some(queue),
+            writer: Some(writer),
+            config,
+        })
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn submit(&self, job: Job) -> Result<(), StoreError> {
+        let queue = self.queue.as_ref().ok_or(StoreError::Closed)?;
+        let request = Request {
+            job,
+            deadline: Instant::now() + self.config.write_timeout,
+        };
+        match queue.try_send(request) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(StoreError::Overloaded(format!(
+                "{} writes are already waiting for the redb writer",
+                self.config.queue_capacity
+            ))),
+            Err(TrySendError::Disconnected(_)) => Err(StoreError::Closed),
+        }
+    }
+
+    async fn write(&self, ops: Vec<WriteOp>) -> Result<Vec<Option<Version>>, StoreError> {
+        // Encode on the caller's thread so the single writer only checks and copies bytes.
+        let prepared = ops
+            .into_iter()
+            .map(Prepared::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Apply {
+            ops: prepared,
+            reply,
+        })
+        .await?;
+        answer.await.map_err(|_| writer_gone())?
+    }
+
+    /// Runs a read transaction on the blocking pool: reads never wait for the writer and
+    /// never block the async runtime.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&redb::ReadOnlyTable<&'static str, &'static [u8]>) -> Result<T, StoreError>
+            + Send
+            + 'static,
+        T: Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        let run = move || {
+            let txn = db
+                .begin_read()
+                .map_err(|e| errors::backend("begin read", e))?;
+            let table = txn
+                .open_table(SESSIONS)
+                .map_err(|e| errors::backend("open table", e))?;
+            f(&table)
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle
+                .spawn_blocking(run)
+                .await
+                .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?,
+            Err(_) => run(),
+        }
+    }
+}
+
+fn writer_gone() -> StoreError {
+    StoreError::Backend(
+        "the redb writer stopped before answering; the write may not be applied".into(),
+    )
+}
+
+fn open_waiting(path: &Path, config: &RedbConfig) -> Result<redb::Database, StoreError> {
+    let deadline = Instant::now() + config.lock_wait;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let mut builder = redb::Builder::new();
+        builder.set_cache_size(config.cache_size);
+        match builder.create(path) {
+            Ok(db) => return Ok(db),
+            Err(e) => match errors::open(path, e) {
+                StoreError::Locked { .. } if Instant::now() < deadline => {
+                    std::thread::sleep(
+                        pause.min(deadline.saturating_duration_since(Instant::now())),
+                    );
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+                other => return Err(other),
+            },
+        }
+    }
+}
+
+impl Drop for RedbStore {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer drain what is queued, commit it and exit.
+        drop(self.queue.take());
+        if let Some(writer) = self.writer.take() {
+            if writer.join().is_err() {
+                tracing::error!(path = %self.path.display(), "the redb writer panicked");
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedbStore {
+    fn backend_name(&self) -> &'static str {
+        "redb"
+    }
+
+    async fn get(&self, id: &SessionId) -> Result<Option<Versioned<Session>>, StoreError> {
+        let id = id.clone();
+        self.read(move |table| {
+            let Some(bytes) = table
+                .get(id.as_str())
+                .map_err(|e| errors::backend("read", e))?
+            else {
+                return Ok(None);
+            };
+            decode_record(id.as_str(), bytes.value()).map(Some)
+        })
+        .await
+    }
+
+    async fn insert(&self, session: Session) -> Result<Version, StoreError> {
+        let mut out = self.write(vec![WriteOp::Insert(session)]).await?;
+        Ok(out.pop().flatten().unwrap_or(Version::FIRST))
+    }
+
+    async fn replace(&self, expected: Version, session: Session) -> Result<Version, StoreError> {
+        let mut out = self
+            .write(vec![WriteOp::Replace { expected, session }])
+            .await?;
+        Ok(out.pop().flatten().unwrap_or(expected.next()))
+    }
+
+    async fn remove(&self, id: &SessionId, expected: Option<Version>) -> Result<(), StoreError> {
+        self.write(vec![WriteOp::Remove {
+            id: id.clone(),
+            expected,
+        }])
+        .await
+        .map(drop)
+    }
+
+    async fn apply(&self, batch: Vec<WriteOp>) -> Result<Vec<Option<Version>>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(batch).await
+    }
+
+    async fn scan(&self, query: &ScanQuery) -> Result<ScanPage, StoreError> {
+        let query = query.clone();
+        self.read(move |table| {
+            let start = query.start_bound().map(|s| s.to_owned());
+            let range = table
+                .range::<&str>((
+                    start.as_ref().map(String::as_str),
+                    std::ops::Bound::Unbounded,
+                ))
+                .map_err(|e| errors::backend("scan", e))?;
+            query.collect_page(range.map(|entry| {
+                let (k, v) = entry.map_err(|e| errors::backend("scan", e))?;
+                decode_record(k.value(), v.value())
+            }))
+        })
+        .await
+    }
+
+    async fn purge_expired(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Purge { now, limit, reply }).await?;
+        answer.await.map_err(|_| writer_gone())?
+    }
+
+    async fn count(&self) -> Result<u64, StoreError> {
+        self.read(|table| table.len().map_err(|e| errors::backend("count", e)))
+            .await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Flush { reply }).await?;
+        answer.await.map_err(|_| writer_gone())?
+    }
+}
+
+/// Encodes a write's record ahead of the writer.
+pub(crate) fn encode(op: &WriteOp) -> Result<Option<Vec<u8>>, StoreError> {
+    match op {
+        WriteOp::Insert(s) => encode_record(Version::FIRST, s).map(Some),
+        WriteOp::Replace { expected, session } => encode_record(expected.next(), session).map(Some),
+        WriteOp::Remove { .. } => Ok(None),
+    }
+}

@@ -1,0 +1,327 @@
+//! The group-commit writer: one thread owns every write transaction. It takes every request
+//! waiting at the moment (up to `max_batch`), applies each with its own checks inside one
+//! transaction, commits once, and then answers each caller with its own result.
+
+use std::collections::HashMap;
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use redb::{ReadableTable, Table};
+use session_core::{
+    expiry_key, expiry_range_end, parse_expiry_key, record_header, SessionId, StoreError, Version,
+    WriteOp,
+};
+use tokio::sync::oneshot;
+
+use crate::errors;
+use crate::store::{encode, RedbConfig, RedbDurability, EXPIRY, SESSIONS};
+
+/// A write with its record already encoded.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    op: WriteOp,
+    record: Option<Vec<u8>>,
+}
+
+impl Prepared {
+    pub(crate) fn new(op: WriteOp) -> Result<Prepared, StoreError> {
+        let record = encode(&op)?;
+        Ok(Prepared { op, record })
+    }
+}
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+#[derive(Debug)]
+pub(crate) enum Job {
+    Apply {
+        ops: Vec<Prepared>,
+        reply: Reply<Vec<Option<Version>>>,
+    },
+    Purge {
+        now: DateTime<Utc>,
+        limit: usize,
+        reply: Reply<Vec<SessionId>>,
+    },
+    Flush {
+        reply: Reply<()>,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub(crate) job: Job,
+    pub(crate) deadline: Instant,
+}
+
+/// A job's answer, held until the transaction commits.
+enum Answer {
+    Apply(
+        Reply<Vec<Option<Version>>>,
+        Result<Vec<Option<Version>>, StoreError>,
+    ),
+    Purge(Reply<Vec<SessionId>>, Result<Vec<SessionId>, StoreError>),
+    Flush(Reply<()>),
+}
+
+impl Answer {
+    /// Sends the answer, or `err` instead of any success when the commit failed.
+    fn send(self, commit: &Result<(), StoreError>) {
+        // A caller that gave up (dropped its future) no longer listens: ignore send errors.
+        match self {
+            Answer::Apply(tx, r) => drop(tx.send(commit.clone().and(r))),
+            Answer::Purge(tx, r) => drop(tx.send(commit.clone().and(r))),
+            Answer::Flush(tx) => drop(tx.send(commit.clone())),
+        }
+    }
+}
+
+type Sessions<'t> = Table<'t, &'static str, &'static [u8]>;
+type Expiry<'t> = Table<'t, &'static [u8], ()>;
+
+pub(crate) struct Writer {
+    db: Arc<redb::Database>,
+    config: RedbConfig,
+    queue: Receiver<Request>,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        db: Arc<redb::Database>,
+        config: RedbConfig,
+        queue: Receiver<Request>,
+    ) -> Writer {
+        Writer { db, config, queue }
+    }
+
+    /// Runs until every sender is gone and the queue is drained.
+    pub(crate) fn run(self) {
+        let max_batch = self.config.max_batch.max(1);
+        while let Ok(first) = self.queue.recv() {
+            let mut batch = vec![first];
+            while batch.len() < max_batch {
+                match self.queue.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            self.commit_batch(batch);
+        }
+        tracing::debug!("redb writer stopped");
+    }
+
+    fn commit_batch(&self, batch: Vec<Request>) {
+        let now = Instant::now();
+        let (live, late): (Vec<_>, Vec<_>) = batch.into_iter().partition(|r| r.deadline > now);
+        for r in late {
+            let err = StoreError::Overloaded(format!(
+                "the write waited more than {:?} for the redb writer and was not applied",
+                self.config.write_timeout
+            ));
+            answer_without_commit(r.job, err);
+        }
+        if live.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        let size = live.len();
+        let mut answers = Vec::with_capacity(size);
+        let commit = self.transact(live, &mut answers);
+        for a in answers {
+            a.send(&commit);
+        }
+        tracing::trace!(
+            size,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            ok = commit.is_ok(),
+            "group commit"
+        );
+    }
+
+    /// Applies every job in one write transaction and commits it. On a backend error nothing
+    /// of the transaction is committed and every job gets the error.
+    fn transact(&self, jobs: Vec<Request>, answers: &mut Vec<Answer>) -> Result<(), StoreError> {
+        let mut txn = self
+            .db
+            .begin_write()
+            .map_err(|e| errors::backend("begin write", e))?;
+        let wants_flush = jobs.iter().any(|r| matches!(r.job, Job::Flush { .. }));
+        let durability = match (self.config.durability, wants_flush) {
+            (RedbDurability::Immediate, _) | (_, true) => redb::Durability::Immediate,
+            (RedbDurability::None, false) => redb::Durability::None,
+        };
+        txn.set_durability(durability)
+            .map_err(|e| StoreError::Backend(format!("redb durability: {e}")))?;
+        let applied = {
+            let mut sessions = txn
+                .open_table(SESSIONS)
+                .map_err(|e| errors::backend("open table", e))?;
+            let mut expiry = txn
+                .open_table(EXPIRY)
+                .map_err(|e| errors::backend("open table", e))?;
+            let mut result: Result<(), StoreError> = Ok(());
+            for r in jobs {
+                if let Err(e) = &result {
+                    answers.push(failed(r.job, e.clone()));
+                    continue;
+                }
+                match r.job {
+                    Job::Apply { ops, reply } => match apply(&mut sessions, &mut expiry, ops) {
+                        Ok(outcome) => answers.push(Answer::Apply(reply, outcome)),
+                        Err(fatal) => {
+                            answers.push(Answer::Apply(reply, Err(fatal.clone())));
+                            result = Err(fatal);
+                        }
+                    },
+                    Job::Purge { now, limit, reply } => {
+                        match purge(&mut sessions, &mut expiry, now, limit) {
+                            Ok(ids) => answers.push(Answer::Purge(reply, Ok(ids))),
+                            Err(fatal) => {
+                                answers.push(Answer::Purge(reply, Err(fatal.clone())));
+                                result = Err(fatal);
+                            }
+                        }
+                    }
+                    Job::Flush { reply } => answers.push(Answer::Flush(reply)),
+                }
+            }
+            result
+        };
+        match applied {
+            Ok(()) => txn.commit().map_err(|e| errors::backend("commit", e)),
+            Err(e) => {
+                // Dropping an uncommitted transaction aborts it.
+                drop(txn);
+                Err(e)
+            }
+        }
+    }
+}
+
+fn failed(job: Job, e: StoreError) -> Answer {
+    match job {
+        Job::Apply { reply, .. } => Answer::Apply(reply, Err(e)),
+        Job::Purge { reply, .. } => Answer::Purge(reply, Err(e)),
+        // A flush answers with the commit's result, which is this error.
+        Job::Flush { reply } => Answer::Flush(reply),
+    }
+}
+
+fn answer_without_commit(job: Job, e: StoreError) {
+    failed(job, e.clone()).send(&Err(e));
+}
+
+/// The outcome of one caller's batch: `Ok(Ok(versions))` applied, `Ok(Err(e))` refused by a
+/// check (nothing of it written), `Err(e)` a backend failure that dooms the transaction.
+fn apply(
+    sessions: &mut Sessions<'_>,
+    expiry: &mut Expiry<'_>,
+    ops: Vec<Prepared>,
+) -> Result<Result<Vec<Option<Version>>, StoreError>, StoreError> {
+    // Plan: check every write against the stored state and the batch's earlier writes.
+    let mut overlay: HashMap<&str, Option<Version>> = HashMap::new();
+    let mut versions = Vec::with_capacity(ops.len());
+    for p in &ops {
+        let id = p.op.id().as_str();
+        let stored = match overlay.get(id) {
+            Some(v) => *v,
+            None => match stored_header(sessions, id)? {
+                Ok(h) => h.map(|h| h.version),
+                // An unconditional remove is the way out of a corrupt record: it needs no
+                // version, only presence.
+                Err(_) if matches!(p.op, WriteOp::Remove { expected: None, .. }) => {
+                    Some(Version(0))
+                }
+                Err(corrupt) => return Ok(Err(corrupt)),
+            },
+        };
+        match p.op.check(stored) {
+            Ok(v) => {
+                overlay.insert(id, v);
+                versions.push(v);
+            }
+            Err(refused) => return Ok(Err(refused)),
+        }
+    }
+    // Execute: every check passed, so only a backend error can stop us now.
+    for p in &ops {
+        let id = p.op.id();
+        if let Ok(Some(old)) = stored_header(sessions, id.as_str())? {
+            expiry
+                .remove(expiry_key(old.expires_at, id).as_slice())
+                .map_err(|e| errors::backend("write", e))?;
+        }
+        match (&p.op, &p.record) {
+            (WriteOp::Insert(s) | WriteOp::Replace { session: s, .. }, Some(record)) => {
+                sessions
+                    .insert(id.as_str(), record.as_slice())
+                    .map_err(|e| errors::backend("write", e))?;
+                expiry
+                    .insert(expiry_key(s.expires_at, id).as_slice(), ())
+                    .map_err(|e| errors::backend("write", e))?;
+            }
+            _ => {
+                sessions
+                    .remove(id.as_str())
+                    .map_err(|e| errors::backend("write", e))?;
+            }
+        }
+    }
+    Ok(Ok(versions))
+}
+
+/// The header of the record stored under `id`: `Ok(Ok(None))` absent, `Ok(Err(corrupt))`
+/// unreadable, `Err` a backend failure.
+fn stored_header(
+    sessions: &Sessions<'_>,
+    id: &str,
+) -> Result<Result<Option<session_core::RecordHeader>, StoreError>, StoreError> {
+    let Some(bytes) = sessions.get(id).map_err(|e| errors::backend("read", e))? else {
+        return Ok(Ok(None));
+    };
+    Ok(record_header(id, bytes.value()).map(Some))
+}
+
+/// Removes up to `limit` sessions expired at `now`, earliest first, through the index. An
+/// index entry that no longer matches its session (left by a corrupt record's removal) is
+/// dropped without touching the session.
+fn purge(
+    sessions: &mut Sessions<'_>,
+    expiry: &mut Expiry<'_>,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<SessionId>, StoreError> {
+    let end = expiry_range_end(now);
+    let mut purged = Vec::new();
+    while purged.len() < limit {
+        let keys: Vec<Vec<u8>> = expiry
+            .range::<&[u8]>(..end.as_slice())
+            .map_err(|e| errors::backend("purge", e))?
+            .take(limit - purged.len())
+            .map(|entry| entry.map(|(k, _)| k.value().to_vec()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| errors::backend("purge", e))?;
+        if keys.is_empty() {
+            break;
+        }
+        for key in keys {
+            expiry
+                .remove(key.as_slice())
+                .map_err(|e| errors::backend("purge", e))?;
+            let Some((at, id)) = parse_expiry_key(&key) else {
+                continue;
+            };
+            if let Ok(Some(h)) = stored_header(sessions, id.as_str())? {
+                if h.expires_at == at {
+                    sessions
+                        .remove(id.as_str())
+                        .map_err(|e| errors::backend("purge", e))?;
+                    purged.push(id);
+                }
+            }
+        }
+    }
+    Ok(purged)
+}
