@@ -1,5 +1,32 @@
-//! `cargo xtask`: not implemented yet, see the xtask issue.
+//! `cargo xtask`: the workspace's own tasks.
+//!
+//! - `cargo xtask load` — concurrent workflows against a backend; checks that no update was
+//!   lost and reports throughput, latency, lock waits and the seed plan's criteria.
+//! - `cargo xtask ci` — what `.ci/run` runs, locally.
+
+mod ci;
+mod load;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", about = "container-kit-mcp workspace tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Load-test a session backend and verify that no update was lost.
+    Load(load::LoadArgs),
+    /// Run the CI checks locally: fmt, dependency edges, clippy, tests.
+    Ci,
+}
 
 fn main() -> anyhow::Result<()> {
-    anyhow::bail!("xtask: no subcommands implemented yet")
+    match Cli::parse().command {
+        Command::Load(args) => load::run(args),
+        Command::Ci => ci::run(),
+    }
 }
