@@ -1,0 +1,178 @@
+//! Whole workflows in dry-run mode on repositories of several languages.
+
+use serde_json::json;
+
+use super::*;
+
+#[test]
+fn a_full_dry_run_workflow_completes_for_every_language() {
+    let rt = rt();
+    for language in ["node", "python", "go", "java", "rust", "dotnet"] {
+        let f = fixture(dry());
+        let repo = repo(f.dir.path(), &format!("{language}-app"), language);
+        rt.block_on(async {
+            let out = call(
+                &f.tools,
+                "start_workflow",
+                json!({"repo_path": repo, "run": true}),
+            )
+            .await
+            .unwrap();
+            let s = &out.structured;
+            assert_eq!(s["status"], "completed", "{language}: {s}");
+            assert_eq!(s["steps_run"].as_array().unwrap().len(), 10);
+            assert_eq!(s["progress_percent"], 100.0);
+            let id = s["session_id"].as_str().unwrap().to_owned();
+            let status = call(&f.tools, "workflow_status", json!({"session_id": id}))
+                .await
+                .unwrap()
+                .structured;
+            assert!(
+                status["steps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|st| st["status"] == "completed"),
+                "{status}"
+            );
+            assert_eq!(status["next_step"], serde_json::Value::Null);
+            // Real files, recorded commands.
+            let dockerfile = std::fs::read_to_string(repo.join("Dockerfile")).unwrap();
+            assert!(dockerfile.contains("EXPOSE"), "{language}: {dockerfile}");
+            let session = call(&f.tools, "get_session", json!({"session_id": id}))
+                .await
+                .unwrap()
+                .structured;
+            let artifacts = &session["session"]["metadata"]["workflow_state"]["artifacts"];
+            let manifest = artifacts["k8s_result"]["path"].as_str().unwrap();
+            let yaml = std::fs::read_to_string(manifest).unwrap();
+            assert!(yaml.contains("kind: Deployment") && yaml.contains("kind: Service"));
+            let build = artifacts["build_result"]["commands"][0]["command"]
+                .as_str()
+                .unwrap();
+            assert!(build.starts_with("docker build -t "), "{build}");
+            assert_eq!(artifacts["build_result"]["commands"][0]["executed"], false);
+            let expected_language = match language {
+                "node" => "javascript",
+                "dotnet" => "csharp",
+                other => other,
+            };
+            assert_eq!(artifacts["analyze_result"]["language"], expected_language);
+        });
+    }
+}
+
+#[test]
+fn steps_can_be_called_one_by_one_and_report_the_next() {
+    let rt = rt();
+    let f = fixture(dry());
+    let repo = repo(f.dir.path(), "py", "python");
+    rt.block_on(async {
+        let start = call(&f.tools, "start_workflow", json!({"repo_path": repo, "session_id": "session-2024-01-15T10-30-45-abc123def"})).await.unwrap();
+        assert_eq!(start.structured["next_step"], "analyze_repository");
+        assert_eq!(start.structured["created"], true);
+        let id = "session-2024-01-15T10-30-45-abc123def";
+        let a = call(&f.tools, "analyze_repository", json!({"session_id": id, "repo_path": repo, "fixing_mode": true, "previous_error": "x", "failed_tool": "build_image"})).await.unwrap();
+        assert_eq!(a.structured["next_step"], "generate_dockerfile");
+        assert_eq!(a.structured["artifact"]["framework"], "flask");
+        // Out of order: build before a Dockerfile exists names the tool to call.
+        let err = call(&f.tools, "build_image", json!({"session_id": id})).await.unwrap_err();
+        assert_eq!(err.next_tool.as_deref(), Some("generate_dockerfile"), "{err:?}");
+        let custom = "FROM python:3.12-slim\nCMD [\"python\", \"app.py\"]\n";
+        call(&f.tools, "generate_dockerfile", json!({"session_id": id, "dockerfile_content": custom})).await.unwrap();
+        assert_eq!(std::fs::read_to_string(repo.join("Dockerfile")).unwrap(), custom);
+        call(&f.tools, "build_image", json!({"session_id": id})).await.unwrap();
+        let tag = call(&f.tools, "tag_image", json!({"session_id": id, "tag": "v1.2.3"})).await.unwrap();
+        assert_eq!(tag.structured["artifact"]["target"], "py:v1.2.3");
+        let push = call(&f.tools, "push_image", json!({"session_id": id, "registry": "registry.example:5000/team"})).await.unwrap();
+        assert_eq!(push.structured["artifact"]["image"], "registry.example:5000/team/py:v1.2.3");
+        let status = call(&f.tools, "workflow_status", json!({"session_id": id})).await.unwrap().structured;
+        assert_eq!(status["progress_percent"], 50.0);
+        assert_eq!(status["next_step"], "scan_image");
+        let session = call(&f.tools, "get_session", json!({"session_id": id})).await.unwrap().structured;
+        assert_eq!(session["session"]["metadata"]["workflow_state"]["metadata"]["last_fix"]["failed_tool"], "build_image");
+    });
+}
+
+#[test]
+fn a_users_dockerfile_is_never_silently_replaced() {
+    let rt = rt();
+    let f = fixture(dry());
+    let repo = repo(f.dir.path(), "node", "node");
+    std::fs::write(repo.join("Dockerfile"), "FROM my-own-base\n").unwrap();
+    rt.block_on(async {
+        let out = call(
+            &f.tools,
+            "start_workflow",
+            json!({"repo_path": repo, "run": true}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.structured["status"], "completed");
+    });
+    assert_eq!(
+        std::fs::read_to_string(repo.join("Dockerfile.orig")).unwrap(),
+        "FROM my-own-base\n"
+    );
+}
+
+#[test]
+fn utilities_answer() {
+    let rt = rt();
+    let f = fixture(dry());
+    let repo = repo(f.dir.path(), "go", "go");
+    rt.block_on(async {
+        assert_eq!(
+            call(&f.tools, "ping", json!({})).await.unwrap().structured["message"],
+            "pong"
+        );
+        let tools = call(&f.tools, "list_tools", json!({}))
+            .await
+            .unwrap()
+            .structured;
+        assert_eq!(tools["tools"].as_array().unwrap().len(), 18);
+        for i in 0..3 {
+            call(
+                &f.tools,
+                "start_workflow",
+                json!({"repo_path": repo, "session_id": format!("wf-{i}")}),
+            )
+            .await
+            .unwrap();
+        }
+        let status = call(&f.tools, "server_status", json!({}))
+            .await
+            .unwrap()
+            .structured;
+        assert_eq!(
+            (status["backend"].as_str(), status["session_count"].as_u64()),
+            (Some("memory"), Some(3))
+        );
+        let page = call(&f.tools, "list_sessions", json!({"limit": 2}))
+            .await
+            .unwrap()
+            .structured;
+        assert_eq!(page["sessions"].as_array().unwrap().len(), 2);
+        let rest = call(
+            &f.tools,
+            "list_sessions",
+            json!({"cursor": page["next_cursor"]}),
+        )
+        .await
+        .unwrap()
+        .structured;
+        assert_eq!(rest["sessions"][0]["session_id"], "wf-2");
+        assert_eq!(rest["sessions"][0]["workflow_status"], "started");
+        call(&f.tools, "delete_session", json!({"session_id": "wf-1"}))
+            .await
+            .unwrap();
+        let err = call(&f.tools, "workflow_status", json!({"session_id": "wf-1"}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, mcp_tools::ToolErrorKind::SessionNotFound);
+        for d in mcp_tools::catalogue() {
+            assert_eq!(d.input_schema["type"], "object", "{}", d.name);
+            assert_eq!(d.output_schema["type"], "object", "{}", d.name);
+        }
+    });
+}
