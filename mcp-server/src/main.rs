@@ -1,6 +1,27 @@
-//! `container-kit-mcp`: not implemented yet, see the mcp-server issue.
+//! `container-kit-mcp`: parse flags, build the config, run. Everything else lives in the
+//! modules; stdout belongs to the MCP protocol (and to `tool` mode's result), logs go to
+//! stderr.
 
-fn main() {
-    eprintln!("container-kit-mcp: the server is not implemented yet");
-    std::process::exit(2);
+mod cli;
+mod config;
+mod handler;
+mod http;
+mod logging;
+mod run;
+mod sessions_cmd;
+mod store;
+mod tool_mode;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let mut cli = cli::Cli::parse();
+    if cli.command.is_none() {
+        // `serve` is the default subcommand: parse again with it, so its flags and
+        // environment variables apply.
+        let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        args.insert(1.min(args.len()), "serve".into());
+        cli = cli::Cli::parse_from(args);
+    }
+    run::main(cli)
 }

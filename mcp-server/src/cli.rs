@@ -1,0 +1,135 @@
+//! Flags and environment variables (the Go server's names), for every subcommand.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// An MCP server that guides an AI assistant through containerizing a repository.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "container-kit-mcp", version, about)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+}
+
+/// Options every subcommand accepts, before or after the subcommand's name.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct GlobalArgs {
+    /// Session store backend.
+    #[arg(long, global = true, env = "MCP_STORE_BACKEND", value_enum)]
+    pub(crate) store: Option<Backend>,
+    /// Session store location (default: one per-user file in the platform's data directory).
+    #[arg(long, global = true, env = "MCP_STORE_PATH")]
+    pub(crate) store_path: Option<PathBuf>,
+    /// Session lifetime after its last write, e.g. `24h`, `90m`, `7d`.
+    #[arg(long, global = true, env = "MCP_SESSION_TTL")]
+    pub(crate) session_ttl: Option<String>,
+    /// The most live sessions (0: no limit).
+    #[arg(long, global = true, env = "MCP_MAX_SESSIONS")]
+    pub(crate) max_sessions: Option<u64>,
+    /// The directory repositories must lie in (besides the client's roots). Default: home.
+    #[arg(long, global = true, env = "MCP_WORKSPACE_DIR")]
+    pub(crate) workspace_dir: Option<PathBuf>,
+    /// Log level: error, warn, info, debug, trace (RUST_LOG wins when set).
+    #[arg(long, global = true, env = "MCP_LOG_LEVEL")]
+    pub(crate) log_level: Option<String>,
+    /// Record external commands (docker, trivy, kubectl, kind) instead of running them.
+    #[arg(long, global = true, env = "MCP_DRY_RUN", num_args = 0..=1, default_missing_value = "true")]
+    pub(crate) dry_run: Option<bool>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// One redb file (the default).
+    Redb,
+    /// sled (not available in this build).
+    Sled,
+    /// In memory: nothing survives the process.
+    Memory,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub(crate) enum Command {
+    /// Serve MCP (the default): stdio, or streamable HTTP.
+    Serve(ServeArgs),
+    /// Call one tool without a transport and print its result JSON (npm-wrapper compatible).
+    ///
+    /// Parameters come from the TOOL_PARAMS JSON environment variable and/or flags
+    /// (`--session-id X --repo-path Y`, dashes for underscores).
+    Tool(ToolArgs),
+    /// Inspect and maintain the session store.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Transport {
+    /// JSON-RPC over stdin/stdout.
+    #[default]
+    Stdio,
+    /// Streamable HTTP on --listen.
+    Http,
+}
+
+#[derive(Args, Debug, Clone)]
+pub(crate) struct ServeArgs {
+    /// Transport.
+    #[arg(long, value_enum, default_value_t = Transport::Stdio, env = "MCP_TRANSPORT")]
+    pub(crate) transport: Transport,
+    /// Address for the HTTP transport (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "MCP_LISTEN")]
+    pub(crate) listen: SocketAddr,
+    /// Require `Authorization: Bearer <token>` on the HTTP transport.
+    #[arg(long, env = "MCP_AUTH_TOKEN", hide_env_values = true)]
+    pub(crate) auth_token: Option<String>,
+    /// Extra Host header values the HTTP transport accepts (besides loopback names).
+    #[arg(long = "allowed-host")]
+    pub(crate) allowed_hosts: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub(crate) struct ToolArgs {
+    /// The tool to call (see `list_tools`).
+    pub(crate) name: String,
+    /// Tool parameters as flags: `--session-id X --repo-path Y --run`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub(crate) params: Vec<String>,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub(crate) enum SessionsCommand {
+    /// List sessions.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Only ids with this prefix.
+        #[arg(long)]
+        prefix: Option<String>,
+    },
+    /// Show one session.
+    Show {
+        /// The session id.
+        id: String,
+        /// Print JSON (the default for show).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete one session.
+    Delete {
+        /// The session id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove every expired session.
+    Purge {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,149 @@
+//! The resolved configuration: flags and environment turned into values with defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use crate::cli::{Backend, GlobalArgs};
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) backend: Backend,
+    pub(crate) store_path: PathBuf,
+    pub(crate) ttl: Duration,
+    pub(crate) max_sessions: Option<u64>,
+    pub(crate) workspace_dir: PathBuf,
+    pub(crate) dry_run: bool,
+}
+
+impl Config {
+    pub(crate) fn from_args(g: &GlobalArgs) -> anyhow::Result<Config> {
+        let backend = g.store.unwrap_or(Backend::Redb);
+        let store_path = match &g.store_path {
+            Some(p) => p.clone(),
+            None => default_store_path(backend)?,
+        };
+        let ttl = match &g.session_ttl {
+            Some(s) => parse_duration(s).with_context(|| format!("invalid --session-ttl {s:?}"))?,
+            None => Duration::from_secs(24 * 3600),
+        };
+        if ttl.is_zero() {
+            bail!("--session-ttl must be longer than zero");
+        }
+        let workspace_dir = match &g.workspace_dir {
+            Some(p) => p.clone(),
+            None => home_dir()
+                .or_else(|| std::env::current_dir().ok())
+                .context("cannot tell the home directory; set --workspace-dir")?,
+        };
+        Ok(Config {
+            backend,
+            store_path,
+            ttl,
+            max_sessions: g.max_sessions.filter(|m| *m > 0),
+            workspace_dir,
+            dry_run: g.dry_run.unwrap_or(false),
+        })
+    }
+}
+
+fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .map(PathBuf::from)
+        .filter(|p| !p.as_os_str().is_empty())
+}
+
+/// One per-user store in the platform's data directory: shared by every process of the user,
+/// never one per process.
+pub(crate) fn default_store_path(backend: Backend) -> anyhow::Result<PathBuf> {
+    let data = if cfg!(target_os = "macos") {
+        home_dir().map(|h| h.join("Library").join("Application Support"))
+    } else if cfg!(windows) {
+        std::env::var_os("APPDATA").map(PathBuf::from)
+    } else {
+        std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| home_dir().map(|h| h.join(".local").join("share")))
+    }
+    .context("cannot find a data directory (no HOME); set --store-path")?;
+    let file = match backend {
+        Backend::Sled => "sessions.sled",
+        _ => "sessions.redb",
+    };
+    Ok(data.join("container-kit-mcp").join(file))
+}
+
+/// `90s`, `15m`, `24h`, `7d`, `1h30m`, or plain seconds.
+pub(crate) fn parse_duration(s: &str) -> anyhow::Result<Duration> {
+    let s = s.trim();
+    if s.is_empty() {
+        bail!("empty duration; use e.g. 30m, 24h, 7d");
+    }
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        if c == 'm' && chars.peek() == Some(&'s') {
+            chars.next();
+            unit = "ms".into();
+        }
+        let n: u64 = num
+            .parse()
+            .with_context(|| format!("{s:?}: a number must come before {unit:?}"))?;
+        num.clear();
+        let secs = match unit.as_str() {
+            "ms" => {
+                total += Duration::from_millis(n);
+                continue;
+            }
+            "s" => n,
+            "m" => n * 60,
+            "h" => n * 3600,
+            "d" => n * 86_400,
+            other => bail!("{s:?}: unknown unit {other:?}; use ms, s, m, h or d"),
+        };
+        total += Duration::from_secs(secs);
+    }
+    if !num.is_empty() {
+        bail!("{s:?}: {num} has no unit; use ms, s, m, h or d");
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        for (s, secs) in [
+            ("24h", 86_400),
+            ("90m", 5_400),
+            ("7d", 604_800),
+            ("1h30m", 5_400),
+            ("45", 45),
+            ("30s", 30),
+        ] {
+            assert_eq!(parse_duration(s).unwrap(), Duration::from_secs(secs), "{s}");
+        }
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        for bad in ["", "h", "10x", "10", "1h30"] {
+            if bad == "10" {
+                continue;
+            }
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The MCP side: an rmcp `ServerHandler` over the toolbox. Tool calls become
+//! `Toolbox::call`; progress tokens become progress notifications; cancellation drops the
+//! call (which releases the session lock and stops child processes).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use mcp_tools::{catalogue, CallContext, ProgressSink, ToolErrorKind, Toolbox};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData,
+    Implementation, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    ProgressToken, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+};
+use rmcp::service::{Peer, RequestContext, RoleServer};
+use rmcp::ServerHandler;
+use serde_json::Value;
+
+/// The server's MCP handler. Cheap to clone (one per HTTP session).
+#[derive(Clone)]
+pub(crate) struct Handler {
+    tools: Toolbox,
+    listed: Arc<Vec<Tool>>,
+}
+
+impl Handler {
+    pub(crate) fn new(tools: Toolbox) -> Handler {
+        Handler {
+            tools,
+            listed: Arc::new(mcp_tools_as_rmcp()),
+        }
+    }
+}
+
+fn object(v: Value) -> Arc<serde_json::Map<String, Value>> {
+    match v {
+        Value::Object(o) => Arc::new(o),
+        _ => Arc::new(serde_json::Map::new()),
+    }
+}
+
+fn mcp_tools_as_rmcp() -> Vec<Tool> {
+    catalogue()
+        .into_iter()
+        .map(|t| {
+            Tool::new(t.name, t.description, object(t.input_schema))
+                .with_raw_output_schema(object(t.output_schema))
+                .with_annotations(
+                    ToolAnnotations::new()
+                        .read_only(t.read_only)
+                        .destructive(t.destructive)
+                        .open_world(!t.read_only),
+                )
+        })
+        .collect()
+}
+
+/// Sends MCP progress notifications for one request, echoing the client's token.
+struct ProgressNotifier {
+    peer: Peer<RoleServer>,
+    token: ProgressToken,
+}
+
+#[async_trait]
+impl ProgressSink for ProgressNotifier {
+    async fn report(&self, progress: f64, total: Option<f64>, message: Option<String>) {
+        let mut p = ProgressNotificationParam::new(self.token.clone(), progress);
+        p.total = total;
+        p.message = message;
+        if let Err(e) = self.peer.notify_progress(p).await {
+            tracing::debug!(error = %e, "progress notification not delivered");
+        }
+    }
+}
+
+/// The client's roots as directories, when it declared the capability (bounded wait).
+#[allow(deprecated)] // roots are deprecated by SEP-2577 but still sent by current clients
+async fn client_roots(peer: &Peer<RoleServer>) -> Vec<PathBuf> {
+    let declared = peer
+        .peer_info()
+        .is_some_and(|i| i.capabilities.roots.is_some());
+    if !declared {
+        return Vec::new();
+    }
+    match tokio::time::timeout(Duration::from_secs(2), peer.list_roots()).await {
+        Ok(Ok(r)) => r
+            .roots
+            .iter()
+            .filter_map(|root| root.uri.strip_prefix("file://").map(PathBuf::from))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn arguments_mention_path(args: &Value) -> bool {
+    args.get("repo_path").is_some()
+}
+
+impl ServerHandler for Handler {
+    fn get_info(&self) -> ServerConfig {
+        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        info.server_info = Implementation::new("container-kit-mcp", env!("CARGO_PKG_VERSION"));
+        info.instructions = Some(
+            "Containerize a repository step by step: start_workflow (repo_path) returns a session_id; then call analyze_repository, generate_dockerfile, build_image, scan_image, tag_image, push_image, generate_k8s_manifests, prepare_cluster, deploy_application, verify_deployment with that session_id. workflow_status tells the next step.".into(),
+        );
+        info
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(
+            self.listed.as_ref().clone(),
+        ))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let name = request.name.to_string();
+        let args = Value::Object(request.arguments.unwrap_or_default());
+        let session_id = args
+            .get("session_id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let span = tracing::info_span!("tool_call", tool = %name, session_id = %session_id);
+        let started = Instant::now();
+        let progress: Option<Arc<dyn ProgressSink>> =
+            context.meta.get_progress_token().map(|token| {
+                Arc::new(ProgressNotifier {
+                    peer: context.peer.clone(),
+                    token,
+                }) as Arc<dyn ProgressSink>
+            });
+        let roots = if arguments_mention_path(&args) {
+            client_roots(&context.peer).await
+        } else {
+            Vec::new()
+        };
+        let ctx = CallContext { progress, roots };
+        let outcome = tokio::select! {
+            r = self.tools.call(&name, args, &ctx) => Some(r),
+            _ = context.ct.cancelled() => None,
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let result = match outcome {
+            None => {
+                tracing::info!(parent: &span, elapsed_ms, "tool call cancelled");
+                return Err(ErrorData::internal_error("the call was cancelled", None));
+            }
+            Some(Ok(out)) => {
+                tracing::info!(parent: &span, elapsed_ms, "tool call ok");
+                let mut r = CallToolResult::success(vec![ContentBlock::text(out.summary)]);
+                r.structured_content = Some(out.structured);
+                r
+            }
+            Some(Err(e)) if e.kind == ToolErrorKind::UnknownTool => {
+                tracing::info!(parent: &span, elapsed_ms, "unknown tool");
+                return Err(ErrorData::invalid_params(
+                    e.message.clone(),
+                    Some(e.to_json()),
+                ));
+            }
+            Some(Err(e)) => {
+                tracing::info!(parent: &span, elapsed_ms, kind = ?e.kind, error = %e.message, "tool call failed");
+                let text = match &e.next_tool {
+                    Some(next) => format!("{} (next: call {next})", e.message),
+                    None => e.message.clone(),
+                };
+                let mut r = CallToolResult::error(vec![ContentBlock::text(text)]);
+                r.structured_content = Some(e.to_json());
+                r
+            }
+        };
+        Ok(result.into())
+    }
+}

@@ -1,0 +1,156 @@
+//! Startup and shutdown: build the services from the config and run the chosen command.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use mcp_tools::{ExecConfig, Toolbox, ToolboxConfig};
+use rmcp::ServiceExt;
+use session_core::{SessionStore, Sessions, SessionsConfig};
+
+use crate::cli::{Cli, Command, ServeArgs, Transport};
+use crate::config::Config;
+use crate::handler::Handler;
+
+pub(crate) fn main(cli: Cli) -> ExitCode {
+    crate::logging::init(cli.global.log_level.as_deref());
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("container-kit-mcp: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("container-kit-mcp: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn dispatch(mut cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command.take() {
+        None => unreachable_default(),
+        Some(Command::Serve(args)) => serve(Config::from_args(&cli.global)?, args).await,
+        Some(Command::Tool(args)) => crate::tool_mode::run(cli.global, args).await,
+        Some(Command::Sessions(cmd)) => {
+            crate::sessions_cmd::run(Config::from_args(&cli.global)?, cmd).await
+        }
+    }
+}
+
+/// `main` inserts `serve` when no subcommand is given, so this is never reached.
+fn unreachable_default() -> anyhow::Result<ExitCode> {
+    anyhow::bail!("no subcommand given; use serve, tool or sessions")
+}
+
+/// The services every command shares.
+pub(crate) struct Services {
+    pub(crate) store: Arc<dyn SessionStore>,
+    pub(crate) tools: Toolbox,
+}
+
+pub(crate) fn services(config: &Config, lock_wait: Duration) -> anyhow::Result<Services> {
+    let store = crate::store::open(config, lock_wait)?;
+    let sessions = Sessions::new(
+        Arc::clone(&store),
+        SessionsConfig {
+            ttl: config.ttl,
+            max_sessions: config.max_sessions,
+            ..SessionsConfig::default()
+        },
+    );
+    let tools = Toolbox::new(
+        sessions,
+        ToolboxConfig {
+            allowed_roots: vec![config.workspace_dir.clone()],
+            exec: ExecConfig {
+                dry_run: config.dry_run,
+                ..ExecConfig::default()
+            },
+            ..ToolboxConfig::default()
+        },
+    );
+    Ok(Services { store, tools })
+}
+
+/// Flushes and closes the store: every acknowledged write is on disk when this returns.
+pub(crate) async fn close(services: Services) -> anyhow::Result<()> {
+    let Services { store, tools } = services;
+    drop(tools);
+    store.flush().await.context("flushing the session store")?;
+    // The last reference: the adapter drains its queue and closes the file on drop.
+    tokio::task::spawn_blocking(move || drop(store))
+        .await
+        .context("closing the session store")?;
+    Ok(())
+}
+
+async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let services = services(&config, Duration::from_secs(5))?;
+    let maintenance = services.tools.sessions().spawn_maintenance();
+    if config.dry_run {
+        tracing::info!("dry run: external commands are recorded, not executed");
+    }
+    let handler = Handler::new(services.tools.clone());
+    match args.transport {
+        Transport::Stdio => {
+            tracing::info!("serving MCP on stdio");
+            let running = handler
+                .serve(rmcp::transport::stdio())
+                .await
+                .context("the MCP handshake on stdio failed")?;
+            let stop = running.cancellation_token();
+            let signals = tokio::spawn(async move {
+                shutdown_signal().await;
+                tracing::info!("signal received: stopping");
+                stop.cancel();
+            });
+            let reason = running.waiting().await;
+            signals.abort();
+            tracing::info!(?reason, "stdio session ended");
+        }
+        Transport::Http => {
+            crate::http::serve(
+                handler,
+                args.listen,
+                args.auth_token,
+                args.allowed_hosts,
+                shutdown_signal(),
+            )
+            .await?;
+        }
+    }
+    drop(maintenance);
+    close(services).await?;
+    tracing::info!("store flushed; bye");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,122 @@
+//! `container-kit-mcp sessions list|show|delete|purge`: an operator's view of the store.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use mcp_tools::{ListSessionsParams, WorkflowState};
+use serde_json::{json, Value};
+use session_core::SessionId;
+
+use crate::cli::SessionsCommand;
+use crate::config::Config;
+
+pub(crate) async fn run(config: Config, cmd: SessionsCommand) -> anyhow::Result<ExitCode> {
+    let services = crate::run::services(&config, Duration::from_secs(60))?;
+    let result = command(&services, cmd).await;
+    crate::run::close(services).await?;
+    result
+}
+
+async fn command(
+    services: &crate::run::Services,
+    cmd: SessionsCommand,
+) -> anyhow::Result<ExitCode> {
+    let tools = &services.tools;
+    match cmd {
+        SessionsCommand::List { json, prefix } => {
+            let mut all = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = tools
+                    .list_sessions(ListSessionsParams {
+                        prefix: prefix.clone(),
+                        cursor: cursor.take(),
+                        limit: Some(1000),
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e.message))?;
+                all.extend(page.sessions);
+                match page.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+            if json {
+                out(&serde_json::to_string_pretty(&all)?);
+            } else {
+                out(&format!(
+                    "{:<44} {:<9} {:<8} {:<11} {:<24} {:>7}  {}",
+                    "ID", "STATUS", "EXPIRED", "WORKFLOW", "STEP", "VERSION", "UPDATED"
+                ));
+                for s in &all {
+                    out(&format!(
+                        "{:<44} {:<9} {:<8} {:<11} {:<24} {:>7}  {}",
+                        s.session_id,
+                        s.status,
+                        if s.expired { "yes" } else { "no" },
+                        s.workflow_status.as_deref().unwrap_or("-"),
+                        s.current_step
+                            .as_deref()
+                            .filter(|c| !c.is_empty())
+                            .unwrap_or("-"),
+                        s.version,
+                        s.updated_at
+                    ));
+                }
+                out(&format!("{} sessions", all.len()));
+            }
+        }
+        SessionsCommand::Show { id, .. } => {
+            let id = SessionId::new(id)?;
+            // Operators see expired sessions too: read the store directly.
+            let Some(s) = services.store.get(&id).await? else {
+                anyhow::bail!("session {id} not found");
+            };
+            let workflow = WorkflowState::from_session(&s.value).ok().flatten();
+            let expired = s.value.is_expired_at(tools.sessions().now());
+            out(&serde_json::to_string_pretty(&json!({
+                "session_id": id.to_string(),
+                "version": s.version.get(),
+                "expired": expired,
+                "workflow_status": workflow.map(|w| serde_json::to_value(w.status).unwrap_or(Value::Null)),
+                "session": s.value,
+            }))?);
+        }
+        SessionsCommand::Delete { id, json } => {
+            let id = SessionId::new(id)?;
+            tools
+                .sessions()
+                .delete(&id)
+                .await
+                .with_context(|| format!("cannot delete {id}"))?;
+            if json {
+                out(&json!({"session_id": id.to_string(), "deleted": true}).to_string());
+            } else {
+                out(&format!("deleted {id}"));
+            }
+        }
+        SessionsCommand::Purge { json } => {
+            let mut purged = 0;
+            loop {
+                let batch = tools.sessions().purge_expired().await?;
+                if batch.is_empty() {
+                    break;
+                }
+                purged += batch.len();
+            }
+            if json {
+                out(&json!({"purged": purged}).to_string());
+            } else {
+                out(&format!("purged {purged} expired sessions"));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::print_stdout)] // the operator command's output channel
+fn out(line: &str) {
+    println!("{line}");
+}

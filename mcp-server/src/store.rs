@@ -1,0 +1,32 @@
+//! The backend choice: the only place that names the adapters.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::bail;
+use session_core::{SessionStore, StoreError};
+use session_redb::{RedbConfig, RedbStore};
+
+use crate::cli::Backend;
+use crate::config::Config;
+
+/// Opens the configured store. `lock_wait`: how long to wait for another process that holds
+/// the file (one-shot `tool` calls wait; they share the file one after another).
+pub(crate) fn open(config: &Config, lock_wait: Duration) -> anyhow::Result<Arc<dyn SessionStore>> {
+    let store: Arc<dyn SessionStore> = match config.backend {
+        Backend::Memory => Arc::new(session_core::MemoryStore::new()),
+        Backend::Redb => {
+            let redb = RedbConfig { lock_wait, ..RedbConfig::default() };
+            match RedbStore::open_with(&config.store_path, redb) {
+                Ok(s) => Arc::new(s),
+                Err(e @ StoreError::Locked { .. }) => bail!("{e} (waited {lock_wait:?})"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Backend::Sled => bail!(
+            "the sled backend is not available in this build yet; use --store redb (the default) or --store memory"
+        ),
+    };
+    tracing::info!(backend = store.backend_name(), path = %config.store_path.display(), "session store open");
+    Ok(store)
+}
