@@ -25,7 +25,11 @@ pub(crate) fn main(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match rt.block_on(dispatch(cli)) {
+    let outcome = rt.block_on(dispatch(cli));
+    // Do not wait for the blocking thread that reads stdin: it never returns once a signal
+    // ended the session. Everything that matters (the store) was closed in `dispatch`.
+    rt.shutdown_timeout(Duration::from_millis(200));
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             tracing::error!("{e:#}");

@@ -194,11 +194,29 @@ pub struct ToolDescriptor {
 fn schema<T: JsonSchema>() -> Value {
     let mut v = serde_json::to_value(schemars::schema_for!(T))
         .unwrap_or_else(|_| json!({"type": "object"}));
+    strip_numeric_formats(&mut v);
     if let Some(o) = v.as_object_mut() {
         o.remove("$schema");
         o.entry("type").or_insert(json!("object"));
     }
     v
+}
+
+/// schemars marks integers with Rust formats (`uint64`, `double`, …) that JSON Schema
+/// validators do not know and warn about; the `minimum` it also emits says what matters.
+fn strip_numeric_formats(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            if o.get("format").and_then(Value::as_str).is_some_and(|f| {
+                f.starts_with("uint") || f.starts_with("int") || f == "double" || f == "float"
+            }) {
+                o.remove("format");
+            }
+            o.values_mut().for_each(strip_numeric_formats);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_numeric_formats),
+        _ => {}
+    }
 }
 
 fn tool<P: JsonSchema, R: JsonSchema>(

@@ -1,0 +1,243 @@
+//! End-to-end tests of the `container-kit-mcp` binary: the official MCP TypeScript SDK
+//! driving it over stdio and HTTP (`e2e/`), concurrent `tool`-mode processes on one store,
+//! the default command, and shutdown.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_container-kit-mcp");
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Installs the e2e client's locked dependencies when they are missing (a fresh clone).
+fn ensure_node_modules(e2e: &Path) {
+    if e2e
+        .join("node_modules/@modelcontextprotocol/sdk/package.json")
+        .exists()
+    {
+        return;
+    }
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(e2e)
+        .status()
+        .expect("npm is needed for the end-to-end tests (install Node.js 18+)");
+    assert!(status.success(), "npm ci in e2e/ failed");
+}
+
+#[test]
+fn the_official_typescript_sdk_drives_the_server_over_stdio_and_http() {
+    let e2e = workspace_root().join("e2e");
+    ensure_node_modules(&e2e);
+    let out = Command::new("node")
+        .args(["--test", "--test-concurrency=1", "tests/"])
+        .current_dir(&e2e)
+        .env("CKM_BIN", BIN)
+        .output()
+        .expect("node is needed for the end-to-end tests");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "e2e tests failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("# fail 0") && !stdout.contains("# pass 0"),
+        "{stdout}"
+    );
+}
+
+fn scratch_repo(root: &Path) -> PathBuf {
+    let repo = root.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(
+        repo.join("package.json"),
+        r#"{"name":"demo","dependencies":{"express":"4"}}"#,
+    )
+    .unwrap();
+    repo
+}
+
+#[test]
+fn ten_tool_processes_started_at_once_share_one_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = scratch_repo(dir.path());
+    let store = dir.path().join("shared.redb");
+    let children: Vec<_> = (0..10)
+        .map(|i| {
+            Command::new(BIN)
+                .args([
+                    "tool",
+                    "start_workflow",
+                    "--session-id",
+                    &format!("cli-{i}"),
+                    "--repo-path",
+                ])
+                .arg(&repo)
+                .args(["--run", "--dry-run"])
+                .env("MCP_STORE_PATH", &store)
+                .env("MCP_WORKSPACE_DIR", dir.path())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["status"], "completed");
+    }
+    // One file holds all ten: no per-process stores.
+    let out = Command::new(BIN)
+        .args(["sessions", "list", "--json"])
+        .env("MCP_STORE_PATH", &store)
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 10);
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["workflow_status"] == "completed"));
+}
+
+#[test]
+fn tool_mode_reads_tool_params_and_fails_with_a_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = scratch_repo(dir.path());
+    let run = |tool: &str, params: serde_json::Value| {
+        Command::new(BIN)
+            .args(["tool", tool, "--store-path"])
+            .arg(dir.path().join("s.redb"))
+            .env("TOOL_PARAMS", params.to_string())
+            .env("MCP_WORKSPACE_DIR", dir.path())
+            .output()
+            .unwrap()
+    };
+    let ok = run(
+        "start_workflow",
+        serde_json::json!({"repo_path": repo, "session_id": "npm-1"}),
+    );
+    assert!(ok.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(v["next_step"], "analyze_repository");
+    let bad = run(
+        "workflow_status",
+        serde_json::json!({"session_id": "nobody"}),
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&bad.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "session_not_found");
+    let unknown = run("no_such_tool", serde_json::json!({}));
+    assert_eq!(unknown.status.code(), Some(1));
+}
+
+/// The README's run command: no arguments, stdio, the per-user default store.
+#[test]
+fn the_default_command_serves_stdio_on_the_per_user_store_and_exits_on_eof() {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .env("HOME", home.path())
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("MCP_STORE_PATH")
+        .env_remove("MCP_STORE_BACKEND")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#).unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(v["result"]["serverInfo"]["name"], "container-kit-mcp");
+    drop(stdin); // EOF: the server flushes and exits
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(home
+        .path()
+        .join(".local/share/container-kit-mcp/sessions.redb")
+        .exists());
+}
+
+#[test]
+fn sigterm_stops_the_stdio_server_with_status_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--store-path"])
+        .arg(dir.path().join("s.redb"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#).unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("container-kit-mcp"));
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "SIGTERM must end the server cleanly"
+    );
+    drop(stdin);
+}
+
+#[test]
+fn a_second_server_on_a_held_store_fails_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let mut holder = Command::new(BIN)
+        .args(["serve", "--store-path"])
+        .arg(&path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = holder.stdin.take().unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#).unwrap();
+    let mut first = String::new();
+    BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The holder answers, so it has the file. A second server waits its 5 s, then explains.
+    let second = Command::new(BIN)
+        .args(["serve", "--store-path"])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("locked by another process"), "{err}");
+    drop(stdin);
+    assert!(holder.wait().unwrap().success());
+}
