@@ -98,6 +98,7 @@ pub(crate) async fn close(services: Services) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let signal = ShutdownSignal::install()?;
     let services = services(&config, Duration::from_secs(5))?;
     let maintenance = services.tools.sessions().spawn_maintenance();
     if config.dry_run {
@@ -113,7 +114,7 @@ async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .context("the MCP handshake on stdio failed")?;
             let stop = running.cancellation_token();
             let signals = tokio::spawn(async move {
-                shutdown_signal().await;
+                signal.recv().await;
                 tracing::info!("signal received: stopping");
                 stop.cancel();
             });
@@ -127,7 +128,7 @@ async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 args.listen,
                 args.auth_token,
                 args.allowed_hosts,
-                shutdown_signal(),
+                signal.recv(),
             )
             .await?;
         }
@@ -138,23 +139,39 @@ async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGINT/SIGTERM, registered when created (before the server answers anything), so a
+/// signal that arrives early is not lost to the default action.
+pub(crate) struct ShutdownSignal {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    pub(crate) fn install() -> anyhow::Result<ShutdownSignal> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(ShutdownSignal {
+                int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+                term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            })
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+        #[cfg(not(unix))]
+        Ok(ShutdownSignal {})
+    }
+
+    /// Resolves at the first SIGINT or SIGTERM.
+    pub(crate) async fn recv(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
