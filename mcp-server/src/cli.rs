@@ -45,7 +45,7 @@ pub(crate) struct GlobalArgs {
 pub(crate) enum Backend {
     /// One redb file (the default).
     Redb,
-    /// sled (not available in this build).
+    /// A sled directory.
     Sled,
     /// In memory: nothing survives the process.
     Memory,

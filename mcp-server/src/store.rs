@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::bail;
 use session_core::{SessionStore, StoreError};
 use session_redb::{RedbConfig, RedbStore};
+use session_sled::{SledConfig, SledStore};
 
 use crate::cli::Backend;
 use crate::config::Config;
@@ -16,16 +17,27 @@ pub(crate) fn open(config: &Config, lock_wait: Duration) -> anyhow::Result<Arc<d
     let store: Arc<dyn SessionStore> = match config.backend {
         Backend::Memory => Arc::new(session_core::MemoryStore::new()),
         Backend::Redb => {
-            let redb = RedbConfig { lock_wait, ..RedbConfig::default() };
+            let redb = RedbConfig {
+                lock_wait,
+                ..RedbConfig::default()
+            };
             match RedbStore::open_with(&config.store_path, redb) {
                 Ok(s) => Arc::new(s),
                 Err(e @ StoreError::Locked { .. }) => bail!("{e} (waited {lock_wait:?})"),
                 Err(e) => return Err(e.into()),
             }
         }
-        Backend::Sled => bail!(
-            "the sled backend is not available in this build yet; use --store redb (the default) or --store memory"
-        ),
+        Backend::Sled => {
+            let sled = SledConfig {
+                lock_wait,
+                ..SledConfig::default()
+            };
+            match SledStore::open_with(&config.store_path, sled) {
+                Ok(s) => Arc::new(s),
+                Err(e @ StoreError::Locked { .. }) => bail!("{e} (waited {lock_wait:?})"),
+                Err(e) => return Err(e.into()),
+            }
+        }
     };
     tracing::info!(backend = store.backend_name(), path = %config.store_path.display(), "session store open");
     Ok(store)

@@ -54,6 +54,7 @@ pub(crate) struct LoadArgs {
 #[serde(rename_all = "lowercase")]
 enum Backend {
     Redb,
+    Sled,
     Memory,
 }
 
@@ -146,6 +147,8 @@ pub(crate) fn run(args: LoadArgs) -> anyhow::Result<()> {
 fn open(backend: Backend, dir: &std::path::Path) -> anyhow::Result<Arc<dyn SessionStore>> {
     Ok(match backend {
         Backend::Memory => Arc::new(MemoryStore::new()),
+        Backend::Sled => Arc::new(session_sled::SledStore::open(dir.join("load.sled"))?),
+
         Backend::Redb => Arc::new(RedbStore::open_with(
             dir.join("load.redb"),
             RedbConfig::default(),

@@ -1,0 +1,92 @@
+//! The shared durability sync: one thread answers every waiting writer with one sled flush
+//! plus one `fdatasync` of the data file (and of blob files written since the last sync).
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::mpsc::Receiver;
+
+use session_core::StoreError;
+use tokio::sync::oneshot;
+
+use crate::errors;
+
+pub(crate) type SyncReply = oneshot::Sender<Result<(), StoreError>>;
+
+pub(crate) struct Syncer {
+    pub(crate) db: sled::Db,
+    pub(crate) dir: PathBuf,
+    pub(crate) queue: Receiver<SyncReply>,
+}
+
+impl Syncer {
+    /// Runs until every sender is gone; then makes everything durable once more.
+    pub(crate) fn run(self) {
+        let mut synced_blobs = HashSet::new();
+        // One handle of sled's data file, opened once, for every fdatasync.
+        let data = File::open(self.dir.join("db"));
+        while let Ok(first) = self.queue.recv() {
+            let mut waiting = vec![first];
+            while let Ok(more) = self.queue.try_recv() {
+                waiting.push(more);
+            }
+            let result = match &data {
+                Ok(file) => durable_flush(&self.db, file, &self.dir, &mut synced_blobs),
+                Err(e) => Err(errors::sync(
+                    &self.dir,
+                    std::io::Error::new(e.kind(), e.to_string()),
+                )),
+            };
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "sled durability sync failed");
+            }
+            for w in waiting {
+                let _ = w.send(result.clone());
+            }
+        }
+        if let Ok(file) = &data {
+            if let Err(e) = durable_flush(&self.db, file, &self.dir, &mut synced_blobs) {
+                tracing::error!(error = %e, "final sled sync failed");
+            }
+        }
+    }
+}
+
+/// sled's flush (writes the log with `sync_file_range`), then a real `fdatasync` of the data
+/// file, then fsync of new blob files and the blob directory. After this returns `Ok`, every
+/// write committed before it started survives a crash or power loss.
+pub(crate) fn durable_flush(
+    db: &sled::Db,
+    data: &File,
+    dir: &std::path::Path,
+    synced_blobs: &mut HashSet<OsString>,
+) -> Result<(), StoreError> {
+    db.flush().map_err(|e| errors::backend("flush", e))?;
+    data.sync_data().map_err(|e| errors::sync(dir, e))?;
+    let blobs = dir.join("blobs");
+    if let Ok(entries) = std::fs::read_dir(&blobs) {
+        let mut new_blob = false;
+        let mut present = HashSet::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            present.insert(name.clone());
+            if synced_blobs.contains(&name) {
+                continue;
+            }
+
+            if let Ok(f) = File::open(entry.path()) {
+                f.sync_all().map_err(|e| errors::sync(dir, e))?;
+                synced_blobs.insert(name);
+                new_blob = true;
+            }
+        }
+        synced_blobs.retain(|n| present.contains(n));
+        if new_blob {
+            File::open(&blobs)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| errors::sync(dir, e))?;
+        }
+    }
+    Ok(())
+}
