@@ -110,6 +110,7 @@ impl SessionStore for MemoryStore {
                 (WriteOp::Insert(s) | WriteOp::Replace { session: s, .. }, Some(v)) => {
                     state.put(*v, s)
                 }
+                (WriteOp::Restore(r), _) => state.put(r.version, r.value),
                 (op, _) => state.delete(op.id()),
             }
         }

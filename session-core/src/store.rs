@@ -25,6 +25,10 @@ pub enum WriteOp {
         /// The version it must be at, or `None` for any.
         expected: Option<Version>,
     },
+    /// Store the record at exactly its version, whatever is stored under its id: for
+    /// migrations and restores from a backup, which must keep versions. Bypasses the version
+    /// check; never use it for a read-modify-write.
+    Restore(Versioned<Session>),
 }
 
 impl WriteOp {
@@ -33,6 +37,16 @@ impl WriteOp {
         match self {
             WriteOp::Insert(s) | WriteOp::Replace { session: s, .. } => &s.id,
             WriteOp::Remove { id, .. } => id,
+            WriteOp::Restore(r) => &r.value.id,
+        }
+    }
+
+    /// The session a write stores (`None` for a removal).
+    pub fn session(&self) -> Option<&Session> {
+        match self {
+            WriteOp::Insert(s) | WriteOp::Replace { session: s, .. } => Some(s),
+            WriteOp::Restore(r) => Some(&r.value),
+            WriteOp::Remove { .. } => None,
         }
     }
 
@@ -41,6 +55,8 @@ impl WriteOp {
     /// (`None` for a removal), or the error that refuses it.
     pub fn check(&self, stored: Option<Version>) -> Result<Option<Version>, StoreError> {
         match (self, stored) {
+            (WriteOp::Restore(r), _) => Ok(Some(r.version)),
+
             (WriteOp::Insert(s), Some(_)) => Err(StoreError::AlreadyExists(s.id.clone())),
             (WriteOp::Insert(_), None) => Ok(Some(Version::FIRST)),
             (WriteOp::Replace { session, .. }, None) => {

@@ -334,6 +334,7 @@ pub(crate) fn encode(op: &WriteOp) -> Result<Option<Vec<u8>>, StoreError> {
     match op {
         WriteOp::Insert(s) => encode_record(Version::FIRST, s).map(Some),
         WriteOp::Replace { expected, session } => encode_record(expected.next(), session).map(Some),
+        WriteOp::Restore(r) => encode_record(r.version, &r.value).map(Some),
         WriteOp::Remove { .. } => Ok(None),
     }
 }

@@ -253,8 +253,8 @@ fn apply(
                 .remove(expiry_key(old.expires_at, id).as_slice())
                 .map_err(|e| errors::backend("write", e))?;
         }
-        match (&p.op, &p.record) {
-            (WriteOp::Insert(s) | WriteOp::Replace { session: s, .. }, Some(record)) => {
+        match (p.op.session(), &p.record) {
+            (Some(s), Some(record)) => {
                 sessions
                     .insert(id.as_str(), record.as_slice())
                     .map_err(|e| errors::backend("write", e))?;

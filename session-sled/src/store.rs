@@ -214,6 +214,7 @@ fn encode(op: &WriteOp) -> Result<Option<Vec<u8>>, StoreError> {
     match op {
         WriteOp::Insert(s) => encode_record(Version::FIRST, s).map(Some),
         WriteOp::Replace { expected, session } => encode_record(expected.next(), session).map(Some),
+        WriteOp::Restore(r) => encode_record(r.version, &r.value).map(Some),
         WriteOp::Remove { .. } => Ok(None),
     }
 }
@@ -256,8 +257,8 @@ fn transact(
             if let Some(h) = header {
                 e.remove(expiry_key(h.expires_at, id))?;
             }
-            match (op, record) {
-                (WriteOp::Insert(sess) | WriteOp::Replace { session: sess, .. }, Some(bytes)) => {
+            match (op.session(), record) {
+                (Some(sess), Some(bytes)) => {
                     s.insert(id.as_str().as_bytes(), bytes.as_slice())?;
                     e.insert(expiry_key(sess.expires_at, id), &[] as &[u8])?;
                 }

@@ -214,12 +214,17 @@ fn per_phase(args: &LoadArgs, writers: usize) -> u64 {
 }
 
 fn progress(total: u64) -> ProgressBar {
+    progress_bar(total, "updates")
+}
+
+/// A progress bar on stderr when it is a terminal; hidden otherwise (CI, pipes).
+pub(crate) fn progress_bar(total: u64, unit: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} updates {per_sec} {msg}")
-    {
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit} {{per_sec}} {{msg}}");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
         bar.set_style(style);
     }
     bar

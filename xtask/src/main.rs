@@ -2,10 +2,14 @@
 //!
 //! - `cargo xtask load` — concurrent workflows against a backend; checks that no update was
 //!   lost and reports throughput, latency, lock waits and the seed plan's criteria.
+//! - `cargo xtask migrate` — copy sessions between backends, upgrade record formats, import
+//!   the Go server's BoltDB store.
 //! - `cargo xtask ci` — what `.ci/run` runs, locally.
 
+mod bolt;
 mod ci;
 mod load;
+mod migrate;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +24,8 @@ struct Cli {
 enum Command {
     /// Load-test a session backend and verify that no update was lost.
     Load(load::LoadArgs),
+    /// Copy sessions between backends (redb, sled) or import a Go container-kit BoltDB store.
+    Migrate(migrate::MigrateArgs),
     /// Run the CI checks locally: fmt, dependency edges, clippy, tests.
     Ci,
 }
@@ -27,6 +33,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Load(args) => load::run(args),
+        Command::Migrate(args) => migrate::run(args),
         Command::Ci => ci::run(),
     }
 }

@@ -824,3 +824,40 @@ pub async fn session_ids_are_validated(t: TestStore) {
     let generated = SessionId::generate().unwrap();
     sessions.create(&generated).await.unwrap();
 }
+
+pub async fn restore_keeps_versions_and_overwrites(t: TestStore) {
+    use crate::Versioned;
+    let old = session("restored", 10);
+    t.store.insert(old.clone()).await.unwrap();
+    let mut newer = session("restored", 1000);
+    newer.stage = "migrated".into();
+    let fresh = session("fresh", 10);
+    let out = t
+        .store
+        .apply(vec![
+            WriteOp::Restore(Versioned {
+                version: Version(41),
+                value: newer.clone(),
+            }),
+            WriteOp::Restore(Versioned {
+                version: Version(7),
+                value: fresh.clone(),
+            }),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(out, vec![Some(Version(41)), Some(Version(7))]);
+    let got = t.store.get(&newer.id).await.unwrap().unwrap();
+    assert_eq!((got.version, got.value), (Version(41), newer.clone()));
+    // The version check goes on from the restored version.
+    assert_eq!(
+        t.store.replace(Version(41), newer).await.unwrap(),
+        Version(42)
+    );
+    // The expiry index follows the restored expiry: only `fresh` (t0+10) is expired at t0+100.
+    let now = t0() + chrono::Duration::seconds(100);
+    assert_eq!(
+        t.store.purge_expired(now, 10).await.unwrap(),
+        vec![fresh.id]
+    );
+}

@@ -100,7 +100,9 @@ macro_rules! session_store_conformance {
             max_sessions_ignores_expired_sessions,
             expired_session_reads_as_expired,
             session_ids_are_validated,
+            restore_keeps_versions_and_overwrites,
         );
+
     };
 }
 

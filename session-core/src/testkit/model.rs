@@ -40,6 +40,12 @@ enum Write {
         key: usize,
         ver: Option<Ver>,
     },
+    Restore {
+        key: usize,
+        version: u64,
+        expiry: i64,
+        tag: u8,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -72,7 +78,16 @@ fn write() -> impl Strategy<Value = Write> {
                 tag,
             }
         }),
-        (key, proptest::option::of(ver())).prop_map(|(key, ver)| Write::Remove { key, ver }),
+        (key.clone(), proptest::option::of(ver()))
+            .prop_map(|(key, ver)| Write::Remove { key, ver }),
+        (key, 1u64..50, 0i64..10, any::<u8>()).prop_map(|(key, version, expiry, tag)| {
+            Write::Restore {
+                key,
+                version,
+                expiry,
+                tag,
+            }
+        }),
     ]
 }
 
@@ -133,6 +148,15 @@ impl Model {
                 id: key_id(key),
                 expected: ver.map(|v| self.resolve(key, v)),
             },
+            Write::Restore {
+                key,
+                version,
+                expiry,
+                tag,
+            } => WriteOp::Restore(Versioned {
+                version: Version(version),
+                value: make_session(key, expiry, tag),
+            }),
         }
     }
 
@@ -177,6 +201,10 @@ impl Model {
                     }
                     next.remove(id);
                     out.push(None);
+                }
+                WriteOp::Restore(r) => {
+                    next.insert(r.value.id.clone(), (r.version, r.value.clone()));
+                    out.push(Some(r.version));
                 }
             }
         }
@@ -271,7 +299,12 @@ async fn check_sequence(store: &dyn SessionStore, ops: &[Op]) -> Result<(), Test
                     WriteOp::Remove { id, expected } => {
                         store.remove(&id, expected).await.map(|()| None)
                     }
+                    restore @ WriteOp::Restore(_) => store
+                        .apply(vec![restore])
+                        .await
+                        .map(|mut v| v.pop().flatten()),
                 };
+
                 (show(&got), show(&want))
             }
             Op::Apply(ws) => {
