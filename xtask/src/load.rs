@@ -33,6 +33,10 @@ pub(crate) struct LoadArgs {
     /// Updates per session (per writer in the hot phase).
     #[arg(long, default_value_t = 50)]
     updates: u64,
+    /// Updates of the single-session baseline phases (raw, bare, single): enough samples for
+    /// a stable p50.
+    #[arg(long, default_value_t = 1000)]
+    baseline_updates: u64,
     /// Writers sharing one hot session (0: skip the hot phase).
     #[arg(long, default_value_t = 0)]
     hot_writers: usize,
@@ -160,8 +164,13 @@ async fn load(args: &LoadArgs, dir: &std::path::Path) -> anyhow::Result<Report> 
     let store = open(args.backend, dir)?;
     let sessions = Sessions::new(Arc::clone(&store), SessionsConfig::default());
     let doc = document(args.doc_bytes);
-    let total =
-        per_phase(args, 1) * 2 + per_phase(args, args.sessions) + per_phase(args, args.hot_writers);
+    let baseline = if args.duration.is_some() {
+        0
+    } else {
+        args.baseline_updates * 2
+    };
+    let total = baseline + per_phase(args, args.sessions) + per_phase(args, args.hot_writers);
+
     let bar = progress(total);
     let mut phases = Vec::new();
     let mut all_acked: BTreeMap<SessionId, u64> = BTreeMap::new();
@@ -286,7 +295,7 @@ fn raw_redb(
     let deadline = args.duration.map(|d| Instant::now() + d);
     let start = Instant::now();
     for i in 0.. {
-        if deadline.map_or(i >= args.updates, |d| Instant::now() >= d) {
+        if deadline.map_or(i >= args.baseline_updates, |d| Instant::now() >= d) {
             break;
         }
         let t = Instant::now();
@@ -326,7 +335,7 @@ async fn bare_store(
     let deadline = args.duration.map(|d| Instant::now() + d);
     let start = Instant::now();
     let mut n = 0;
-    while deadline.map_or(n < args.updates, |d| Instant::now() < d) {
+    while deadline.map_or(n < args.baseline_updates, |d| Instant::now() < d) {
         let t = Instant::now();
         let cur = store.get(&id).await?.context("bare session vanished")?;
         let mut s = cur.value;
@@ -369,7 +378,11 @@ async fn through_sessions(
             doc.clone(),
             bar.clone(),
         );
-        let updates = args.updates;
+        let updates = if phase == "single" {
+            args.baseline_updates
+        } else {
+            args.updates
+        };
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut waits = Vec::new();
