@@ -141,14 +141,17 @@ test('cancellation stops a long step and releases the session', async () => {
   }
 });
 
-test('sessions survive a restart of the binary on the same store', async () => {
+for (const backend of ['redb', 'sled']) test(`sessions survive a restart of the binary on the same ${backend} store`, async () => {
   const work = scratch();
   const repo = makeRepo(work, 'persist', 'go');
-  const first = await connectStdio({ args: serverArgs(work) });
+  const args = ['--store', backend, '--store-path', join(work, `sessions.${backend}`), '--workspace-dir', work, '--dry-run'];
+  const first = await connectStdio({ args });
+
   await call(first.client, 'start_workflow', { repo_path: repo, session_id: 'persisted' });
   await call(first.client, 'analyze_repository', { session_id: 'persisted', repo_path: repo });
   await first.client.close();
-  const second = await connectStdio({ args: serverArgs(work) });
+  const second = await connectStdio({ args });
+
   try {
     const status = await call(second.client, 'workflow_status', { session_id: 'persisted' });
     assert.equal(status.next_step, 'generate_dockerfile');
