@@ -43,6 +43,10 @@ pub(crate) struct LoadArgs {
     /// Approximate size of each session document in bytes.
     #[arg(long, default_value_t = 1700)]
     doc_bytes: usize,
+    /// Drive the `container-kit-mcp` binary over stdio (N concurrent workflows of K step
+    /// calls) instead of the library.
+    #[arg(long)]
+    via_server: bool,
     /// Run each phase for this long instead of a fixed number of updates (e.g. `10s`).
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
@@ -161,6 +165,9 @@ fn open(backend: Backend, dir: &std::path::Path) -> anyhow::Result<Arc<dyn Sessi
 }
 
 async fn load(args: &LoadArgs, dir: &std::path::Path) -> anyhow::Result<Report> {
+    if args.via_server {
+        return load_via_server(args, dir).await;
+    }
     let store = open(args.backend, dir)?;
     let sessions = Sessions::new(Arc::clone(&store), SessionsConfig::default());
     let doc = document(args.doc_bytes);
@@ -210,6 +217,43 @@ async fn load(args: &LoadArgs, dir: &std::path::Path) -> anyhow::Result<Report> 
         retries: stats.retries,
         lock_timeouts: stats.lock_timeouts,
         lost_updates: lost,
+        criteria,
+    })
+}
+
+async fn load_via_server(args: &LoadArgs, dir: &std::path::Path) -> anyhow::Result<Report> {
+    if args.duration.is_some() {
+        bail!("--via-server counts step calls: use --updates, not --duration");
+    }
+    let backend = match args.backend {
+        Backend::Redb => "redb",
+        Backend::Sled => "sled",
+        Backend::Memory => "memory",
+    };
+    let run = crate::via_server::run(backend, dir, args.sessions, args.updates).await?;
+    let samples = Samples {
+        latencies: run.latencies,
+        lock_waits: Vec::new(),
+        acked: BTreeMap::new(),
+        wall: run.wall,
+    };
+    let mut phase = summarize("server", args.sessions, args.sessions, &samples);
+    let stat = |k: &str| run.stats.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    phase.lock_wait_max_ms = stat("lock_wait_max_us") as f64 / 1e3;
+    let criteria = vec![Criterion {
+        name: "max lock wait in the server (ms)".into(),
+        value: phase.lock_wait_max_ms,
+        target: "< 100 ms".into(),
+        pass: phase.lock_wait_max_ms < 100.0,
+    }];
+    Ok(Report {
+        backend: args.backend,
+        doc_bytes: 0,
+        phases: vec![phase],
+        conflicts: stat("conflicts"),
+        retries: stat("retries"),
+        lock_timeouts: stat("lock_timeouts"),
+        lost_updates: run.lost,
         criteria,
     })
 }
