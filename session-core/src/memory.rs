@@ -70,27 +70,6 @@ impl SessionStore for MemoryStore {
         Ok(self.state().sessions.get(id).cloned())
     }
 
-    async fn insert(&self, session: Session) -> Result<Version, StoreError> {
-        let mut results = self.apply(vec![WriteOp::Insert(session)]).await?;
-        Ok(results.pop().flatten().unwrap_or(Version::FIRST))
-    }
-
-    async fn replace(&self, expected: Version, session: Session) -> Result<Version, StoreError> {
-        let mut results = self
-            .apply(vec![WriteOp::Replace { expected, session }])
-            .await?;
-        Ok(results.pop().flatten().unwrap_or(expected.next()))
-    }
-
-    async fn remove(&self, id: &SessionId, expected: Option<Version>) -> Result<(), StoreError> {
-        self.apply(vec![WriteOp::Remove {
-            id: id.clone(),
-            expected,
-        }])
-        .await
-        .map(drop)
-    }
-
     async fn apply(&self, batch: Vec<WriteOp>) -> Result<Vec<Option<Version>>, StoreError> {
         let mut state = self.state();
         // Check the whole batch against an overlay first; mutate only if every write passes.

@@ -208,20 +208,41 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Inserts a new session and returns its version, [`Version::FIRST`].
     ///
     /// Errors: `AlreadyExists` if the id is taken (nothing is written).
-    async fn insert(&self, session: Session) -> Result<Version, StoreError>;
+    ///
+    /// Provided: one [`WriteOp::Insert`] through [`SessionStore::apply`].
+    async fn insert(&self, session: Session) -> Result<Version, StoreError> {
+        let mut out = self.apply(vec![WriteOp::Insert(session)]).await?;
+        Ok(out.pop().flatten().unwrap_or(Version::FIRST))
+    }
 
     /// Compare-and-swap: stores `session` if its record is at `expected` and returns the new
     /// version `expected.next()`.
     ///
     /// Errors: `NotFound` if absent; `Conflict { expected, actual }` if the stored version
     /// differs. In both cases nothing is written.
-    async fn replace(&self, expected: Version, session: Session) -> Result<Version, StoreError>;
+    ///
+    /// Provided: one [`WriteOp::Replace`] through [`SessionStore::apply`].
+    async fn replace(&self, expected: Version, session: Session) -> Result<Version, StoreError> {
+        let mut out = self
+            .apply(vec![WriteOp::Replace { expected, session }])
+            .await?;
+        Ok(out.pop().flatten().unwrap_or(expected.next()))
+    }
 
     /// Removes a session (and its expiry-index entry). With `expected`, only if the stored
     /// version equals it.
     ///
     /// Errors: `NotFound` if absent; `Conflict` on a version mismatch (nothing removed).
-    async fn remove(&self, id: &SessionId, expected: Option<Version>) -> Result<(), StoreError>;
+    ///
+    /// Provided: one [`WriteOp::Remove`] through [`SessionStore::apply`].
+    async fn remove(&self, id: &SessionId, expected: Option<Version>) -> Result<(), StoreError> {
+        self.apply(vec![WriteOp::Remove {
+            id: id.clone(),
+            expected,
+        }])
+        .await
+        .map(drop)
+    }
 
     /// Applies several writes, possibly to several sessions, all or nothing. Writes apply in
     /// order, each checked against the state the earlier ones left. Returns, per write, the

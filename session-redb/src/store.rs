@@ -258,27 +258,6 @@ impl SessionStore for RedbStore {
         .await
     }
 
-    async fn insert(&self, session: Session) -> Result<Version, StoreError> {
-        let mut out = self.write(vec![WriteOp::Insert(session)]).await?;
-        Ok(out.pop().flatten().unwrap_or(Version::FIRST))
-    }
-
-    async fn replace(&self, expected: Version, session: Session) -> Result<Version, StoreError> {
-        let mut out = self
-            .write(vec![WriteOp::Replace { expected, session }])
-            .await?;
-        Ok(out.pop().flatten().unwrap_or(expected.next()))
-    }
-
-    async fn remove(&self, id: &SessionId, expected: Option<Version>) -> Result<(), StoreError> {
-        self.write(vec![WriteOp::Remove {
-            id: id.clone(),
-            expected,
-        }])
-        .await
-        .map(drop)
-    }
-
     async fn apply(&self, batch: Vec<WriteOp>) -> Result<Vec<Option<Version>>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());

@@ -285,20 +285,9 @@ pub(crate) fn progress_bar(total: u64, unit: &str) -> ProgressBar {
 
 /// A workflow_state of ten step entries, padded to about `bytes` bytes of JSON.
 fn document(bytes: usize) -> serde_json::Value {
-    let steps = [
-        "analyze_repository",
-        "generate_dockerfile",
-        "build_image",
-        "scan_image",
-        "tag_image",
-        "push_image",
-        "generate_k8s_manifests",
-        "prepare_cluster",
-        "deploy_application",
-        "verify_deployment",
-    ];
-    let entries: serde_json::Map<String, serde_json::Value> = steps
+    let entries: serde_json::Map<String, serde_json::Value> = mcp_tools::Step::ALL
         .iter()
+        .map(|s| s.name())
         .map(|s| {
             (
                 s.to_string(),

@@ -9,24 +9,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use mcp_tools::Step;
 use rmcp::model::{CallToolRequestParams, JsonObject};
 use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{json, Value};
-
-const STEPS: [&str; 10] = [
-    "analyze_repository",
-    "generate_dockerfile",
-    "build_image",
-    "scan_image",
-    "tag_image",
-    "push_image",
-    "generate_k8s_manifests",
-    "prepare_cluster",
-    "deploy_application",
-    "verify_deployment",
-];
 
 /// The server binary beside this xtask binary (same profile), built if missing.
 fn server_binary() -> anyhow::Result<PathBuf> {
@@ -133,7 +121,7 @@ pub(crate) async fn run(
             .await?;
             let mut lat = Vec::new();
             for k in 0..calls_per_session {
-                let step = STEPS[(k as usize) % STEPS.len()];
+                let step = Step::ALL[(k as usize) % Step::ALL.len()].name();
                 let args = match step {
                     "analyze_repository" => json!({"session_id": id, "repo_path": repo}),
                     "tag_image" => json!({"session_id": id, "tag": "v1"}),

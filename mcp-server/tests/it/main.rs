@@ -10,6 +10,30 @@ use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_container-kit-mcp");
 
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+
+/// Starts the binary with `configure`d arguments, sends `initialize` and returns the child,
+/// its stdin (drop it for EOF) and the first line it answered.
+fn start_initialized(
+    configure: impl FnOnce(&mut Command),
+) -> (std::process::Child, std::process::ChildStdin, String) {
+    let mut cmd = Command::new(BIN);
+    configure(&mut cmd);
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{INITIALIZE}").unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    (child, stdin, first)
+}
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -151,22 +175,12 @@ fn tool_mode_reads_tool_params_and_fails_with_a_status() {
 #[test]
 fn the_default_command_serves_stdio_on_the_per_user_store_and_exits_on_eof() {
     let home = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .env("HOME", home.path())
-        .env_remove("XDG_DATA_HOME")
-        .env_remove("MCP_STORE_PATH")
-        .env_remove("MCP_STORE_BACKEND")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#).unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let (mut child, stdin, first) = start_initialized(|c| {
+        c.env("HOME", home.path())
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("MCP_STORE_PATH")
+            .env_remove("MCP_STORE_BACKEND");
+    });
     let v: serde_json::Value = serde_json::from_str(&first).unwrap();
     assert_eq!(v["result"]["serverInfo"]["name"], "container-kit-mcp");
     drop(stdin); // EOF: the server flushes and exits
@@ -181,20 +195,10 @@ fn the_default_command_serves_stdio_on_the_per_user_store_and_exits_on_eof() {
 #[test]
 fn sigterm_stops_the_stdio_server_with_status_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--store-path"])
-        .arg(dir.path().join("s.redb"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#).unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let (mut child, stdin, first) = start_initialized(|c| {
+        c.args(["serve", "--store-path"])
+            .arg(dir.path().join("s.redb"));
+    });
     assert!(first.contains("container-kit-mcp"));
     let kill = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -214,20 +218,9 @@ fn sigterm_stops_the_stdio_server_with_status_zero() {
 fn a_second_server_on_a_held_store_fails_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.redb");
-    let mut holder = Command::new(BIN)
-        .args(["serve", "--store-path"])
-        .arg(&path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = holder.stdin.take().unwrap();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#).unwrap();
-    let mut first = String::new();
-    BufReader::new(holder.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let (mut holder, stdin, _) = start_initialized(|c| {
+        c.args(["serve", "--store-path"]).arg(&path);
+    });
     // The holder answers, so it has the file. A second server waits its 5 s, then explains.
     let second = Command::new(BIN)
         .args(["serve", "--store-path"])
