@@ -62,6 +62,7 @@ impl Toolbox {
             },
             other => other.into(),
         })?;
+        let lock_wait_ms = guard.waited().as_secs_f64() * 1e3;
         let current = guard.get().await?;
         let state = WorkflowState::from_session(&current.value)?.ok_or_else(|| {
             ToolError::from(StoreError::NotFound(id.clone())).with_next("start_workflow")
@@ -105,7 +106,15 @@ impl Toolbox {
         drop(guard);
         ctx.progress(1.0, 1.0, format!("{}: done", step.name()))
             .await;
-        tracing::info!(session_id = %id, step = step.name(), version = after.version.get(), ok = outcome.is_ok(), elapsed_ms = started.elapsed().as_millis() as u64, "step recorded");
+        tracing::info!(
+            session_id = %id,
+            step = step.name(),
+            version = after.version.get(),
+            ok = outcome.is_ok(),
+            lock_wait_ms,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "step recorded"
+        );
         match outcome {
             Ok(artifact) => Ok(StepResult {
                 session_id: id.to_string(),
