@@ -17,14 +17,14 @@ forbid() { # crate, pattern, why
   fi
 }
 
-forbid session-core '^(redb|sled|session-redb|session-sled|mcp-tools|mcp-server|rmcp) ' \
+forbid session-core '^(redb|sled|reqwest|session-redb|session-sled|session-etcd|mcp-tools|mcp-server|rmcp) ' \
   "session-core is the pure domain and port"
-forbid mcp-tools '^(redb|sled|session-redb|session-sled|mcp-server) ' \
+forbid mcp-tools '^(redb|sled|reqwest|session-redb|session-sled|session-etcd|mcp-server) ' \
   "mcp-tools depends on the port only; the server picks the backend"
-for adapter in session-redb session-sled; do
+for adapter in session-redb session-sled session-etcd; do
   forbid "$adapter" '^(mcp-tools|mcp-server|rmcp) ' "adapters know nothing of the protocol"
 done
-for crate in session-core session-redb session-sled mcp-tools xtask; do
+for crate in session-core session-redb session-sled session-etcd mcp-tools xtask; do
   forbid "$crate" '^mcp-server ' "nothing depends on mcp-server"
 done
 

@@ -36,6 +36,12 @@ pub(crate) struct GlobalArgs {
     /// Log level: error, warn, info, debug, trace (RUST_LOG wins when set).
     #[arg(long, global = true, env = "MCP_LOG_LEVEL")]
     pub(crate) log_level: Option<String>,
+    /// etcd endpoints for --store etcd, comma-separated (http://host:port).
+    #[arg(long, global = true, env = "MCP_ETCD_ENDPOINTS", value_delimiter = ',')]
+    pub(crate) etcd_endpoints: Option<Vec<String>>,
+    /// Key prefix of this deployment's sessions in etcd.
+    #[arg(long, global = true, env = "MCP_ETCD_PREFIX")]
+    pub(crate) etcd_prefix: Option<String>,
     /// Record external commands (docker, trivy, kubectl, kind) instead of running them.
     #[arg(long, global = true, env = "MCP_DRY_RUN", num_args = 0..=1, default_missing_value = "true")]
     pub(crate) dry_run: Option<bool>,
@@ -49,6 +55,8 @@ pub(crate) enum Backend {
     Sled,
     /// In memory: nothing survives the process.
     Memory,
+    /// An etcd cluster (--etcd-endpoints), shared by several server replicas.
+    Etcd,
 }
 
 #[derive(Subcommand, Debug, Clone)]

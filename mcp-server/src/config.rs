@@ -16,6 +16,8 @@ pub(crate) struct Config {
     pub(crate) max_sessions: Option<u64>,
     pub(crate) workspace_dir: PathBuf,
     pub(crate) dry_run: bool,
+    pub(crate) etcd_endpoints: Vec<String>,
+    pub(crate) etcd_prefix: String,
 }
 
 impl Config {
@@ -45,6 +47,17 @@ impl Config {
             max_sessions: g.max_sessions.filter(|m| *m > 0),
             workspace_dir,
             dry_run: g.dry_run.unwrap_or(false),
+            etcd_endpoints: g
+                .etcd_endpoints
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|e| !e.trim().is_empty())
+                .collect(),
+            etcd_prefix: g
+                .etcd_prefix
+                .clone()
+                .unwrap_or_else(|| "container-kit/".into()),
         })
     }
 }

@@ -61,8 +61,8 @@ pub(crate) struct Services {
     pub(crate) tools: Toolbox,
 }
 
-pub(crate) fn services(config: &Config, lock_wait: Duration) -> anyhow::Result<Services> {
-    let store = crate::store::open(config, lock_wait)?;
+pub(crate) async fn services(config: &Config, lock_wait: Duration) -> anyhow::Result<Services> {
+    let store = crate::store::open(config, lock_wait).await?;
     let sessions = Sessions::new(
         Arc::clone(&store),
         SessionsConfig {
@@ -99,7 +99,7 @@ pub(crate) async fn close(services: Services) -> anyhow::Result<()> {
 
 async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let signal = ShutdownSignal::install()?;
-    let services = services(&config, Duration::from_secs(5))?;
+    let services = services(&config, Duration::from_secs(5)).await?;
     let maintenance = services.tools.sessions().spawn_maintenance();
     if config.dry_run {
         tracing::info!("dry run: external commands are recorded, not executed");

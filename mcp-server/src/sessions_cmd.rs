@@ -12,7 +12,7 @@ use crate::cli::SessionsCommand;
 use crate::config::Config;
 
 pub(crate) async fn run(config: Config, cmd: SessionsCommand) -> anyhow::Result<ExitCode> {
-    let services = crate::run::services(&config, Duration::from_secs(60))?;
+    let services = crate::run::services(&config, Duration::from_secs(60)).await?;
     let result = command(&services, cmd).await;
     crate::run::close(services).await?;
     result

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use session_core::{SessionStore, StoreError};
+use session_etcd::{EtcdConfig, EtcdStore};
 use session_redb::{RedbConfig, RedbStore};
 use session_sled::{SledConfig, SledStore};
 
@@ -13,7 +14,10 @@ use crate::config::Config;
 
 /// Opens the configured store. `lock_wait`: how long to wait for another process that holds
 /// the file (one-shot `tool` calls wait; they share the file one after another).
-pub(crate) fn open(config: &Config, lock_wait: Duration) -> anyhow::Result<Arc<dyn SessionStore>> {
+pub(crate) async fn open(
+    config: &Config,
+    lock_wait: Duration,
+) -> anyhow::Result<Arc<dyn SessionStore>> {
     let store: Arc<dyn SessionStore> = match config.backend {
         Backend::Memory => Arc::new(session_core::MemoryStore::new()),
         Backend::Redb => {
@@ -27,6 +31,16 @@ pub(crate) fn open(config: &Config, lock_wait: Duration) -> anyhow::Result<Arc<d
                 Err(e) => return Err(e.into()),
             }
         }
+        Backend::Etcd => {
+            if config.etcd_endpoints.is_empty() {
+                bail!("--store etcd needs --etcd-endpoints (MCP_ETCD_ENDPOINTS), e.g. http://127.0.0.1:2379");
+            }
+            let etcd = EtcdConfig {
+                prefix: config.etcd_prefix.clone(),
+                ..EtcdConfig::default()
+            };
+            Arc::new(EtcdStore::connect(config.etcd_endpoints.clone(), etcd).await?)
+        }
         Backend::Sled => {
             let sled = SledConfig {
                 lock_wait,
@@ -39,6 +53,13 @@ pub(crate) fn open(config: &Config, lock_wait: Duration) -> anyhow::Result<Arc<d
             }
         }
     };
-    tracing::info!(backend = store.backend_name(), path = %config.store_path.display(), "session store open");
+    match config.backend {
+        Backend::Etcd => {
+            tracing::info!(backend = "etcd", endpoints = ?config.etcd_endpoints, "session store open")
+        }
+        _ => {
+            tracing::info!(backend = store.backend_name(), path = %config.store_path.display(), "session store open")
+        }
+    }
     Ok(store)
 }

@@ -31,7 +31,7 @@ pub(crate) async fn run(mut global: GlobalArgs, args: ToolArgs) -> anyhow::Resul
     };
     parse_flags(&args.params, schema.as_ref(), &mut params, &mut global)?;
     let config = Config::from_args(&global)?;
-    let services = crate::run::services(&config, LOCK_WAIT)?;
+    let services = crate::run::services(&config, LOCK_WAIT).await?;
     let outcome = services
         .tools
         .call(&args.name, Value::Object(params), &CallContext::default())
@@ -152,7 +152,7 @@ fn property_type(p: &Value) -> Option<String> {
     }
 }
 
-const GLOBAL_FLAGS: [&str; 7] = [
+const GLOBAL_FLAGS: [&str; 9] = [
     "store",
     "store-path",
     "session-ttl",
@@ -160,6 +160,8 @@ const GLOBAL_FLAGS: [&str; 7] = [
     "workspace-dir",
     "log-level",
     "dry-run",
+    "etcd-endpoints",
+    "etcd-prefix",
 ];
 
 fn is_global_flag(key: &str) -> bool {
@@ -192,6 +194,8 @@ fn apply_global(g: &mut GlobalArgs, key: &str, value: &str) -> anyhow::Result<()
         "workspace-dir" => g.workspace_dir = Some(value.into()),
         "log-level" => g.log_level = Some(value.into()),
         "dry-run" => g.dry_run = Some(value.parse().context("--dry-run takes true or false")?),
+        "etcd-endpoints" => g.etcd_endpoints = Some(value.split(',').map(str::to_owned).collect()),
+        "etcd-prefix" => g.etcd_prefix = Some(value.into()),
         _ => {}
     }
     Ok(())

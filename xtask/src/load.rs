@@ -50,6 +50,9 @@ pub(crate) struct LoadArgs {
     /// Run each phase for this long instead of a fixed number of updates (e.g. `10s`).
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
+    /// etcd endpoints for `--backend etcd` (comma-separated); each run uses a fresh key prefix.
+    #[arg(long, env = "ETCD_ENDPOINTS", value_delimiter = ',')]
+    etcd_endpoints: Vec<String>,
     /// Store location (default: a temporary directory, removed afterwards).
     #[arg(long)]
     path: Option<PathBuf>,
@@ -64,6 +67,7 @@ enum Backend {
     Redb,
     Sled,
     Memory,
+    Etcd,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -152,8 +156,24 @@ pub(crate) fn run(args: LoadArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn open(backend: Backend, dir: &std::path::Path) -> anyhow::Result<Arc<dyn SessionStore>> {
-    Ok(match backend {
+fn open(args: &LoadArgs, dir: &std::path::Path) -> anyhow::Result<Arc<dyn SessionStore>> {
+    Ok(match args.backend {
+        Backend::Etcd => {
+            if args.etcd_endpoints.is_empty() {
+                bail!("--backend etcd needs --etcd-endpoints (or ETCD_ENDPOINTS)");
+            }
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_nanos();
+            let config = session_etcd::EtcdConfig {
+                prefix: format!("xtask-load/{nanos}/"),
+                ..session_etcd::EtcdConfig::default()
+            };
+            Arc::new(session_etcd::EtcdStore::new(
+                args.etcd_endpoints.clone(),
+                config,
+            )?)
+        }
         Backend::Memory => Arc::new(MemoryStore::new()),
         Backend::Sled => Arc::new(session_sled::SledStore::open(dir.join("load.sled"))?),
 
@@ -168,7 +188,7 @@ async fn load(args: &LoadArgs, dir: &std::path::Path) -> anyhow::Result<Report> 
     if args.via_server {
         return load_via_server(args, dir).await;
     }
-    let store = open(args.backend, dir)?;
+    let store = open(args, dir)?;
     let sessions = Sessions::new(Arc::clone(&store), SessionsConfig::default());
     let doc = document(args.doc_bytes);
     let baseline = if args.duration.is_some() {
@@ -229,6 +249,9 @@ async fn load_via_server(args: &LoadArgs, dir: &std::path::Path) -> anyhow::Resu
         Backend::Redb => "redb",
         Backend::Sled => "sled",
         Backend::Memory => "memory",
+        Backend::Etcd => {
+            bail!("--via-server with etcd: start the server yourself with --store etcd")
+        }
     };
     let run = crate::via_server::run(backend, dir, args.sessions, args.updates).await?;
     let samples = Samples {

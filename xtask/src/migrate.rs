@@ -27,6 +27,8 @@ pub(crate) enum Endpoint {
     Redb(PathBuf),
     Sled(PathBuf),
     Bolt(PathBuf),
+    /// Comma-separated endpoints, e.g. `etcd:http://127.0.0.1:2379`.
+    Etcd(String),
 }
 
 impl std::str::FromStr for Endpoint {
@@ -42,8 +44,9 @@ impl std::str::FromStr for Endpoint {
             "redb" => Ok(Endpoint::Redb(path.into())),
             "sled" => Ok(Endpoint::Sled(path.into())),
             "bolt" => Ok(Endpoint::Bolt(path.into())),
+            "etcd" => Ok(Endpoint::Etcd(path.into())),
             other => Err(format!(
-                "unknown store kind {other:?}: use redb, sled or bolt"
+                "unknown store kind {other:?}: use redb, sled, etcd or bolt"
             )),
         }
     }
@@ -51,12 +54,16 @@ impl std::str::FromStr for Endpoint {
 
 #[derive(Args, Debug, Clone)]
 pub(crate) struct MigrateArgs {
-    /// Source: redb:PATH, sled:PATH, or bolt:PATH (a Go container-kit BoltDB store).
+    /// Source: redb:PATH, sled:PATH, etcd:URL[,URL…], or bolt:PATH (a Go container-kit
+    /// BoltDB store).
     #[arg(long)]
     pub(crate) from: Endpoint,
-    /// Target: redb:PATH or sled:PATH.
+    /// Target: redb:PATH, sled:PATH or etcd:URL[,URL…].
     #[arg(long)]
     pub(crate) to: Endpoint,
+    /// The etcd key prefix of the sessions (source and target).
+    #[arg(long, default_value = "container-kit/")]
+    pub(crate) etcd_prefix: String,
     /// Write into a target that already holds sessions (overwriting same ids).
     #[arg(long)]
     pub(crate) force: bool,
@@ -135,7 +142,7 @@ pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<MigrationRepor
         dry_run: args.dry_run,
         ..Default::default()
     };
-    let records = read_source(&args.from, &mut report)?;
+    let records = read_source(&args.from, &args.etcd_prefix, &mut report).await?;
     let now = chrono::Utc::now();
     let mut keep = Vec::with_capacity(records.len());
     for r in records {
@@ -151,7 +158,7 @@ pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<MigrationRepor
     if args.dry_run {
         return Ok(report);
     }
-    let target = open_target(&args.to)?;
+    let target = open_target(&args.to, &args.etcd_prefix)?;
     let existing = target.count().await?;
     if existing > 0 && !args.force {
         bail!(
@@ -159,7 +166,12 @@ pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<MigrationRepor
         );
     }
     let bar = crate::load::progress_bar(keep.len() as u64, "records");
-    for chunk in keep.chunks(args.batch.max(1)) {
+    // etcd caps a txn's operations (--max-txn-ops, 128 by default; up to 3 per record).
+    let batch = match args.to {
+        Endpoint::Etcd(_) => args.batch.clamp(1, 40),
+        _ => args.batch.max(1),
+    };
+    for chunk in keep.chunks(batch) {
         let ops = chunk
             .iter()
             .map(|r| WriteOp::Restore(r.versioned.clone()))
@@ -211,12 +223,25 @@ fn same_path(a: &Endpoint, b: &Endpoint) -> bool {
         Endpoint::Redb(p) | Endpoint::Sled(p) | Endpoint::Bolt(p) => {
             p.canonicalize().unwrap_or_else(|_| p.clone())
         }
+        Endpoint::Etcd(urls) => PathBuf::from(urls),
     };
     path(a) == path(b)
 }
 
-fn open_target(to: &Endpoint) -> anyhow::Result<Arc<dyn SessionStore>> {
+fn etcd_store(urls: &str, prefix: &str) -> anyhow::Result<session_etcd::EtcdStore> {
+    let config = session_etcd::EtcdConfig {
+        prefix: prefix.to_owned(),
+        ..session_etcd::EtcdConfig::default()
+    };
+    Ok(session_etcd::EtcdStore::new(
+        urls.split(',').map(str::trim),
+        config,
+    )?)
+}
+
+fn open_target(to: &Endpoint, etcd_prefix: &str) -> anyhow::Result<Arc<dyn SessionStore>> {
     Ok(match to {
+        Endpoint::Etcd(urls) => Arc::new(etcd_store(urls, etcd_prefix)?),
         Endpoint::Redb(p) => Arc::new(session_redb::RedbStore::open(p)?),
         Endpoint::Sled(p) => Arc::new(session_sled::SledStore::open(p)?),
         Endpoint::Bolt(_) => bail!("bolt is an import format only"),
@@ -225,8 +250,13 @@ fn open_target(to: &Endpoint) -> anyhow::Result<Arc<dyn SessionStore>> {
 
 /// Every record of the source, decoded (old formats upgraded) and re-encoded in the current
 /// format. Corrupt records are listed in the report and left out.
-fn read_source(from: &Endpoint, report: &mut MigrationReport) -> anyhow::Result<Vec<Record>> {
+async fn read_source(
+    from: &Endpoint,
+    etcd_prefix: &str,
+    report: &mut MigrationReport,
+) -> anyhow::Result<Vec<Record>> {
     let raw: Vec<(String, Vec<u8>)> = match from {
+        Endpoint::Etcd(urls) => read_store(&etcd_store(urls, etcd_prefix)?).await?,
         Endpoint::Redb(p) => read_redb(p)?,
         Endpoint::Sled(p) => read_sled(p)?,
         Endpoint::Bolt(p) => return read_bolt(p, report),
@@ -248,6 +278,25 @@ fn read_source(from: &Endpoint, report: &mut MigrationReport) -> anyhow::Result<
         }
     }
     Ok(out)
+}
+
+/// Every record of a live store through the port (read-only: `scan` pages), re-encoded.
+async fn read_store(store: &dyn SessionStore) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    let mut q = session_core::ScanQuery {
+        limit: 500,
+        ..Default::default()
+    };
+    loop {
+        let page = store.scan(&q).await?;
+        for s in page.items {
+            out.push((s.value.id.to_string(), encode_record(s.version, &s.value)?));
+        }
+        match page.next_cursor {
+            Some(c) => q.after = Some(c),
+            None => return Ok(out),
+        }
+    }
 }
 
 fn read_redb(path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
@@ -374,6 +423,7 @@ mod tests {
         MigrateArgs {
             from,
             to,
+            etcd_prefix: "container-kit/".into(),
             force: false,
             dry_run: false,
             skip_expired: false,
@@ -510,6 +560,41 @@ mod tests {
         assert!(
             a == c,
             "records or versions differ after sled -> redb -> sled"
+        );
+    }
+
+    #[test]
+    fn migrations_to_and_from_etcd_keep_every_record() {
+        let Ok(urls) = std::env::var("ETCD_ENDPOINTS") else {
+            assert!(
+                std::env::var("CI").is_err(),
+                "ETCD_ENDPOINTS must be set in CI"
+            );
+            eprintln!("skipped: ETCD_ENDPOINTS is not set");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let rt = rt();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let mut to_etcd = args(Endpoint::Bolt(BOLT.into()), Endpoint::Etcd(urls.clone()));
+        to_etcd.etcd_prefix = format!("migrate-test/{nanos}/");
+        let report = rt.block_on(migrate(&to_etcd)).unwrap();
+        assert_eq!(
+            (report.copied, report.verified, report.target_count),
+            (60, 60, 60)
+        );
+        let mut from_etcd = args(
+            Endpoint::Etcd(urls),
+            Endpoint::Redb(dir.path().join("back.redb")),
+        );
+        from_etcd.etcd_prefix = to_etcd.etcd_prefix.clone();
+        let report = rt.block_on(migrate(&from_etcd)).unwrap();
+        assert_eq!(
+            (report.source_records, report.verified, report.target_count),
+            (60, 60, 60)
         );
     }
 

@@ -279,3 +279,97 @@ fn the_sessions_commands_show_delete_and_purge() {
     assert_eq!(v["purged"], 0);
     assert_eq!(ckm(&["sessions", "list", "--json"]).status.code(), Some(0));
 }
+
+/// Replicas sharing one etcd: 30 one-shot processes (each its own `Sessions`, its own
+/// in-process locks) run the ten steps three times over on one session at once. Only etcd's
+/// guarded transactions keep them from losing a step.
+#[test]
+fn replicas_on_etcd_lose_no_step() {
+    let Ok(endpoints) = std::env::var("ETCD_ENDPOINTS") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "ETCD_ENDPOINTS must be set in CI"
+        );
+        eprintln!("skipped: ETCD_ENDPOINTS is not set");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let repo = scratch_repo(dir.path());
+    let prefix = format!("e2e-{}-{}/", std::process::id(), chrono_free_nanos());
+    let ckm = |args: &[&str]| {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .args(["--store", "etcd", "--dry-run"])
+            .env("MCP_ETCD_ENDPOINTS", &endpoints)
+            .env("MCP_ETCD_PREFIX", &prefix)
+            .env("MCP_WORKSPACE_DIR", dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    };
+    let repo_s = repo.to_str().unwrap();
+    let out = ckm(&[
+        "tool",
+        "start_workflow",
+        "--repo-path",
+        repo_s,
+        "--session-id",
+        "shared",
+        "--run",
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let steps = [
+        "analyze_repository",
+        "generate_dockerfile",
+        "build_image",
+        "scan_image",
+        "tag_image",
+        "push_image",
+        "generate_k8s_manifests",
+        "prepare_cluster",
+        "deploy_application",
+        "verify_deployment",
+    ];
+    let children: Vec<_> = (0..3)
+        .flat_map(|_| steps.iter())
+        .map(|step| {
+            let mut args = vec!["tool", step, "--session-id", "shared"];
+            match *step {
+                "analyze_repository" => args.extend(["--repo-path", repo_s]),
+                "tag_image" => args.extend(["--tag", "v2"]),
+                _ => {}
+            }
+            ckm(&args).spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = ckm(&["tool", "get_session", "--session-id", "shared"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["session"]["metadata"]["workflow_state"]["metadata"]["step_runs"], 40,
+        "a step was lost"
+    );
+    assert_eq!(v["version"], 42);
+}
+
+fn chrono_free_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}

@@ -1,0 +1,33 @@
+//! `SessionStore` on [etcd](https://etcd.io): sessions on a replicated, Raft-based engine, so
+//! several server replicas can share them.
+//!
+//! The adapter speaks etcd's v3 API through its JSON gateway (`POST /v3/kv/range`,
+//! `/v3/kv/txn`), served by every etcd since 3.4 on the client port. Every write is one etcd
+//! `Txn` guarded by the `mod_revision` of each key it read (`create_revision == 0` for a key
+//! that must be absent), so a lost race is detected by etcd itself; the record keeps our own
+//! [`session_core::Version`] in its header, so `Conflict` reads exactly as with the embedded
+//! backends. A write whose outcome is unknown (a timeout, a node dying mid-request) is
+//! re-read before it is answered: it succeeded if the keys hold exactly what it wrote.
+//!
+//! Keys: `<prefix>s/<id>` → the record (session-core's codec), `<prefix>x/<expiry key>` → empty
+//! (the expiry index). etcd keeps every revision until compaction: run etcd with
+//! `--auto-compaction-mode periodic --auto-compaction-retention 1h` (every CAS adds one), and
+//! with `--max-txn-ops` at least twice the largest `apply` batch (4 ops per session).
+//! Upstream supports etcd 3.5 and 3.6 for production; the tests here run Debian's 3.4.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), session_core::StoreError> {
+//! use std::sync::Arc;
+//! use session_core::{SessionStore, Sessions, SessionsConfig};
+//! use session_etcd::{EtcdConfig, EtcdStore};
+//!
+//! let store = EtcdStore::connect(["http://127.0.0.1:2379"], EtcdConfig::default()).await?;
+//! let sessions = Sessions::new(Arc::new(store) as Arc<dyn SessionStore>, SessionsConfig::default());
+//! # Ok(())
+//! # }
+//! ```
+
+mod gateway;
+mod store;
+
+pub use crate::store::{EtcdConfig, EtcdStore};

@@ -1,0 +1,494 @@
+//! [`EtcdStore`]: the `SessionStore` implementation over the gateway.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use session_core::{
+    decode_record, encode_record, expiry_key, expiry_range_end, parse_expiry_key, record_header,
+    RecordHeader, RetryPolicy, ScanPage, ScanQuery, Session, SessionId, SessionStore, StoreError,
+    Version, Versioned, WriteOp,
+};
+
+use crate::gateway::{b64, count, kvs, CallError, Gateway, Kv};
+
+/// The knobs of an [`EtcdStore`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct EtcdConfig {
+    /// Every key of this store starts with it, so several stores can share a cluster.
+    /// Default `container-kit/`.
+    pub prefix: String,
+    /// One HTTP request's timeout. Default 5 s.
+    pub request_timeout: Duration,
+    /// How long one operation keeps trying other endpoints and retrying. Default 15 s.
+    pub deadline: Duration,
+    /// Backoff between rounds over the endpoints, and between re-plans of a write that lost
+    /// a race inside etcd.
+    pub retry: RetryPolicy,
+    /// The cluster's `--max-txn-ops` (etcd's default is 128). A batch needing more operations
+    /// is refused with a clear error.
+    pub max_txn_ops: usize,
+}
+
+impl Default for EtcdConfig {
+    fn default() -> Self {
+        EtcdConfig {
+            prefix: "container-kit/".into(),
+            request_timeout: Duration::from_secs(5),
+            deadline: Duration::from_secs(15),
+            retry: RetryPolicy {
+                max_attempts: 50,
+                ..RetryPolicy::default()
+            },
+            max_txn_ops: 128,
+        }
+    }
+}
+
+/// Sessions in an etcd cluster. See the crate docs.
+#[derive(Debug)]
+pub struct EtcdStore {
+    gw: Gateway,
+    config: EtcdConfig,
+}
+
+/// Each key's state after a planned batch: the record bytes and expiry, or `None` (absent).
+type Finals<'a> = HashMap<&'a str, Option<(Vec<u8>, DateTime<Utc>)>>;
+
+/// What a write plan needs of a key as read.
+#[derive(Clone)]
+struct Read {
+    mod_revision: i64,
+    bytes: Vec<u8>,
+}
+
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xFF {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+impl EtcdStore {
+    /// A store on `endpoints` (`http://host:port`, tried in turn) without contacting them:
+    /// the first operation does.
+    ///
+    /// # Errors
+    /// `Invalid` for no endpoint or a non-http endpoint.
+    pub fn new(
+        endpoints: impl IntoIterator<Item = impl Into<String>>,
+        config: EtcdConfig,
+    ) -> Result<EtcdStore, StoreError> {
+        let gw = Gateway::new(
+            endpoints.into_iter().map(Into::into).collect(),
+            config.request_timeout,
+            config.deadline,
+            config.retry.clone(),
+        )?;
+        Ok(EtcdStore { gw, config })
+    }
+
+    /// A store on `endpoints`, checked by one read.
+    ///
+    /// # Errors
+    /// As [`EtcdStore::new`], and `Backend` naming the endpoints when none answers.
+    pub async fn connect(
+        endpoints: impl IntoIterator<Item = impl Into<String>>,
+        config: EtcdConfig,
+    ) -> Result<EtcdStore, StoreError> {
+        let store = EtcdStore::new(endpoints, config)?;
+        store.count().await.map_err(|e| {
+            StoreError::Backend(format!(
+                "no etcd endpoint of {:?} answered: {e}",
+                store.gw.endpoints()
+            ))
+        })?;
+        Ok(store)
+    }
+
+    fn session_key(&self, id: &str) -> Vec<u8> {
+        let mut k = format!("{}s/", self.config.prefix).into_bytes();
+        k.extend_from_slice(id.as_bytes());
+        k
+    }
+
+    fn sessions_prefix(&self) -> Vec<u8> {
+        format!("{}s/", self.config.prefix).into_bytes()
+    }
+
+    fn expiry_prefix(&self) -> Vec<u8> {
+        format!("{}x/", self.config.prefix).into_bytes()
+    }
+
+    fn expiry_index_key(&self, expires_at: DateTime<Utc>, id: &SessionId) -> Vec<u8> {
+        let mut k = self.expiry_prefix();
+        k.extend_from_slice(&expiry_key(expires_at, id));
+        k
+    }
+
+    async fn range(&self, body: Value) -> Result<Value, StoreError> {
+        Ok(self.gw.post("/v3/kv/range", &body).await?)
+    }
+
+    /// Reads several keys at one revision (a txn of ranges).
+    async fn read_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Read>>, StoreError> {
+        let success: Vec<Value> = keys
+            .iter()
+            .map(|k| json!({"request_range": {"key": b64(k)}}))
+            .collect();
+        let resp = self
+            .gw
+            .post("/v3/kv/txn", &json!({"success": success}))
+            .await?;
+        let responses = resp
+            .get("responses")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(keys.len());
+        for i in 0..keys.len() {
+            let r = responses
+                .get(i)
+                .and_then(|r| r.get("response_range"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            out.push(kvs(&r)?.into_iter().next().map(|kv| Read {
+                mod_revision: kv.mod_revision,
+                bytes: kv.value,
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Runs a guarded txn: `Ok(true)` applied, `Ok(false)` a compare failed.
+    async fn txn(&self, compare: Vec<Value>, success: Vec<Value>) -> Result<bool, CallError> {
+        let resp = self
+            .gw
+            .post(
+                "/v3/kv/txn",
+                &json!({"compare": compare, "success": success}),
+            )
+            .await?;
+        Ok(resp
+            .get("succeeded")
+            .and_then(Value::as_bool)
+            .unwrap_or(false))
+    }
+
+    async fn write(&self, ops: Vec<WriteOp>) -> Result<Vec<Option<Version>>, StoreError> {
+        let records = ops
+            .iter()
+            .map(|op| match op {
+                WriteOp::Insert(s) => encode_record(Version::FIRST, s).map(Some),
+                WriteOp::Replace { expected, session } => {
+                    encode_record(expected.next(), session).map(Some)
+                }
+                WriteOp::Restore(r) => encode_record(r.version, &r.value).map(Some),
+                WriteOp::Remove { .. } => Ok(None),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut ids: Vec<&SessionId> = Vec::new();
+        for op in &ops {
+            if !ids.contains(&op.id()) {
+                ids.push(op.id());
+            }
+        }
+        let keys: Vec<Vec<u8>> = ids.iter().map(|id| self.session_key(id.as_str())).collect();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let reads = self.read_many(&keys).await?;
+            let snapshot: HashMap<&str, Option<Read>> =
+                ids.iter().map(|id| id.as_str()).zip(reads).collect();
+            let (versions, finals) = plan(&ops, &records, &snapshot)?;
+            let (compare, success) = self.txn_ops(&ids, &snapshot, &finals);
+            if success.len() > self.config.max_txn_ops {
+                return Err(StoreError::Invalid(format!(
+                    "this batch needs {} etcd txn operations, over the cluster's --max-txn-ops of {}; split it or raise the limit",
+                    success.len(),
+                    self.config.max_txn_ops
+                )));
+            }
+            match self.txn(compare, success).await {
+                Ok(true) => return Ok(versions),
+                Ok(false) => {}
+                Err(e) => {
+                    // The outcome is unknown: it happened if the keys hold what we wrote.
+                    if e.maybe_applied && self.holds(&keys, &ids, &finals).await? {
+                        return Ok(versions);
+                    }
+                    if !e.maybe_applied {
+                        return Err(e.into());
+                    }
+                }
+            }
+            // Another writer changed a key between our read and our txn: plan again.
+            let Some(delay) = self.config.retry.next_delay(attempt) else {
+                return Err(StoreError::Backend(format!(
+                    "etcd write still contended after {attempt} attempts; retry later"
+                )));
+            };
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Whether every key holds the planned final state.
+    async fn holds(
+        &self,
+        keys: &[Vec<u8>],
+        ids: &[&SessionId],
+        finals: &Finals<'_>,
+    ) -> Result<bool, StoreError> {
+        let reads = self.read_many(keys).await?;
+        Ok(ids
+            .iter()
+            .zip(reads)
+            .all(|(id, read)| match (finals.get(id.as_str()), read) {
+                (Some(Some((bytes, _))), Some(r)) => r.bytes == *bytes,
+                (Some(None), None) | (None, _) => true,
+                _ => false,
+            }))
+    }
+
+    /// The guarded txn for a plan: compares on every key read, then one op per key touched
+    /// (etcd refuses two ops on one key in a txn).
+    fn txn_ops(
+        &self,
+        ids: &[&SessionId],
+        snapshot: &HashMap<&str, Option<Read>>,
+        finals: &Finals<'_>,
+    ) -> (Vec<Value>, Vec<Value>) {
+        let mut compare = Vec::new();
+        let mut success = Vec::new();
+        for id in ids {
+            let key = self.session_key(id.as_str());
+            let read = snapshot.get(id.as_str()).cloned().flatten();
+            compare.push(match &read {
+                Some(r) => json!({"key": b64(&key), "target": "MOD", "result": "EQUAL", "mod_revision": r.mod_revision.to_string()}),
+                None => json!({"key": b64(&key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"}),
+            });
+            let old_expiry = read
+                .as_ref()
+                .and_then(|r| record_header(id.as_str(), &r.bytes).ok())
+                .map(|h: RecordHeader| self.expiry_index_key(h.expires_at, id));
+            let final_state = finals.get(id.as_str()).cloned().flatten();
+            let new_expiry = final_state
+                .as_ref()
+                .map(|(_, exp)| self.expiry_index_key(*exp, id));
+            match &final_state {
+                Some((bytes, _)) => {
+                    success.push(json!({"request_put": {"key": b64(&key), "value": b64(bytes)}}))
+                }
+                None if read.is_some() => {
+                    success.push(json!({"request_delete_range": {"key": b64(&key)}}))
+                }
+                None => {}
+            }
+            if old_expiry != new_expiry {
+                if let Some(old) = old_expiry {
+                    success.push(json!({"request_delete_range": {"key": b64(&old)}}));
+                }
+                if let Some(new) = new_expiry {
+                    success.push(json!({"request_put": {"key": b64(&new), "value": ""}}));
+                }
+            }
+        }
+        (compare, success)
+    }
+}
+
+/// The port's version rule over a snapshot: the versions the batch stores and each key's
+/// final state (`None`: absent).
+fn plan<'a>(
+    ops: &'a [WriteOp],
+    records: &[Option<Vec<u8>>],
+    snapshot: &HashMap<&str, Option<Read>>,
+) -> Result<(Vec<Option<Version>>, Finals<'a>), StoreError> {
+    let mut overlay: HashMap<&str, Option<Version>> = HashMap::new();
+    let mut finals = HashMap::new();
+    let mut versions = Vec::with_capacity(ops.len());
+    for (op, record) in ops.iter().zip(records) {
+        let id = op.id().as_str();
+        let stored = match overlay.get(id) {
+            Some(v) => *v,
+            None => match snapshot.get(id).cloned().flatten() {
+                None => None,
+                Some(r) => match record_header(id, &r.bytes) {
+                    Ok(h) => Some(h.version),
+                    // An unconditional remove is the way out of a corrupt record.
+                    Err(_) if matches!(op, WriteOp::Remove { expected: None, .. }) => {
+                        Some(Version(0))
+                    }
+                    Err(corrupt) => return Err(corrupt),
+                },
+            },
+        };
+        let new = op.check(stored)?;
+        overlay.insert(id, new);
+        finals.insert(
+            id,
+            op.session()
+                .zip(record.clone())
+                .map(|(s, bytes)| (bytes, s.expires_at)),
+        );
+        versions.push(new);
+    }
+    Ok((versions, finals))
+}
+
+fn kv_session(kv: &Kv, prefix_len: usize) -> Result<Versioned<Session>, StoreError> {
+    let key = String::from_utf8_lossy(kv.key.get(prefix_len..).unwrap_or_default()).into_owned();
+    decode_record(&key, &kv.value)
+}
+
+#[async_trait]
+impl SessionStore for EtcdStore {
+    fn backend_name(&self) -> &'static str {
+        "etcd"
+    }
+
+    async fn get(&self, id: &SessionId) -> Result<Option<Versioned<Session>>, StoreError> {
+        let resp = self
+            .range(json!({"key": b64(&self.session_key(id.as_str()))}))
+            .await?;
+        kvs(&resp)?
+            .into_iter()
+            .next()
+            .map(|kv| decode_record(id.as_str(), &kv.value))
+            .transpose()
+    }
+
+    async fn apply(&self, batch: Vec<WriteOp>) -> Result<Vec<Option<Version>>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(batch).await
+    }
+
+    async fn scan(&self, query: &ScanQuery) -> Result<ScanPage, StoreError> {
+        use std::ops::Bound;
+        let prefix = self.sessions_prefix();
+        let end = prefix_end(&prefix);
+        let limit = query.page_size();
+        let chunk = (limit + 1).max(64);
+        let mut q = query.clone();
+        let mut items = Vec::new();
+        loop {
+            let start = match q.start_bound() {
+                Bound::Included(k) => self.session_key(k),
+                // Just after `k`: the same key with a zero byte appended.
+                Bound::Excluded(k) => {
+                    let mut s = self.session_key(k);
+                    s.push(0);
+                    s
+                }
+                Bound::Unbounded => prefix.clone(),
+            };
+            let resp = self
+                .range(json!({"key": b64(&start), "range_end": b64(&end), "limit": chunk}))
+                .await?;
+            let got = kvs(&resp)?;
+            let full = got.len() == chunk;
+            let last_key = got
+                .last()
+                .map(|kv| String::from_utf8_lossy(&kv.key[prefix.len()..]).into_owned());
+            let page = q.collect_page(got.iter().map(|kv| kv_session(kv, prefix.len())))?;
+            items.extend(page.items);
+            if page.next_cursor.is_some() || !full {
+                return Ok(ScanPage {
+                    items,
+                    next_cursor: page.next_cursor,
+                });
+            }
+            // The chunk ran out before the page filled: go on after its last key.
+            let Some(last) = last_key.and_then(|k| SessionId::new(k).ok()) else {
+                return Ok(ScanPage {
+                    items,
+                    next_cursor: None,
+                });
+            };
+            q.after = Some(last);
+            q.limit = limit - items.len();
+            if q.limit == 0 {
+                return Ok(ScanPage {
+                    items,
+                    next_cursor: q.after,
+                });
+            }
+        }
+    }
+
+    async fn purge_expired(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        let prefix = self.expiry_prefix();
+        let mut end = prefix.clone();
+        end.extend_from_slice(&expiry_range_end(now));
+        let mut purged = Vec::new();
+        while purged.len() < limit {
+            let resp = self.range(json!({"key": b64(&prefix), "range_end": b64(&end), "limit": (limit - purged.len()).min(256)})).await?;
+            let entries = kvs(&resp)?;
+            if entries.is_empty() {
+                break;
+            }
+            for entry in entries {
+                let Some((at, id)) = parse_expiry_key(&entry.key[prefix.len()..]) else {
+                    self.txn(
+                        vec![],
+                        vec![json!({"request_delete_range": {"key": b64(&entry.key)}})],
+                    )
+                    .await?;
+                    continue;
+                };
+                let key = self.session_key(id.as_str());
+                let read = self
+                    .read_many(std::slice::from_ref(&key))
+                    .await?
+                    .pop()
+                    .flatten();
+                let matches = read
+                    .as_ref()
+                    .and_then(|r| record_header(id.as_str(), &r.bytes).ok())
+                    .is_some_and(|h| h.expires_at == at);
+                let index_guard = json!({"key": b64(&entry.key), "target": "MOD", "result": "EQUAL", "mod_revision": entry.mod_revision.to_string()});
+                if let (true, Some(r)) = (matches, read) {
+                    let guard = json!({"key": b64(&key), "target": "MOD", "result": "EQUAL", "mod_revision": r.mod_revision.to_string()});
+                    let ops = vec![
+                        json!({"request_delete_range": {"key": b64(&key)}}),
+                        json!({"request_delete_range": {"key": b64(&entry.key)}}),
+                    ];
+                    if self.txn(vec![guard, index_guard], ops).await? {
+                        purged.push(id);
+                    }
+                } else {
+                    // A stale index entry: drop it alone.
+                    self.txn(
+                        vec![index_guard],
+                        vec![json!({"request_delete_range": {"key": b64(&entry.key)}})],
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(purged)
+    }
+
+    async fn count(&self) -> Result<u64, StoreError> {
+        let prefix = self.sessions_prefix();
+        let resp = self.range(json!({"key": b64(&prefix), "range_end": b64(&prefix_end(&prefix)), "count_only": true})).await?;
+        Ok(count(&resp))
+    }
+
+    /// etcd acknowledges a write once a majority has it on disk: nothing to flush.
+    async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
