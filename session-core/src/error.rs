@@ -59,6 +59,10 @@ pub enum StoreError {
         /// How long the caller waited.
         waited: Duration,
     },
+    /// A write fenced by a shared lock found the lock lost (its holder's lease expired or
+    /// another process took it over); nothing was written.
+    #[error("the lock on session {0} was lost before the write (it expired or another process took it); nothing was written; run the step again")]
+    LockLost(SessionId),
     /// A stored record could not be decoded. Only this session is affected.
     #[error(
         "session {id} is corrupt in the store ({reason}); delete it or restore it from a backup"
@@ -111,6 +115,7 @@ impl StoreError {
             StoreError::Locked { .. } => "locked",
             StoreError::Busy { .. } => "busy",
             StoreError::Corrupt { .. } => "corrupt",
+            StoreError::LockLost(_) => "lock_lost",
             StoreError::Rejected(_) => "rejected",
             StoreError::Invalid(_) => "invalid",
             StoreError::Overloaded(_) => "overloaded",

@@ -50,6 +50,7 @@ mod memory;
 mod retry;
 mod session;
 mod sessions;
+mod shared_lock;
 mod store;
 
 #[cfg(feature = "testkit")]
@@ -68,6 +69,7 @@ pub use crate::session::{Session, SessionStatus, Version, Versioned};
 pub use crate::sessions::{
     MaintenanceHandle, MaintenanceReport, SessionGuard, Sessions, SessionsConfig, SessionsStats,
 };
+pub use crate::shared_lock::{Fence, SharedLockHandle, SharedLocks};
 pub use crate::store::{ScanPage, ScanQuery, SessionStore, WriteOp};
 
 // Re-exported so embedding programs name the same chrono and serde_json as the records.

@@ -14,8 +14,9 @@ use tracing::Instrument;
 use crate::clock::{Clock, SystemClock};
 use crate::locks::{HeldLock, LockTable};
 use crate::session::expiry_after;
+use crate::shared_lock::SharedLockHandle;
 use crate::store::{ScanPage, ScanQuery, SessionStore, WriteOp};
-use crate::{RetryPolicy, Session, SessionId, StoreError, Versioned};
+use crate::{Fence, RetryPolicy, Session, SessionId, StoreError, Versioned};
 
 /// Knobs of [`Sessions`]. `SessionsConfig::default()` suits servers and embedding programs.
 #[derive(Clone, Debug, PartialEq)]
@@ -136,6 +137,8 @@ pub struct SessionGuard {
     sessions: Sessions,
     id: SessionId,
     waited: Duration,
+    /// The cross-process lock, when the backend is shared (released before the local one).
+    shared: Option<SharedLockHandle>,
     _held: HeldLock,
 }
 
@@ -163,8 +166,9 @@ impl SessionGuard {
         R: Send,
     {
         let span = update_span(&self.id);
+        let fence = self.shared.as_ref().map(SharedLockHandle::fence);
         self.sessions
-            .update_locked(&self.id, f, &span)
+            .update_locked(&self.id, f, &span, fence)
             .instrument(span.clone())
             .await
     }
@@ -326,15 +330,38 @@ impl Sessions {
         Err(last)
     }
 
-    /// Takes the session's lock for exclusive work, waiting at most `lock_timeout`.
+    /// Takes the session's lock for exclusive work, waiting at most `lock_timeout` in all.
+    /// On a backend shared by several processes (one with [`SessionStore::shared_locks`])
+    /// it also takes the cross-process lock, and the guard's writes are fenced by it.
     ///
     /// The session need not exist. Errors: `Busy` when the wait runs out.
     pub async fn lock(&self, id: &SessionId) -> Result<SessionGuard, StoreError> {
-        let (held, waited) = self.acquire(id).await?;
+        let start = Instant::now();
+        let (held, _) = self.acquire(id).await?;
+        let shared = match self.inner.store.shared_locks() {
+            None => None,
+            Some(locks) => {
+                let left = self
+                    .inner
+                    .config
+                    .lock_timeout
+                    .saturating_sub(start.elapsed());
+                match locks.acquire(id, left).await {
+                    Ok(handle) => Some(handle),
+                    Err(e) => {
+                        if matches!(e, StoreError::Busy { .. }) {
+                            bump(&self.inner.counters.lock_timeouts, 1);
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+        };
         Ok(SessionGuard {
             sessions: self.clone(),
             id: id.clone(),
-            waited,
+            waited: start.elapsed(),
+            shared,
             _held: held,
         })
     }
@@ -391,7 +418,7 @@ impl Sessions {
         async {
             let (_held, waited) = self.acquire(id).await?;
             span.record("lock_wait_us", waited.as_micros() as u64);
-            self.update_locked(id, f, &span).await
+            self.update_locked(id, f, &span, None).await
         }
         .instrument(span.clone())
         .await
@@ -402,6 +429,7 @@ impl Sessions {
         id: &SessionId,
         mut f: F,
         span: &tracing::Span,
+        fence: Option<&Fence>,
     ) -> Result<(Versioned<Session>, R), StoreError>
     where
         F: FnMut(&mut Session) -> Result<R, StoreError> + Send,
@@ -428,12 +456,23 @@ impl Sessions {
                 bump(&c.rejected, 1);
                 break Err(e);
             }
-            match self
-                .inner
-                .store
-                .replace(current.version, next.clone())
-                .await
-            {
+            let written = match fence {
+                None => {
+                    self.inner
+                        .store
+                        .replace(current.version, next.clone())
+                        .await
+                }
+                Some(fence) => {
+                    let op = WriteOp::Replace {
+                        expected: current.version,
+                        session: next.clone(),
+                    };
+                    let out = self.inner.store.apply_fenced(vec![op], fence).await;
+                    out.map(|mut v| v.pop().flatten().unwrap_or(current.version.next()))
+                }
+            };
+            match written {
                 Ok(version) => {
                     bump(&c.commits, 1);
                     break Ok((

@@ -269,6 +269,24 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The number of stored sessions, expired ones included.
     async fn count(&self) -> Result<u64, StoreError>;
 
+    /// The cross-process lock service of a backend shared by several processes; `None` (the
+    /// default) for embedded backends, whose file admits one process at a time.
+    fn shared_locks(&self) -> Option<std::sync::Arc<dyn crate::SharedLocks>> {
+        None
+    }
+
+    /// [`SessionStore::apply`], but only while `fence` still holds its shared lock; otherwise
+    /// `LockLost` and nothing is written. Provided: plain `apply`, for backends without shared
+    /// locks (whose `Sessions::lock` hands out no fence).
+    async fn apply_fenced(
+        &self,
+        batch: Vec<WriteOp>,
+        fence: &crate::Fence,
+    ) -> Result<Vec<Option<Version>>, StoreError> {
+        let _ = fence;
+        self.apply(batch).await
+    }
+
     /// Makes every acknowledged write durable (a no-op for stores that are durable on
     /// acknowledge or not durable at all).
     async fn flush(&self) -> Result<(), StoreError>;

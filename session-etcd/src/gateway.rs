@@ -39,13 +39,14 @@ pub(crate) struct Kv {
     pub(crate) key: Vec<u8>,
     pub(crate) value: Vec<u8>,
     pub(crate) mod_revision: i64,
+    pub(crate) create_revision: i64,
 }
 
 pub(crate) fn b64(bytes: &[u8]) -> String {
     B64.encode(bytes)
 }
 
-fn int(v: &Value) -> i64 {
+pub(crate) fn int(v: &Value) -> i64 {
     match v {
         Value::String(s) => s.parse().unwrap_or(0),
         Value::Number(n) => n.as_i64().unwrap_or(0),
@@ -67,6 +68,7 @@ pub(crate) fn kvs(response: &Value) -> Result<Vec<Kv>, StoreError> {
                 key: decode("key")?,
                 value: decode("value")?,
                 mod_revision: int(&kv["mod_revision"]),
+                create_revision: int(&kv["create_revision"]),
             })
         })
         .collect()

@@ -1,7 +1,8 @@
 //! [`EtcdStore`]: the `SessionStore` implementation over the gateway.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,7 +13,9 @@ use session_core::{
     Version, Versioned, WriteOp,
 };
 
-use crate::gateway::{b64, count, kvs, CallError, Gateway, Kv};
+use session_core::{Fence, SharedLockHandle, SharedLocks};
+
+use crate::gateway::{b64, count, int, kvs, CallError, Gateway, Kv};
 
 /// The knobs of an [`EtcdStore`].
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +33,11 @@ pub struct EtcdConfig {
     /// The cluster's `--max-txn-ops` (etcd's default is 128). A batch needing more operations
     /// is refused with a clear error.
     pub max_txn_ops: usize,
+    /// The lease of a session lock held across replicas: a holder that dies releases its
+    /// locks after at most this long (kept alive every third of it while held). Note that
+    /// etcd renews every lease to its full TTL when the leader changes, so after a leader
+    /// change a dead holder's lock can outlive it by up to twice this. Default 10 s.
+    pub lock_ttl: Duration,
 }
 
 impl Default for EtcdConfig {
@@ -43,6 +51,7 @@ impl Default for EtcdConfig {
                 ..RetryPolicy::default()
             },
             max_txn_ops: 128,
+            lock_ttl: Duration::from_secs(10),
         }
     }
 }
@@ -50,8 +59,9 @@ impl Default for EtcdConfig {
 /// Sessions in an etcd cluster. See the crate docs.
 #[derive(Debug)]
 pub struct EtcdStore {
-    gw: Gateway,
+    gw: Arc<Gateway>,
     config: EtcdConfig,
+    locks: Arc<EtcdLocks>,
 }
 
 /// Each key's state after a planned batch: the record bytes and expiry, or `None` (absent).
@@ -61,6 +71,7 @@ type Finals<'a> = HashMap<&'a str, Option<(Vec<u8>, DateTime<Utc>)>>;
 #[derive(Clone)]
 struct Read {
     mod_revision: i64,
+    create_revision: i64,
     bytes: Vec<u8>,
 }
 
@@ -91,7 +102,14 @@ impl EtcdStore {
             config.deadline,
             config.retry.clone(),
         )?;
-        Ok(EtcdStore { gw, config })
+        let gw = Arc::new(gw);
+        let locks = Arc::new(EtcdLocks {
+            gw: Arc::clone(&gw),
+            prefix: format!("{}l/", config.prefix),
+            ttl: config.lock_ttl,
+            pending: Arc::default(),
+        });
+        Ok(EtcdStore { gw, config, locks })
     }
 
     /// A store on `endpoints`, checked by one read.
@@ -160,6 +178,7 @@ impl EtcdStore {
                 .unwrap_or(Value::Null);
             out.push(kvs(&r)?.into_iter().next().map(|kv| Read {
                 mod_revision: kv.mod_revision,
+                create_revision: kv.create_revision,
                 bytes: kv.value,
             }));
         }
@@ -181,7 +200,11 @@ impl EtcdStore {
             .unwrap_or(false))
     }
 
-    async fn write(&self, ops: Vec<WriteOp>) -> Result<Vec<Option<Version>>, StoreError> {
+    async fn write(
+        &self,
+        ops: Vec<WriteOp>,
+        fence: Option<&Fence>,
+    ) -> Result<Vec<Option<Version>>, StoreError> {
         let records = ops
             .iter()
             .map(|op| match op {
@@ -204,10 +227,29 @@ impl EtcdStore {
         loop {
             attempt += 1;
             let reads = self.read_many(&keys).await?;
+            // A fenced write needs the lock still held by this holding.
+            let lock_guard = match fence {
+                None => None,
+                Some(f) => {
+                    let lock_key = self.locks.key(&f.id);
+                    let held = self
+                        .read_many(std::slice::from_ref(&lock_key))
+                        .await?
+                        .pop()
+                        .flatten();
+                    if held.as_ref().map(|r| r.create_revision) != Some(f.token) {
+                        return Err(StoreError::LockLost(f.id.clone()));
+                    }
+                    Some(
+                        json!({"key": b64(&lock_key), "target": "CREATE", "result": "EQUAL", "create_revision": f.token.to_string()}),
+                    )
+                }
+            };
             let snapshot: HashMap<&str, Option<Read>> =
                 ids.iter().map(|id| id.as_str()).zip(reads).collect();
             let (versions, finals) = plan(&ops, &records, &snapshot)?;
-            let (compare, success) = self.txn_ops(&ids, &snapshot, &finals);
+            let (mut compare, success) = self.txn_ops(&ids, &snapshot, &finals);
+            compare.extend(lock_guard);
             if success.len() > self.config.max_txn_ops {
                 return Err(StoreError::Invalid(format!(
                     "this batch needs {} etcd txn operations, over the cluster's --max-txn-ops of {}; split it or raise the limit",
@@ -368,7 +410,7 @@ impl SessionStore for EtcdStore {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        self.write(batch).await
+        self.write(batch, None).await
     }
 
     async fn scan(&self, query: &ScanQuery) -> Result<ScanPage, StoreError> {
@@ -481,14 +523,155 @@ impl SessionStore for EtcdStore {
         Ok(purged)
     }
 
+    fn shared_locks(&self) -> Option<Arc<dyn SharedLocks>> {
+        Some(Arc::clone(&self.locks) as Arc<dyn SharedLocks>)
+    }
+
+    async fn apply_fenced(
+        &self,
+        batch: Vec<WriteOp>,
+        fence: &Fence,
+    ) -> Result<Vec<Option<Version>>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(batch, Some(fence)).await
+    }
+
     async fn count(&self) -> Result<u64, StoreError> {
         let prefix = self.sessions_prefix();
         let resp = self.range(json!({"key": b64(&prefix), "range_end": b64(&prefix_end(&prefix)), "count_only": true})).await?;
         Ok(count(&resp))
     }
 
-    /// etcd acknowledges a write once a majority has it on disk: nothing to flush.
+    /// etcd acknowledges a write once a majority has it on disk; what is left to finish are
+    /// lock releases under way.
     async fn flush(&self) -> Result<(), StoreError> {
+        let tasks: Vec<_> =
+            std::mem::take(&mut *self.locks.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in tasks {
+            let _ = t.await;
+        }
         Ok(())
+    }
+}
+
+/// Session locks shared by every replica: a lock is a key `<prefix>l/<id>` created (only if
+/// absent) under a lease that a background task keeps alive while the lock is held. The
+/// key's create revision is the fence token of the holding.
+#[derive(Debug)]
+struct EtcdLocks {
+    gw: Arc<Gateway>,
+    prefix: String,
+    ttl: Duration,
+    /// Releases under way; `flush` waits for them so a process that exits right after a step
+    /// does not leave its lock to expire.
+    pending: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl EtcdLocks {
+    fn key(&self, id: &SessionId) -> Vec<u8> {
+        format!("{}{}", self.prefix, id).into_bytes()
+    }
+
+    async fn revoke(gw: &Gateway, lease: &str) {
+        if let Err(e) = gw.post("/v3/lease/revoke", &json!({"ID": lease})).await {
+            tracing::debug!(error = %e.message, "lease revoke failed; it will expire");
+        }
+    }
+}
+
+#[async_trait]
+impl SharedLocks for EtcdLocks {
+    async fn acquire(
+        &self,
+        id: &SessionId,
+        timeout: Duration,
+    ) -> Result<SharedLockHandle, StoreError> {
+        let start = Instant::now();
+        let ttl_secs = self.ttl.as_secs().max(2);
+        let grant = self
+            .gw
+            .post("/v3/lease/grant", &json!({"TTL": ttl_secs}))
+            .await?;
+        let lease = grant
+            .get("ID")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| int(&grant["ID"]).to_string());
+        let key = self.key(id);
+        // Keep the lease alive from the start: waiting for the lock may outlast its TTL.
+        let keepalive = {
+            let (gw, lease) = (Arc::clone(&self.gw), lease.clone());
+            let every = Duration::from_secs(ttl_secs) / 3;
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    match gw.post("/v3/lease/keepalive", &json!({"ID": lease})).await {
+                        Ok(r) if int(&r["result"]["TTL"]) > 0 => {}
+                        _ => {
+                            tracing::warn!(lease = %lease, "lock lease lost; fenced writes will fail");
+                            return;
+                        }
+                    }
+                }
+            })
+        };
+        let mut pause = Duration::from_millis(10);
+        let token = loop {
+            let txn = json!({
+                "compare": [{"key": b64(&key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"}],
+                "success": [{"request_put": {"key": b64(&key), "value": b64(lease.as_bytes()), "lease": lease}}],
+            });
+            let failed = match self.gw.post("/v3/kv/txn", &txn).await {
+                Ok(resp)
+                    if resp
+                        .get("succeeded")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false) =>
+                {
+                    break int(&resp["header"]["revision"]);
+                }
+                Ok(_) if start.elapsed() < timeout => None,
+                Ok(_) => Some(StoreError::Busy {
+                    id: id.clone(),
+                    waited: start.elapsed(),
+                }),
+                Err(e) => Some(e.into()),
+            };
+            if let Some(e) = failed {
+                keepalive.abort();
+                EtcdLocks::revoke(&self.gw, &lease).await;
+                return Err(e);
+            }
+            tokio::time::sleep(pause.min(timeout.saturating_sub(start.elapsed()))).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
+        };
+        let (gw, release_key, pending) =
+            (Arc::clone(&self.gw), key.clone(), Arc::clone(&self.pending));
+        let release = move || {
+            keepalive.abort();
+            let Ok(rt) = tokio::runtime::Handle::try_current() else {
+                return;
+            };
+            let task = rt.spawn(async move {
+                let txn = json!({
+                    "compare": [{"key": b64(&release_key), "target": "CREATE", "result": "EQUAL", "create_revision": token.to_string()}],
+                    "success": [{"request_delete_range": {"key": b64(&release_key)}}],
+                });
+                let _ = gw.post("/v3/kv/txn", &txn).await;
+                EtcdLocks::revoke(&gw, &lease).await;
+            });
+            let mut tasks = pending.lock().unwrap_or_else(|p| p.into_inner());
+            tasks.retain(|t| !t.is_finished());
+            tasks.push(task);
+        };
+        Ok(SharedLockHandle::new(
+            Fence {
+                id: id.clone(),
+                token,
+            },
+            release,
+        ))
     }
 }

@@ -861,3 +861,37 @@ pub async fn restore_keeps_versions_and_overwrites(t: TestStore) {
         vec![fresh.id]
     );
 }
+
+/// On a backend shared by several processes, `Sessions::lock` excludes holders in other
+/// services (two `Sessions` stand for two replicas), and the guard's writes are fenced.
+/// Embedded backends have no shared locks (their file admits one process): nothing to check.
+pub async fn shared_locks_exclude_other_services(t: TestStore) {
+    if t.store.shared_locks().is_none() {
+        return;
+    }
+    let short = SessionsConfig {
+        lock_timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let (a, _c1) = sessions_at(&t.store, short.clone());
+    let (b, _c2) = sessions_at(&t.store, short);
+    let s = id("replicated");
+    a.create(&s).await.unwrap();
+    let guard = a.lock(&s).await.unwrap();
+    assert!(
+        matches!(b.lock(&s).await, Err(StoreError::Busy { .. })),
+        "another replica took a held lock"
+    );
+    let (after, n) = guard.update(bump_counter).await.unwrap();
+    assert_eq!((after.version, n), (Version(2), 1));
+    drop(guard);
+    // The release is asynchronous: give it a moment, bounded.
+    let patient = SessionsConfig {
+        lock_timeout: Duration::from_secs(5),
+        ..Default::default()
+    };
+    let (b, _c3) = sessions_at(&t.store, patient);
+    let guard = b.lock(&s).await.unwrap();
+    guard.update(bump_counter).await.unwrap();
+    assert_eq!(counter(&b.get(&s).await.unwrap().value), 2);
+}

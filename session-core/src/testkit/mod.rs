@@ -108,6 +108,7 @@ macro_rules! session_store_conformance {
             expired_session_reads_as_expired,
             session_ids_are_validated,
             restore_keeps_versions_and_overwrites,
+            shared_locks_exclude_other_services,
         );
 
     };

@@ -278,3 +278,47 @@ fn a_three_node_cluster_loses_no_acknowledged_write_when_a_node_dies() {
         }
     });
 }
+
+#[test]
+fn a_write_under_a_lost_lock_is_refused_and_writes_nothing() {
+    if let Err(why) = available() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    use base64::Engine;
+    let rt = rt();
+    let cfg = config();
+    let prefix = cfg.prefix.clone();
+    rt.block_on(async {
+        let store: Arc<dyn SessionStore> =
+            Arc::new(EtcdStore::new(endpoints().unwrap(), cfg).unwrap());
+        let sessions = Sessions::new(store, SessionsConfig::default());
+        let id = SessionId::new("fenced").unwrap();
+        sessions.create(&id).await.unwrap();
+        let guard = sessions.lock(&id).await.unwrap();
+        // The lock vanishes behind the holder's back (as when its lease expires).
+        let key = base64::engine::general_purpose::STANDARD.encode(format!("{prefix}l/fenced"));
+        let url = format!("{}/v3/kv/deleterange", endpoints().unwrap()[0]);
+        let resp = reqwest::Client::new()
+            .post(url)
+            .json(&serde_json::json!({"key": key}))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+        let err = guard
+            .update(|s: &mut Session| {
+                s.stage = "late".into();
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::LockLost(_)), "{err:?}");
+        let got = sessions.get(&id).await.unwrap();
+        assert_eq!(
+            (got.version.get(), got.value.stage.as_str()),
+            (1, ""),
+            "a fenced-out write landed"
+        );
+    });
+}
