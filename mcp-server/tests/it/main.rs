@@ -280,9 +280,9 @@ fn the_sessions_commands_show_delete_and_purge() {
     assert_eq!(ckm(&["sessions", "list", "--json"]).status.code(), Some(0));
 }
 
-/// Replicas sharing one etcd: 30 one-shot processes (each its own `Sessions`, its own
-/// in-process locks) run the ten steps three times over on one session at once. Only etcd's
-/// guarded transactions keep them from losing a step.
+/// Replicas sharing one etcd: 30 one-shot processes (each its own `Sessions`) run the ten
+/// steps three times over on one session at once. etcd's shared locks serialize the steps and
+/// its guarded transactions keep every record: no step is lost.
 #[test]
 fn replicas_on_etcd_lose_no_step() {
     let Ok(endpoints) = std::env::var("ETCD_ENDPOINTS") else {
