@@ -220,18 +220,25 @@ fn apply(
     expiry: &mut Expiry<'_>,
     ops: Vec<Prepared>,
 ) -> Result<Result<Vec<Option<Version>>, StoreError>, StoreError> {
-    // Plan: check every write against the stored state and the batch's earlier writes.
+    // Plan: check every write against the stored state and the batch's earlier writes,
+    // reading each key's header once. `expiries` tracks each key's expiry-index entry as the
+    // batch will leave it, so executing needs no second lookup.
     let mut overlay: HashMap<&str, Option<Version>> = HashMap::new();
+    let mut expiries: HashMap<&str, Option<DateTime<Utc>>> = HashMap::new();
     let mut versions = Vec::with_capacity(ops.len());
     for p in &ops {
         let id = p.op.id().as_str();
         let stored = match overlay.get(id) {
             Some(v) => *v,
             None => match stored_header(sessions, id)? {
-                Ok(h) => h.map(|h| h.version),
+                Ok(h) => {
+                    expiries.insert(id, h.map(|h| h.expires_at));
+                    h.map(|h| h.version)
+                }
                 // An unconditional remove is the way out of a corrupt record: it needs no
-                // version, only presence.
+                // version, only presence (its index entry, unreadable, stays until a purge).
                 Err(_) if matches!(p.op, WriteOp::Remove { expected: None, .. }) => {
+                    expiries.insert(id, None);
                     Some(Version(0))
                 }
                 Err(corrupt) => return Ok(Err(corrupt)),
@@ -248,9 +255,11 @@ fn apply(
     // Execute: every check passed, so only a backend error can stop us now.
     for p in &ops {
         let id = p.op.id();
-        if let Ok(Some(old)) = stored_header(sessions, id.as_str())? {
+        let new_expiry = p.op.session().map(|s| s.expires_at);
+        let old_expiry = expiries.insert(id.as_str(), new_expiry).flatten();
+        if let Some(old) = old_expiry.filter(|old| Some(*old) != new_expiry) {
             expiry
-                .remove(expiry_key(old.expires_at, id).as_slice())
+                .remove(expiry_key(old, id).as_slice())
                 .map_err(|e| errors::backend("write", e))?;
         }
         match (p.op.session(), &p.record) {
@@ -258,9 +267,11 @@ fn apply(
                 sessions
                     .insert(id.as_str(), record.as_slice())
                     .map_err(|e| errors::backend("write", e))?;
-                expiry
-                    .insert(expiry_key(s.expires_at, id).as_slice(), ())
-                    .map_err(|e| errors::backend("write", e))?;
+                if old_expiry != Some(s.expires_at) {
+                    expiry
+                        .insert(expiry_key(s.expires_at, id).as_slice(), ())
+                        .map_err(|e| errors::backend("write", e))?;
+                }
             }
             _ => {
                 sessions
