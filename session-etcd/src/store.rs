@@ -103,12 +103,11 @@ impl EtcdStore {
             config.retry.clone(),
         )?;
         let gw = Arc::new(gw);
-        let locks = Arc::new(EtcdLocks {
-            gw: Arc::clone(&gw),
-            prefix: format!("{}l/", config.prefix),
-            ttl: config.lock_ttl,
-            pending: Arc::default(),
-        });
+        let locks = Arc::new(EtcdLocks::new(
+            Arc::clone(&gw),
+            format!("{}l/", config.prefix),
+            config.lock_ttl,
+        ));
         Ok(EtcdStore { gw, config, locks })
     }
 
@@ -548,7 +547,9 @@ impl SessionStore for EtcdStore {
     /// lock releases under way.
     async fn flush(&self) -> Result<(), StoreError> {
         let tasks: Vec<_> =
-            std::mem::take(&mut *self.locks.pending.lock().unwrap_or_else(|p| p.into_inner()));
+            std::mem::take(&mut *self.locks.pending.lock().unwrap_or_else(|p| p.into_inner()))
+                .into_values()
+                .collect();
         for t in tasks {
             let _ = t.await;
         }
@@ -557,26 +558,101 @@ impl SessionStore for EtcdStore {
 }
 
 /// Session locks shared by every replica: a lock is a key `<prefix>l/<id>` created (only if
-/// absent) under a lease that a background task keeps alive while the lock is held. The
-/// key's create revision is the fence token of the holding.
+/// absent) under this store's lease, which one background task keeps alive. The key's create
+/// revision is the fence token of the holding. If the process dies, the lease expires and its
+/// locks go with it.
 #[derive(Debug)]
 struct EtcdLocks {
     gw: Arc<Gateway>,
     prefix: String,
     ttl: Duration,
+    /// The lease every lock of this store is held under, granted on first use and granted
+    /// anew if it is ever lost.
+    lease: tokio::sync::Mutex<Option<Lease>>,
     /// Releases under way; `flush` waits for them so a process that exits right after a step
     /// does not leave its lock to expire.
-    pending: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    pending: Arc<std::sync::Mutex<HashMap<Vec<u8>, tokio::task::JoinHandle<()>>>>,
+}
+
+#[derive(Debug)]
+struct Lease {
+    id: String,
+    alive: Arc<std::sync::atomic::AtomicBool>,
+    keepalive: tokio::task::JoinHandle<()>,
 }
 
 impl EtcdLocks {
+    fn new(gw: Arc<Gateway>, prefix: String, ttl: Duration) -> EtcdLocks {
+        EtcdLocks {
+            gw,
+            prefix,
+            ttl,
+            lease: tokio::sync::Mutex::new(None),
+            pending: Arc::default(),
+        }
+    }
+
     fn key(&self, id: &SessionId) -> Vec<u8> {
         format!("{}{}", self.prefix, id).into_bytes()
     }
 
-    async fn revoke(gw: &Gateway, lease: &str) {
-        if let Err(e) = gw.post("/v3/lease/revoke", &json!({"ID": lease})).await {
-            tracing::debug!(error = %e.message, "lease revoke failed; it will expire");
+    /// The live lease, granted (with its keepalive task) when there is none.
+    async fn lease(&self) -> Result<String, StoreError> {
+        use std::sync::atomic::Ordering;
+        let mut slot = self.lease.lock().await;
+        if let Some(l) = slot.as_ref().filter(|l| l.alive.load(Ordering::Acquire)) {
+            return Ok(l.id.clone());
+        }
+        let ttl_secs = self.ttl.as_secs().max(2);
+        let grant = self
+            .gw
+            .post("/v3/lease/grant", &json!({"TTL": ttl_secs}))
+            .await?;
+        let id = grant
+            .get("ID")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| int(&grant["ID"]).to_string());
+        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let keepalive = {
+            let (gw, lease, alive) = (Arc::clone(&self.gw), id.clone(), Arc::clone(&alive));
+            let every = Duration::from_secs(ttl_secs) / 3;
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    match gw.post("/v3/lease/keepalive", &json!({"ID": lease})).await {
+                        Ok(r) if int(&r["result"]["TTL"]) > 0 => {}
+                        _ => {
+                            alive.store(false, Ordering::Release);
+                            tracing::warn!(lease = %lease, "lock lease lost; fenced writes under it will fail");
+                            return;
+                        }
+                    }
+                }
+            })
+        };
+        if let Some(old) = slot.replace(Lease {
+            id: id.clone(),
+            alive,
+            keepalive,
+        }) {
+            old.keepalive.abort();
+        }
+        Ok(id)
+    }
+}
+
+impl Drop for EtcdLocks {
+    fn drop(&mut self) {
+        let Some(lease) = self.lease.get_mut().take() else {
+            return;
+        };
+        lease.keepalive.abort();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let gw = Arc::clone(&self.gw);
+            rt.spawn(async move {
+                let _ = gw.post("/v3/lease/revoke", &json!({"ID": lease.id})).await;
+            });
         }
     }
 }
@@ -589,41 +665,25 @@ impl SharedLocks for EtcdLocks {
         timeout: Duration,
     ) -> Result<SharedLockHandle, StoreError> {
         let start = Instant::now();
-        let ttl_secs = self.ttl.as_secs().max(2);
-        let grant = self
-            .gw
-            .post("/v3/lease/grant", &json!({"TTL": ttl_secs}))
-            .await?;
-        let lease = grant
-            .get("ID")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| int(&grant["ID"]).to_string());
         let key = self.key(id);
-        // Keep the lease alive from the start: waiting for the lock may outlast its TTL.
-        let keepalive = {
-            let (gw, lease) = (Arc::clone(&self.gw), lease.clone());
-            let every = Duration::from_secs(ttl_secs) / 3;
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(every).await;
-                    match gw.post("/v3/lease/keepalive", &json!({"ID": lease})).await {
-                        Ok(r) if int(&r["result"]["TTL"]) > 0 => {}
-                        _ => {
-                            tracing::warn!(lease = %lease, "lock lease lost; fenced writes will fail");
-                            return;
-                        }
-                    }
-                }
-            })
-        };
-        let mut pause = Duration::from_millis(10);
+        // This process's own release of the same lock may still be in flight: wait for it
+        // rather than poll against it.
+        let releasing = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
+        if let Some(task) = releasing {
+            let _ = tokio::time::timeout(timeout, task).await;
+        }
+        let mut pause = Duration::from_millis(2);
         let token = loop {
+            let lease = self.lease().await?;
             let txn = json!({
                 "compare": [{"key": b64(&key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"}],
                 "success": [{"request_put": {"key": b64(&key), "value": b64(lease.as_bytes()), "lease": lease}}],
             });
-            let failed = match self.gw.post("/v3/kv/txn", &txn).await {
+            match self.gw.post("/v3/kv/txn", &txn).await {
                 Ok(resp)
                     if resp
                         .get("succeeded")
@@ -632,17 +692,20 @@ impl SharedLocks for EtcdLocks {
                 {
                     break int(&resp["header"]["revision"]);
                 }
-                Ok(_) if start.elapsed() < timeout => None,
-                Ok(_) => Some(StoreError::Busy {
+                Ok(_) => {}
+                // The lease expired between the check and the put: the next round grants one.
+                Err(e) if e.message.contains("lease not found") => {
+                    if let Some(l) = self.lease.lock().await.as_ref() {
+                        l.alive.store(false, std::sync::atomic::Ordering::Release);
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+            if start.elapsed() >= timeout {
+                return Err(StoreError::Busy {
                     id: id.clone(),
                     waited: start.elapsed(),
-                }),
-                Err(e) => Some(e.into()),
-            };
-            if let Some(e) = failed {
-                keepalive.abort();
-                EtcdLocks::revoke(&self.gw, &lease).await;
-                return Err(e);
+                });
             }
             tokio::time::sleep(pause.min(timeout.saturating_sub(start.elapsed()))).await;
             pause = (pause * 2).min(Duration::from_millis(100));
@@ -650,7 +713,6 @@ impl SharedLocks for EtcdLocks {
         let (gw, release_key, pending) =
             (Arc::clone(&self.gw), key.clone(), Arc::clone(&self.pending));
         let release = move || {
-            keepalive.abort();
             let Ok(rt) = tokio::runtime::Handle::try_current() else {
                 return;
             };
@@ -660,11 +722,10 @@ impl SharedLocks for EtcdLocks {
                     "success": [{"request_delete_range": {"key": b64(&release_key)}}],
                 });
                 let _ = gw.post("/v3/kv/txn", &txn).await;
-                EtcdLocks::revoke(&gw, &lease).await;
             });
             let mut tasks = pending.lock().unwrap_or_else(|p| p.into_inner());
-            tasks.retain(|t| !t.is_finished());
-            tasks.push(task);
+            tasks.retain(|_, t| !t.is_finished());
+            tasks.insert(key, task);
         };
         Ok(SharedLockHandle::new(
             Fence {
