@@ -424,7 +424,9 @@ impl Toolbox {
                 cmds.push((x.kind.clone(), vec!["load".into(), "docker-image".into(), image, "--name".into(), "container-kit".into()]));
             }
             let cmds = self.commands(&repo, cmds).await?;
-            Ok(json!({"cluster": "kind-container-kit", "created": true, "commands": cmds}))
+            // In dry-run nothing was created: the commands are only recorded.
+            let created = cmds.iter().all(|c| c.executed);
+            Ok(json!({"cluster": "kind-container-kit", "created": created, "commands": cmds}))
         })
         .await
     }
@@ -516,7 +518,9 @@ impl Toolbox {
                         ],
                     )
                     .await?;
-                Ok(json!({"app": app, "ready": true, "commands": cmds}))
+                // Ready only when the rollout was really waited for, not in dry-run.
+                let ready = cmds.iter().all(|c| c.executed);
+                Ok(json!({"app": app, "ready": ready, "commands": cmds}))
             },
         )
         .await

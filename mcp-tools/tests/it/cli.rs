@@ -67,6 +67,8 @@ fn steps_run_the_real_programs_with_the_right_arguments() {
         let scan = &s["session"]["metadata"]["workflow_state"]["artifacts"]["scan_result"];
         assert_eq!(scan["vulnerabilities"], json!({"HIGH": 2, "LOW": 1}));
         assert_eq!(scan["commands"][0]["executed"], true);
+        let verify = &s["session"]["metadata"]["workflow_state"]["artifacts"]["verify_result"];
+        assert_eq!(verify["ready"], true);
     });
     let calls = std::fs::read_to_string(log).unwrap();
     let lines: Vec<&str> = calls.lines().collect();

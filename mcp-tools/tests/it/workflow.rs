@@ -52,6 +52,9 @@ fn a_full_dry_run_workflow_completes_for_every_language() {
                 .unwrap();
             assert!(build.starts_with("docker build -t "), "{build}");
             assert_eq!(artifacts["build_result"]["commands"][0]["executed"], false);
+            // A dry run claims nothing it did not do.
+            assert_eq!(artifacts["verify_result"]["ready"], false);
+            assert_eq!(artifacts["cluster_result"]["created"], false);
             let expected_language = match language {
                 "node" => "javascript",
                 "dotnet" => "csharp",
