@@ -1,7 +1,7 @@
 // The server over stdio, driven by the official TypeScript SDK client.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, STEPS, call, callErr, connectStdio, makeRepo, scratch } from './helpers.mjs';
 
@@ -117,7 +117,8 @@ test('cancellation stops a long step and releases the session', async () => {
   const repo = makeRepo(work, 'slow', 'node');
   const bin = join(work, 'bin');
   mkdirSync(bin);
-  writeFileSync(join(bin, 'docker'), '#!/bin/sh\nexec sleep 60\n');
+  const pidFile = join(work, 'docker.pid');
+  writeFileSync(join(bin, 'docker'), `#!/bin/sh\necho $$ > '${pidFile}'\nexec sleep 60\n`);
   chmodSync(join(bin, 'docker'), 0o755);
   const args = ['--store', 'memory', '--workspace-dir', work];
   const { client } = await connectStdio({ args, env: { PATH: `${bin}:${process.env.PATH}` } });
@@ -136,6 +137,18 @@ test('cancellation stops a long step and releases the session', async () => {
     assert.ok(Date.now() - started < 20000, 'the cancelled step kept the session');
     const status = await call(client, 'workflow_status', { session_id: 'slow' });
     assert.ok(!status.steps.find((s) => s.name === 'build_image' && s.status === 'completed'));
+    // The cancelled step's child process was stopped, not left running.
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    let alive = true;
+    for (let i = 0; i < 50 && alive; i++) {
+      try {
+        process.kill(pid, 0);
+        await new Promise((r) => setTimeout(r, 100));
+      } catch {
+        alive = false;
+      }
+    }
+    assert.ok(!alive, `the cancelled step's process ${pid} is still running`);
   } finally {
     await client.close();
   }
