@@ -143,7 +143,17 @@ test('cancellation stops a long step and releases the session', async () => {
     for (let i = 0; i < 50 && alive; i++) {
       try {
         process.kill(pid, 0);
+        // Killed but not yet reaped (a zombie) counts as stopped.
+        const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+        if (state === 'Z') break;
         await new Promise((r) => setTimeout(r, 100));
+      } catch {
+        alive = false;
+      }
+    }
+    if (alive) {
+      try {
+        alive = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
       } catch {
         alive = false;
       }
