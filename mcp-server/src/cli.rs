@@ -42,6 +42,18 @@ pub(crate) struct GlobalArgs {
     /// Key prefix of this deployment's sessions in etcd.
     #[arg(long, global = true, env = "MCP_ETCD_PREFIX")]
     pub(crate) etcd_prefix: Option<String>,
+    /// The container engine the build, tag and push steps run: docker, podman, or a path.
+    #[arg(long, global = true, env = "MCP_CONTAINER_ENGINE")]
+    pub(crate) container_engine: Option<String>,
+    /// The image scanner program (trivy).
+    #[arg(long, global = true, env = "MCP_TRIVY")]
+    pub(crate) trivy: Option<String>,
+    /// The Kubernetes CLI program (kubectl).
+    #[arg(long, global = true, env = "MCP_KUBECTL")]
+    pub(crate) kubectl: Option<String>,
+    /// The local-cluster program (kind).
+    #[arg(long, global = true, env = "MCP_KIND")]
+    pub(crate) kind: Option<String>,
     /// Record external commands (docker, trivy, kubectl, kind) instead of running them.
     #[arg(long, global = true, env = "MCP_DRY_RUN", num_args = 0..=1, default_missing_value = "true")]
     pub(crate) dry_run: Option<bool>,

@@ -15,9 +15,10 @@ pub(crate) struct Config {
     pub(crate) ttl: Duration,
     pub(crate) max_sessions: Option<u64>,
     pub(crate) workspace_dir: PathBuf,
-    pub(crate) dry_run: bool,
     pub(crate) etcd_endpoints: Vec<String>,
     pub(crate) etcd_prefix: String,
+    /// The external programs the steps run.
+    pub(crate) exec: mcp_tools::ExecConfig,
 }
 
 impl Config {
@@ -46,7 +47,6 @@ impl Config {
             ttl,
             max_sessions: g.max_sessions.filter(|m| *m > 0),
             workspace_dir,
-            dry_run: g.dry_run.unwrap_or(false),
             etcd_endpoints: g
                 .etcd_endpoints
                 .clone()
@@ -58,7 +58,24 @@ impl Config {
                 .etcd_prefix
                 .clone()
                 .unwrap_or_else(|| "container-kit/".into()),
+            exec: exec_config(g),
         })
+    }
+}
+
+/// The external programs, from the flags, with the toolbox's defaults.
+fn exec_config(g: &GlobalArgs) -> mcp_tools::ExecConfig {
+    let defaults = mcp_tools::ExecConfig::default();
+    mcp_tools::ExecConfig {
+        container_engine: g
+            .container_engine
+            .clone()
+            .unwrap_or(defaults.container_engine),
+        trivy: g.trivy.clone().unwrap_or(defaults.trivy),
+        kubectl: g.kubectl.clone().unwrap_or(defaults.kubectl),
+        kind: g.kind.clone().unwrap_or(defaults.kind),
+        dry_run: g.dry_run.unwrap_or(false),
+        ..defaults
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use mcp_tools::{ExecConfig, Toolbox, ToolboxConfig};
+use mcp_tools::{Toolbox, ToolboxConfig};
 use rmcp::ServiceExt;
 use session_core::{SessionStore, Sessions, SessionsConfig};
 
@@ -75,10 +75,7 @@ pub(crate) async fn services(config: &Config, lock_wait: Duration) -> anyhow::Re
         sessions,
         ToolboxConfig {
             allowed_roots: vec![config.workspace_dir.clone()],
-            exec: ExecConfig {
-                dry_run: config.dry_run,
-                ..ExecConfig::default()
-            },
+            exec: config.exec.clone(),
             ..ToolboxConfig::default()
         },
     );
@@ -101,7 +98,7 @@ async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let signal = ShutdownSignal::install()?;
     let services = services(&config, Duration::from_secs(5)).await?;
     let maintenance = services.tools.sessions().spawn_maintenance();
-    if config.dry_run {
+    if config.exec.dry_run {
         tracing::info!("dry run: external commands are recorded, not executed");
     }
     let handler = Handler::new(services.tools.clone());

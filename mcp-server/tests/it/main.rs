@@ -373,3 +373,57 @@ fn chrono_free_nanos() -> u128 {
         .unwrap()
         .as_nanos()
 }
+
+#[test]
+fn the_container_engine_is_configurable() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = scratch_repo(dir.path());
+    let log = dir.path().join("engine.log");
+    let engine = dir.path().join("podman");
+    std::fs::write(
+        &engine,
+        format!("#!/bin/sh\necho \"podman $*\" >> '{}'\n", log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&engine, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let store = dir.path().join("s.redb");
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("MCP_STORE_PATH", &store)
+            .env("MCP_WORKSPACE_DIR", dir.path())
+            .env("MCP_CONTAINER_ENGINE", &engine)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let repo_s = repo.to_str().unwrap();
+    run(&[
+        "tool",
+        "start_workflow",
+        "--repo-path",
+        repo_s,
+        "--session-id",
+        "eng",
+    ]);
+    run(&[
+        "tool",
+        "analyze_repository",
+        "--repo-path",
+        repo_s,
+        "--session-id",
+        "eng",
+    ]);
+    run(&["tool", "generate_dockerfile", "--session-id", "eng"]);
+    run(&["tool", "build_image", "--session-id", "eng"]);
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        calls.starts_with("podman build -t demo:latest -f "),
+        "{calls}"
+    );
+}
