@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::{Session, SessionId, SessionStatus, StoreError, Version, Versioned};
+use crate::{RecordHeader, Session, SessionId, SessionStatus, StoreError, Version, Versioned};
 
 /// One write of a batch given to [`SessionStore::apply`].
 #[derive(Clone, Debug, PartialEq)]
@@ -47,6 +47,22 @@ impl WriteOp {
             WriteOp::Insert(s) | WriteOp::Replace { session: s, .. } => Some(s),
             WriteOp::Restore(r) => Some(&r.value),
             WriteOp::Remove { .. } => None,
+        }
+    }
+
+    /// [`WriteOp::check`] against the header of the record an adapter found stored under this
+    /// write's id (`Ok(None)` if absent). A record that cannot be read refuses every write with
+    /// its `Corrupt` error except those that need no version: an unconditional remove (the
+    /// way out of a corrupt record) and a restore.
+    pub fn check_header(
+        &self,
+        stored: Result<Option<RecordHeader>, StoreError>,
+    ) -> Result<Option<Version>, StoreError> {
+        match (stored, self) {
+            (Ok(header), _) => self.check(header.map(|h| h.version)),
+            (Err(_), WriteOp::Remove { expected: None, .. }) => Ok(None),
+            (Err(_), WriteOp::Restore(r)) => Ok(Some(r.version)),
+            (Err(corrupt), _) => Err(corrupt),
         }
     }
 
@@ -290,4 +306,50 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Makes every acknowledged write durable (a no-op for stores that are durable on
     /// acknowledge or not durable at all).
     async fn flush(&self) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn corrupt() -> Result<Option<RecordHeader>, StoreError> {
+        Err(StoreError::Corrupt {
+            id: "x".into(),
+            reason: "bad".into(),
+        })
+    }
+
+    #[test]
+    fn a_corrupt_record_refuses_every_write_but_a_plain_remove_or_a_restore() {
+        let id = SessionId::new("x").unwrap();
+        let s = Session::new(
+            id.clone(),
+            chrono::Utc::now(),
+            std::time::Duration::from_secs(1),
+        );
+        let refused = [
+            WriteOp::Insert(s.clone()),
+            WriteOp::Replace {
+                expected: Version(1),
+                session: s.clone(),
+            },
+            WriteOp::Remove {
+                id: id.clone(),
+                expected: Some(Version(1)),
+            },
+        ];
+        for op in refused {
+            assert!(
+                matches!(op.check_header(corrupt()), Err(StoreError::Corrupt { .. })),
+                "{op:?}"
+            );
+        }
+        let remove = WriteOp::Remove { id, expected: None };
+        assert_eq!(remove.check_header(corrupt()).unwrap(), None);
+        let restore = WriteOp::Restore(Versioned {
+            version: Version(9),
+            value: s,
+        });
+        assert_eq!(restore.check_header(corrupt()).unwrap(), Some(Version(9)));
+    }
 }

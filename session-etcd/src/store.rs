@@ -356,21 +356,13 @@ fn plan<'a>(
     let mut versions = Vec::with_capacity(ops.len());
     for (op, record) in ops.iter().zip(records) {
         let id = op.id().as_str();
-        let stored = match overlay.get(id) {
-            Some(v) => *v,
-            None => match snapshot.get(id).cloned().flatten() {
-                None => None,
-                Some(r) => match record_header(id, &r.bytes) {
-                    Ok(h) => Some(h.version),
-                    // An unconditional remove is the way out of a corrupt record.
-                    Err(_) if matches!(op, WriteOp::Remove { expected: None, .. }) => {
-                        Some(Version(0))
-                    }
-                    Err(corrupt) => return Err(corrupt),
-                },
-            },
+        let new = match overlay.get(id) {
+            Some(v) => op.check(*v)?,
+            None => {
+                let read = snapshot.get(id).and_then(Option::as_ref);
+                op.check_header(read.map(|r| record_header(id, &r.bytes)).transpose())?
+            }
         };
-        let new = op.check(stored)?;
         overlay.insert(id, new);
         finals.insert(
             id,

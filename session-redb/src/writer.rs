@@ -228,23 +228,17 @@ fn apply(
     let mut versions = Vec::with_capacity(ops.len());
     for p in &ops {
         let id = p.op.id().as_str();
-        let stored = match overlay.get(id) {
-            Some(v) => *v,
-            None => match stored_header(sessions, id)? {
-                Ok(h) => {
-                    expiries.insert(id, h.map(|h| h.expires_at));
-                    h.map(|h| h.version)
-                }
-                // An unconditional remove is the way out of a corrupt record: it needs no
-                // version, only presence (its index entry, unreadable, stays until a purge).
-                Err(_) if matches!(p.op, WriteOp::Remove { expected: None, .. }) => {
-                    expiries.insert(id, None);
-                    Some(Version(0))
-                }
-                Err(corrupt) => return Ok(Err(corrupt)),
-            },
+        let checked = match overlay.get(id) {
+            Some(v) => p.op.check(*v),
+            None => {
+                let header = stored_header(sessions, id)?;
+                // A corrupt record's index entry is unreadable: it stays until a purge drops it.
+                let expires_at = header.as_ref().ok().and_then(|h| h.map(|h| h.expires_at));
+                expiries.insert(id, expires_at);
+                p.op.check_header(header)
+            }
         };
-        match p.op.check(stored) {
+        match checked {
             Ok(v) => {
                 overlay.insert(id, v);
                 versions.push(v);

@@ -234,28 +234,18 @@ fn transact(
         for (op, record) in ops.iter().zip(records) {
             let id = op.id();
             let stored = s.get(id.as_str().as_bytes())?;
-            let header = match stored
+            let header = stored
                 .as_deref()
                 .map(|b| record_header(id.as_str(), b))
-                .transpose()
-            {
-                Ok(h) => h,
-                // An unconditional remove is the way out of a corrupt record.
-                Err(_) if matches!(op, WriteOp::Remove { expected: None, .. }) => None,
-                Err(corrupt) => return abort(corrupt),
-            };
-            let present = stored.is_some();
-            let version = match (header, present) {
-                (Some(h), _) => Some(h.version),
-                (None, true) => Some(Version(0)),
-                (None, false) => None,
-            };
-            let new = match op.check(version) {
+                .transpose();
+            // A corrupt record's index entry is unreadable: it stays until a purge drops it.
+            let old_expiry = header.as_ref().ok().and_then(|h| h.map(|h| h.expires_at));
+            let new = match op.check_header(header) {
                 Ok(v) => v,
                 Err(refused) => return abort(refused),
             };
-            if let Some(h) = header {
-                e.remove(expiry_key(h.expires_at, id))?;
+            if let Some(old) = old_expiry {
+                e.remove(expiry_key(old, id))?;
             }
             match (op.session(), record) {
                 (Some(sess), Some(bytes)) => {
