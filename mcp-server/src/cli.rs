@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// An MCP server that guides an AI assistant through containerizing a repository.
 #[derive(Parser, Debug, Clone)]
@@ -55,7 +57,7 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true, env = "MCP_KIND")]
     pub(crate) kind: Option<String>,
     /// Record external commands (docker, trivy, kubectl, kind) instead of running them.
-    #[arg(long, global = true, env = "MCP_DRY_RUN", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, global = true, env = "MCP_DRY_RUN", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub(crate) dry_run: Option<bool>,
 }
 
@@ -152,4 +154,125 @@ pub(crate) enum SessionsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Moves global options written after `tool <name>` (where the tool's own `--flags` follow)
+/// in front of `tool`, so clap parses them with their one definition and environment
+/// variable, wherever the user wrote them: `tool build_image --session-id X --store sled`.
+pub(crate) fn hoist_tool_globals(args: Vec<OsString>) -> Vec<OsString> {
+    let Some(tool_at) = args.iter().position(|a| a == "tool") else {
+        return args;
+    };
+    if tool_at + 2 > args.len() {
+        return args;
+    }
+    let mut command = Cli::command();
+    command.build();
+    // Each global option's long name, and whether its value is optional (`--dry-run`).
+    let globals: Vec<(String, bool)> = command
+        .get_arguments()
+        .filter(|a| a.is_global_set() && a.get_action().takes_values())
+        .filter_map(|a| {
+            let optional = a.get_num_args().is_some_and(|n| n.min_values() == 0);
+            a.get_long().map(|l| (l.to_owned(), optional))
+        })
+        .collect();
+    let (head, tail) = args.split_at(tool_at + 2);
+    let mut hoisted = Vec::new();
+    let mut rest = Vec::new();
+    let mut tail = tail.iter().cloned().peekable();
+    while let Some(arg) = tail.next() {
+        let text = arg.to_string_lossy().into_owned();
+        let key = text
+            .strip_prefix("--")
+            .map(|k| k.split('=').next().unwrap_or(k));
+        let Some((_, optional)) = key.and_then(|k| globals.iter().find(|(l, _)| l == k)) else {
+            rest.push(arg);
+            continue;
+        };
+        let inline = text.contains('=');
+        hoisted.push(arg);
+        if inline {
+            continue;
+        }
+        // An option whose value is optional (`--dry-run`) takes it only as `--dry-run=false`.
+        if !*optional {
+            hoisted.extend(tail.next());
+        }
+    }
+    let mut out = Vec::with_capacity(args.len());
+    out.extend_from_slice(&head[..tool_at]);
+    out.extend(hoisted);
+    out.extend_from_slice(&head[tool_at..]);
+    out.extend(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hoist(args: &[&str]) -> Vec<String> {
+        let args = args.iter().map(OsString::from).collect();
+        hoist_tool_globals(args)
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn globals_after_the_tool_name_are_parsed_as_globals() {
+        let args = hoist(&[
+            "ckm",
+            "tool",
+            "build_image",
+            "--session-id",
+            "s",
+            "--store",
+            "memory",
+            "--dry-run",
+            "--container-engine=podman",
+            "--tag",
+            "v1",
+        ]);
+        assert_eq!(
+            args,
+            [
+                "ckm",
+                "--store",
+                "memory",
+                "--dry-run",
+                "--container-engine=podman",
+                "tool",
+                "build_image",
+                "--session-id",
+                "s",
+                "--tag",
+                "v1"
+            ]
+        );
+        let cli = Cli::try_parse_from(&args).unwrap();
+        assert_eq!(cli.global.store, Some(Backend::Memory));
+        assert_eq!(cli.global.dry_run, Some(true));
+        assert_eq!(cli.global.container_engine.as_deref(), Some("podman"));
+        match cli.command {
+            Some(Command::Tool(t)) => assert_eq!(t.params, ["--session-id", "s", "--tag", "v1"]),
+            other => panic!("{other:?}"),
+        }
+        // `--dry-run=false` keeps its value; other commands are left alone.
+        assert_eq!(
+            hoist(&["ckm", "tool", "ping", "--dry-run=false"]),
+            ["ckm", "--dry-run=false", "tool", "ping"]
+        );
+        let cli = Cli::try_parse_from(["ckm", "--dry-run", "tool", "ping"]).unwrap();
+        assert_eq!(
+            cli.global.dry_run,
+            Some(true),
+            "a bare --dry-run must not swallow `tool`"
+        );
+        assert_eq!(
+            hoist(&["ckm", "serve", "--store", "sled"]),
+            ["ckm", "serve", "--store", "sled"]
+        );
+    }
 }

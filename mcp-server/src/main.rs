@@ -15,11 +15,11 @@ mod tool_mode;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let mut cli = cli::Cli::parse();
+    let mut args = cli::hoist_tool_globals(std::env::args_os().collect());
+    let mut cli = cli::Cli::parse_from(&args);
     if cli.command.is_none() {
         // `serve` is the default subcommand: parse again with it, so its flags and
         // environment variables apply.
-        let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
         args.insert(1.min(args.len()), "serve".into());
         cli = cli::Cli::parse_from(args);
     }

@@ -16,7 +16,7 @@ use crate::config::Config;
 /// How long a one-shot call waits for another process to release the store file.
 const LOCK_WAIT: Duration = Duration::from_secs(60);
 
-pub(crate) async fn run(mut global: GlobalArgs, args: ToolArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(global: GlobalArgs, args: ToolArgs) -> anyhow::Result<ExitCode> {
     let schema = catalogue()
         .into_iter()
         .find(|t| t.name == args.name)
@@ -29,7 +29,7 @@ pub(crate) async fn run(mut global: GlobalArgs, args: ToolArgs) -> anyhow::Resul
         },
         _ => Map::new(),
     };
-    parse_flags(&args.params, schema.as_ref(), &mut params, &mut global)?;
+    parse_flags(&args.name, &args.params, schema.as_ref(), &mut params)?;
     let config = Config::from_args(&global)?;
     let services = crate::run::services(&config, LOCK_WAIT).await?;
     let outcome = services
@@ -58,14 +58,18 @@ fn print_json(v: &Value) -> anyhow::Result<()> {
 }
 
 /// `--session-id X --repo-path=Y --run` → `{"session_id": "X", "repo_path": "Y", "run": true}`,
-/// typed by the tool's input schema. Global options (`--store`, `--dry-run`, …) given after
-/// the tool name are applied to `global`.
+/// typed by the tool's input schema. A flag the tool does not take is an error, not silently
+/// dropped. (Global options written after the tool name were already moved in front of `tool`
+/// by `cli::hoist_tool_globals`, so clap parsed them.)
 fn parse_flags(
+    tool: &str,
     flags: &[String],
     schema: Option<&Value>,
     params: &mut Map<String, Value>,
-    global: &mut GlobalArgs,
 ) -> anyhow::Result<()> {
+    let properties = schema
+        .and_then(|s| s.get("properties"))
+        .and_then(Value::as_object);
     let mut i = 0;
     while i < flags.len() {
         let flag = &flags[i];
@@ -77,17 +81,23 @@ fn parse_flags(
             None => (body.to_owned(), None),
         };
         let name = key.replace('-', "_");
-        let kind = schema
-            .and_then(|s| s.get("properties"))
-            .and_then(|p| p.get(&name))
-            .and_then(property_type)
-            .unwrap_or_else(|| {
-                if is_global_flag(&key) {
-                    global_kind(&key)
-                } else {
-                    "string".into()
+        let kind = match properties {
+            // An unknown tool: the call itself will say so.
+            None => "string".to_owned(),
+            Some(props) => match props.get(&name) {
+                Some(p) => property_type(p).unwrap_or_else(|| "string".into()),
+                None => {
+                    let known: Vec<String> = props
+                        .keys()
+                        .map(|k| format!("--{}", k.replace('_', "-")))
+                        .collect();
+                    bail!(
+                        "{tool} takes no --{key}; its parameters are {}",
+                        known.join(" ")
+                    );
                 }
-            });
+            },
+        };
         let value = match inline {
             Some(v) => v,
             None if kind == "boolean"
@@ -106,10 +116,6 @@ fn parse_flags(
             }
         };
         i += 1;
-        if is_global_flag(&key) {
-            apply_global(global, &key, &value)?;
-            continue;
-        }
         let typed = match kind.as_str() {
             "boolean" => Value::Bool(
                 value
@@ -152,99 +158,55 @@ fn property_type(p: &Value) -> Option<String> {
     }
 }
 
-const GLOBAL_FLAGS: [&str; 9] = [
-    "store",
-    "store-path",
-    "session-ttl",
-    "max-sessions",
-    "workspace-dir",
-    "log-level",
-    "dry-run",
-    "etcd-endpoints",
-    "etcd-prefix",
-];
-
-fn is_global_flag(key: &str) -> bool {
-    GLOBAL_FLAGS.contains(&key)
-}
-
-fn global_kind(key: &str) -> String {
-    if key == "dry-run" {
-        "boolean"
-    } else {
-        "string"
-    }
-    .into()
-}
-
-fn apply_global(g: &mut GlobalArgs, key: &str, value: &str) -> anyhow::Result<()> {
-    use clap::ValueEnum;
-    match key {
-        "store" => {
-            g.store = Some(
-                crate::cli::Backend::from_str(value, true)
-                    .map_err(|e| anyhow::anyhow!("--store: {e}"))?,
-            )
-        }
-        "store-path" => g.store_path = Some(value.into()),
-        "session-ttl" => g.session_ttl = Some(value.into()),
-        "max-sessions" => {
-            g.max_sessions = Some(value.parse().context("--max-sessions takes a number")?)
-        }
-        "workspace-dir" => g.workspace_dir = Some(value.into()),
-        "log-level" => g.log_level = Some(value.into()),
-        "dry-run" => g.dry_run = Some(value.parse().context("--dry-run takes true or false")?),
-        "etcd-endpoints" => g.etcd_endpoints = Some(value.split(',').map(str::to_owned).collect()),
-        "etcd-prefix" => g.etcd_prefix = Some(value.into()),
-        _ => {}
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse(tool: &str, flags: &[&str]) -> anyhow::Result<(Map<String, Value>, GlobalArgs)> {
+    fn parse(tool: &str, flags: &[&str]) -> anyhow::Result<Map<String, Value>> {
         let schema = catalogue()
             .into_iter()
             .find(|t| t.name == tool)
             .map(|t| t.input_schema);
         let mut params = Map::new();
-        let mut g = GlobalArgs::default();
         let flags: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
-        parse_flags(&flags, schema.as_ref(), &mut params, &mut g)?;
-        Ok((params, g))
+        parse_flags(tool, &flags, schema.as_ref(), &mut params)?;
+        Ok(params)
     }
 
     #[test]
     fn flags_become_typed_parameters() {
-        let (p, g) = parse(
+        let p = parse(
             "start_workflow",
-            &[
-                "--repo-path",
-                "/r",
-                "--session-id=s1",
-                "--run",
-                "--store",
-                "memory",
-                "--dry-run",
-            ],
+            &["--repo-path", "/r", "--session-id=s1", "--run"],
         )
         .unwrap();
         assert_eq!(
             Value::Object(p),
             json!({"repo_path": "/r", "session_id": "s1", "run": true})
         );
-        assert_eq!(g.store, Some(crate::cli::Backend::Memory));
-        assert_eq!(g.dry_run, Some(true));
-        let (p, _) = parse("tag_image", &["--session-id", "s", "--tag", "7"]).unwrap();
-        assert_eq!(p["tag"], json!("7"));
-        let (p, _) = parse("list_sessions", &["--limit", "5"]).unwrap();
-        assert_eq!(p["limit"], json!(5));
+        let p = parse(
+            "tag_image",
+            &["--session-id", "s", "--tag", "7", "--fixing-mode"],
+        )
+        .unwrap();
+        assert_eq!((&p["tag"], &p["fixing_mode"]), (&json!("7"), &json!(true)));
+        assert_eq!(
+            parse("list_sessions", &["--limit", "5"]).unwrap()["limit"],
+            json!(5)
+        );
         assert!(parse("list_sessions", &["--limit", "many"]).is_err());
         assert!(parse("ping", &["loose"]).is_err());
         assert!(parse("ping", &["--message"]).is_err());
+    }
+
+    #[test]
+    fn a_flag_the_tool_does_not_take_is_an_error() {
+        let err = parse("workflow_status", &["--session-id", "s", "--sesion", "x"]).unwrap_err();
+        assert!(
+            err.to_string().contains("takes no --sesion")
+                && err.to_string().contains("--session-id"),
+            "{err}"
+        );
     }
 }
