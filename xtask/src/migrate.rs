@@ -565,13 +565,9 @@ mod tests {
 
     #[test]
     fn migrations_to_and_from_etcd_keep_every_record() {
-        let Ok(urls) = std::env::var("ETCD_ENDPOINTS") else {
-            assert!(
-                std::env::var("CI").is_err(),
-                "ETCD_ENDPOINTS must be set in CI"
-            );
-            eprintln!("skipped: ETCD_ENDPOINTS is not set");
-            return;
+        let urls = match session_core::testkit::service_env("ETCD_ENDPOINTS", "start etcd") {
+            Ok(e) => e,
+            Err(why) => return eprintln!("skipped: {why}"),
         };
         let dir = tempfile::tempdir().unwrap();
         let rt = rt();

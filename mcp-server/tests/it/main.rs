@@ -285,13 +285,9 @@ fn the_sessions_commands_show_delete_and_purge() {
 /// its guarded transactions keep every record: no step is lost.
 #[test]
 fn replicas_on_etcd_lose_no_step() {
-    let Ok(endpoints) = std::env::var("ETCD_ENDPOINTS") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "ETCD_ENDPOINTS must be set in CI"
-        );
-        eprintln!("skipped: ETCD_ENDPOINTS is not set");
-        return;
+    let endpoints = match session_core::testkit::service_env("ETCD_ENDPOINTS", "start etcd") {
+        Ok(e) => e,
+        Err(why) => return eprintln!("skipped: {why}"),
     };
     let dir = tempfile::tempdir().unwrap();
     let repo = scratch_repo(dir.path());

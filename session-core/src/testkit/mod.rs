@@ -174,3 +174,16 @@ macro_rules! session_store_crash_tests {
         }
     };
 }
+
+/// The value of environment variable `var` naming an external service a test needs (etcd's
+/// endpoints, say), or why the test cannot run: `Err` to skip with that reason on a developer
+/// machine. Under CI (`CI=true`) a missing service is a failure, never a skip.
+pub fn service_env(var: &str, how_to_start: &str) -> Result<String, String> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Ok(v),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{var} is not set in CI: .ci/run must start the service ({how_to_start})")
+        }
+        _ => Err(format!("{var} is not set; {how_to_start}")),
+    }
+}

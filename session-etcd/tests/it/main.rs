@@ -16,14 +16,13 @@ use session_etcd::{EtcdConfig, EtcdStore};
 
 /// The endpoints, or why the tests cannot run.
 pub fn endpoints() -> Result<Vec<String>, String> {
-    match std::env::var("ETCD_ENDPOINTS") {
-        Ok(e) if !e.trim().is_empty() => Ok(e.split(',').map(|s| s.trim().to_owned()).collect()),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("ETCD_ENDPOINTS is not set in CI: .ci/run must start etcd")
-        }
-        _ => Err("ETCD_ENDPOINTS is not set; start etcd (apt-get install etcd-server) and export ETCD_ENDPOINTS=http://127.0.0.1:2379".into()),
-    }
+    let e = session_core::testkit::service_env("ETCD_ENDPOINTS", START_ETCD)?;
+    Ok(e.split(',').map(|s| s.trim().to_owned()).collect())
 }
+
+/// How a developer gets etcd for these tests.
+pub const START_ETCD: &str =
+    "start etcd (apt-get install etcd-server) and export ETCD_ENDPOINTS=http://127.0.0.1:2379";
 
 pub fn available() -> Result<(), String> {
     endpoints().map(drop)
