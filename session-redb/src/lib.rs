@@ -23,4 +23,4 @@ mod errors;
 mod store;
 mod writer;
 
-pub use crate::store::{RedbConfig, RedbDurability, RedbStore};
+pub use crate::store::{RedbConfig, RedbDurability, RedbStats, RedbStore};

@@ -16,7 +16,7 @@ use session_core::{
 use tokio::sync::oneshot;
 
 use crate::errors;
-use crate::writer::{Job, Prepared, Request, Writer};
+use crate::writer::{Counters, Job, Prepared, Request, Writer};
 
 /// Sessions: id → record bytes (session-core's codec).
 pub(crate) const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
@@ -79,6 +79,17 @@ pub struct RedbStore {
     queue: Option<SyncSender<Request>>,
     writer: Option<JoinHandle<()>>,
     config: RedbConfig,
+    counters: Arc<Counters>,
+}
+
+/// What a [`RedbStore`]'s writer has done since it opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedbStats {
+    /// Write transactions committed (each one fsync with the default durability).
+    pub transactions: u64,
+    /// Write requests (inserts, replaces, removes, batches, purges, flushes) they carried.
+    pub requests: u64,
 }
 
 impl RedbStore {
@@ -119,7 +130,8 @@ impl RedbStore {
         txn.commit().map_err(|e| errors::backend("commit", e))?;
         let db = Arc::new(db);
         let (queue, rx) = mpsc::sync_channel(config.queue_capacity.max(1));
-        let writer = Writer::new(Arc::clone(&db), config.clone(), rx);
+        let counters = Arc::new(Counters::default());
+        let writer = Writer::new(Arc::clone(&db), config.clone(), rx, Arc::clone(&counters));
         let writer = std::thread::Builder::new()
             .name("session-redb-writer".into())
             .spawn(move || writer.run())
@@ -131,7 +143,18 @@ impl RedbStore {
             queue: Some(queue),
             writer: Some(writer),
             config,
+            counters,
         })
+    }
+
+    /// Transactions committed and the requests they carried: with many concurrent writers,
+    /// `requests / transactions` is the group-commit factor.
+    pub fn stats(&self) -> RedbStats {
+        use std::sync::atomic::Ordering;
+        RedbStats {
+            transactions: self.counters.transactions.load(Ordering::Relaxed),
+            requests: self.counters.requests.load(Ordering::Relaxed),
+        }
     }
 
     /// The file this store lives in.

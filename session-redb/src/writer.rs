@@ -3,6 +3,7 @@
 //! transaction, commits once, and then answers each caller with its own result.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Instant;
@@ -85,6 +86,14 @@ pub(crate) struct Writer {
     db: Arc<redb::Database>,
     config: RedbConfig,
     queue: Receiver<Request>,
+    counters: Arc<Counters>,
+}
+
+/// What the writer has committed, for [`crate::RedbStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) transactions: AtomicU64,
+    pub(crate) requests: AtomicU64,
 }
 
 impl Writer {
@@ -92,8 +101,14 @@ impl Writer {
         db: Arc<redb::Database>,
         config: RedbConfig,
         queue: Receiver<Request>,
+        counters: Arc<Counters>,
     ) -> Writer {
-        Writer { db, config, queue }
+        Writer {
+            db,
+            config,
+            queue,
+            counters,
+        }
     }
 
     /// Runs until every sender is gone and the queue is drained.
@@ -129,6 +144,12 @@ impl Writer {
         let size = live.len();
         let mut answers = Vec::with_capacity(size);
         let commit = self.transact(live, &mut answers);
+        if commit.is_ok() {
+            self.counters.transactions.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .requests
+                .fetch_add(size as u64, Ordering::Relaxed);
+        }
         for a in answers {
             a.send(&commit);
         }

@@ -24,4 +24,4 @@ mod errors;
 mod store;
 mod sync;
 
-pub use crate::store::{SledConfig, SledDurability, SledStore};
+pub use crate::store::{SledConfig, SledDurability, SledStats, SledStore};

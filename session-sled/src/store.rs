@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ use sled::Transactional;
 use tokio::sync::oneshot;
 
 use crate::errors;
-use crate::sync::{SyncReply, Syncer};
+use crate::sync::{Counters, SyncReply, Syncer};
 
 const SESSIONS: &str = "sessions";
 const EXPIRY: &str = "sessions_by_expiry";
@@ -69,6 +70,18 @@ pub struct SledStore {
     config: SledConfig,
     sync: Option<Sender<SyncReply>>,
     syncer: Option<JoinHandle<()>>,
+    counters: Arc<Counters>,
+}
+
+/// What a [`SledStore`]'s durability sync has done since it opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SledStats {
+    /// Durable syncs (sled flush + `fdatasync`) run.
+    pub syncs: u64,
+    /// Acknowledgements those syncs answered: with many concurrent writers,
+    /// `waiters / syncs` is how many writes share one sync.
+    pub waiters: u64,
 }
 
 impl SledStore {
@@ -105,10 +118,12 @@ impl SledStore {
         // The directory entries of a new store must survive a crash too.
         sync_dir(&path);
         let (sync, queue) = mpsc::channel();
+        let counters = Arc::new(Counters::default());
         let syncer = Syncer {
             db: db.clone(),
             dir: path.clone(),
             queue,
+            counters: Arc::clone(&counters),
         };
         let syncer = std::thread::Builder::new()
             .name("session-sled-sync".into())
@@ -122,7 +137,17 @@ impl SledStore {
             config,
             sync: Some(sync),
             syncer: Some(syncer),
+            counters,
         })
+    }
+
+    /// Syncs run and the acknowledgements they answered.
+    pub fn stats(&self) -> SledStats {
+        use std::sync::atomic::Ordering;
+        SledStats {
+            syncs: self.counters.syncs.load(Ordering::Relaxed),
+            waiters: self.counters.waiters.load(Ordering::Relaxed),
+        }
     }
 
     /// The directory this store lives in.

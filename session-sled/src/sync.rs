@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
+use std::sync::Arc;
 
 use session_core::StoreError;
 use tokio::sync::oneshot;
@@ -18,6 +20,14 @@ pub(crate) struct Syncer {
     pub(crate) db: sled::Db,
     pub(crate) dir: PathBuf,
     pub(crate) queue: Receiver<SyncReply>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+/// What the sync thread has done, for [`crate::SledStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) syncs: AtomicU64,
+    pub(crate) waiters: AtomicU64,
 }
 
 impl Syncer {
@@ -40,6 +50,12 @@ impl Syncer {
             };
             if let Err(e) = &result {
                 tracing::error!(error = %e, "sled durability sync failed");
+            }
+            if result.is_ok() {
+                self.counters.syncs.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .waiters
+                    .fetch_add(waiting.len() as u64, Ordering::Relaxed);
             }
             for w in waiting {
                 let _ = w.send(result.clone());

@@ -895,3 +895,29 @@ pub async fn shared_locks_exclude_other_services(t: TestStore) {
     guard.update(bump_counter).await.unwrap();
     assert_eq!(counter(&b.get(&s).await.unwrap().value), 2);
 }
+
+/// Within one service the cap is exact even when creations race: a check-then-insert
+/// without serialization would let several through at the cap.
+pub async fn max_sessions_holds_under_concurrent_creation(t: TestStore) {
+    let config = SessionsConfig {
+        max_sessions: Some(10),
+        ..Default::default()
+    };
+    let (sessions, _clock) = sessions_at(&t.store, config);
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let s = sessions.clone();
+            tokio::spawn(async move { s.create(&id(&format!("cap-{i:02}"))).await })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(StoreError::CapacityExceeded { max: 10 }) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(created, 10);
+    assert_eq!(t.store.count().await.unwrap(), 10);
+}

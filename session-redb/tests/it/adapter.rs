@@ -213,3 +213,30 @@ fn opening_a_file_that_is_not_a_store_is_a_clear_error() {
         b"these are my notes, not a database"
     );
 }
+
+#[test]
+fn concurrent_writes_share_transactions() {
+    // The group-commit claim: writes waiting at once go into one transaction (one fsync).
+    // Were each write its own transaction, transactions would equal requests.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(RedbStore::open(dir.path().join("s.redb")).unwrap());
+    let rt = rt();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..400)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move { store.insert(session(&format!("g{i}"))).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+    });
+    let stats = store.stats();
+    assert_eq!(stats.requests, 400);
+    assert!(
+        stats.transactions < stats.requests / 2,
+        "no group commit: {stats:?}"
+    );
+    assert_eq!(rt.block_on(store.count()).unwrap(), 400);
+}

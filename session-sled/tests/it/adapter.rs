@@ -120,3 +120,29 @@ fn opening_a_file_that_is_not_a_store_is_a_clear_error() {
     );
     assert_eq!(std::fs::read(&path).unwrap(), b"my notes");
 }
+
+#[test]
+fn concurrent_writers_share_one_sync() {
+    // The shared-durability claim: writers waiting at once are answered by one fdatasync.
+    // Were each write synced alone, syncs would equal waiters.
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(SledStore::open(dir.path().join("s.sled")).unwrap());
+    let rt = rt();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..400)
+            .map(|i| {
+                let store = std::sync::Arc::clone(&store);
+                tokio::spawn(async move { store.insert(session(&format!("g{i}"))).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+    });
+    let stats = store.stats();
+    assert_eq!(stats.waiters, 400);
+    assert!(
+        stats.syncs < stats.waiters / 2,
+        "writers did not share syncs: {stats:?}"
+    );
+}
