@@ -1,0 +1,4 @@
+#[derive(serde::Serialize)]
+pub struct Product {
+    pub id: u64,
+}

@@ -1,0 +1,3 @@
+pub fn parse(s: &str) -> Vec<&str> {
+    s.split(',').collect()
+}

@@ -1,0 +1,8 @@
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/items")
+
+
+@router.get("/")
+def list_items() -> list[str]:
+    return []

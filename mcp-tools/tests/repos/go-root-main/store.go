@@ -1,0 +1,3 @@
+package main
+
+type store struct{ urls map[string]string }

@@ -1,0 +1,7 @@
+import type { NextConfig } from "next";
+
+const nextConfig: NextConfig = {
+  images: { unoptimized: true },
+};
+
+export default nextConfig;
