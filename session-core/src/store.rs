@@ -166,6 +166,8 @@ pub trait SessionStore: Send + Sync + 'static {
     ///
     /// Errors: the first failing write's error (`AlreadyExists`, `NotFound`, `Conflict`);
     /// then nothing of the batch is written. An empty batch is `Ok(vec![])`.
+    ///
+    /// Adapters implement the rule with [`crate::adapter::plan_batch`].
     async fn apply(&self, batch: Vec<WriteOp>) -> Result<Vec<Option<Version>>, StoreError>;
 
     /// One page of sessions matching `query`, in ascending id order, starting after

@@ -256,13 +256,6 @@ fn apply(
     // Execute: every check passed, so only a backend error can stop us now.
     for (p, plan) in ops.iter().zip(&planned) {
         let id = p.op.id();
-        if plan.old_expiry != plan.new_expiry {
-            if let Some(old) = plan.old_expiry {
-                expiry
-                    .remove(expiry_key(old, id).as_slice())
-                    .map_err(|e| errors::backend("write", e))?;
-            }
-        }
         match &p.record {
             Some(record) => {
                 sessions
@@ -276,6 +269,11 @@ fn apply(
             }
         }
         if plan.old_expiry != plan.new_expiry {
+            if let Some(old) = plan.old_expiry {
+                expiry
+                    .remove(expiry_key(old, id).as_slice())
+                    .map_err(|e| errors::backend("write", e))?;
+            }
             if let Some(new) = plan.new_expiry {
                 expiry
                     .insert(expiry_key(new, id).as_slice(), ())
