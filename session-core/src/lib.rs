@@ -3,7 +3,9 @@
 //! the [`Sessions`] service that callers use.
 //!
 //! This crate does no file, network or database I/O. Backends live in adapter crates
-//! (`session-redb`, `session-sled`); [`MemoryStore`] is the in-memory reference.
+//! (`session-redb`, `session-sled`, `session-etcd`); [`MemoryStore`] is the in-memory
+//! reference. What only those crates need (the batch planner, the record codec, paging) is
+//! in [`adapter`], apart from the names an embedding program uses.
 //!
 //! # Embedding
 //!
@@ -41,6 +43,7 @@
 //! wasted work. Lock waits are bounded (`Busy`), so no combination of `lock`, `update` and
 //! `update_many` can deadlock.
 
+pub mod adapter;
 mod clock;
 mod codec;
 mod error;
@@ -57,10 +60,6 @@ mod store;
 pub mod testkit;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
-pub use crate::codec::{
-    decode_record, encode_record, expiry_key, expiry_range_end, parse_expiry_key, record_header,
-    RecordHeader, RECORD_FORMAT_VERSION,
-};
 pub use crate::error::StoreError;
 pub use crate::id::{SessionId, MAX_ID_LEN};
 pub use crate::memory::MemoryStore;

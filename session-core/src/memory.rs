@@ -1,11 +1,12 @@
 //! [`MemoryStore`]: the in-memory reference implementation of the port.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::adapter::{plan_batch, RecordHeader, ScanQueryExt};
 use crate::store::{ScanPage, ScanQuery, SessionStore, WriteOp};
 use crate::{Session, SessionId, StoreError, Version, Versioned};
 
@@ -72,18 +73,14 @@ impl SessionStore for MemoryStore {
 
     async fn apply(&self, batch: Vec<WriteOp>) -> Result<Vec<Option<Version>>, StoreError> {
         let mut state = self.state();
-        // Check the whole batch against an overlay first; mutate only if every write passes.
-        let mut overlay: HashMap<&SessionId, Option<Version>> = HashMap::new();
-        let mut results = Vec::with_capacity(batch.len());
-        for op in &batch {
-            let stored = match overlay.get(op.id()) {
-                Some(v) => *v,
-                None => state.sessions.get(op.id()).map(|s| s.version),
-            };
-            let new = op.check(stored)?;
-            overlay.insert(op.id(), new);
-            results.push(new);
-        }
+        // Check the whole batch first; mutate only if every write passes.
+        let planned = plan_batch(&batch, |id| {
+            Ok::<_, StoreError>(Ok(state.sessions.get(id).map(|s| RecordHeader {
+                version: s.version,
+                expires_at: s.value.expires_at,
+            })))
+        })?;
+        let results: Vec<Option<Version>> = planned.iter().map(|p| p.version).collect();
         for (op, new) in batch.into_iter().zip(&results) {
             match (op, new) {
                 (WriteOp::Insert(s) | WriteOp::Replace { session: s, .. }, Some(v)) => {

@@ -33,8 +33,12 @@ pub struct SharedLockHandle {
 }
 
 impl SharedLockHandle {
-    /// A handle for `fence` whose drop runs `release`.
-    pub fn new(fence: Fence, release: impl FnOnce() + Send + Sync + 'static) -> SharedLockHandle {
+    /// A handle for `fence` whose drop runs `release`; adapters reach it through
+    /// [`crate::adapter::shared_lock_handle`].
+    pub(crate) fn new(
+        fence: Fence,
+        release: impl FnOnce() + Send + Sync + 'static,
+    ) -> SharedLockHandle {
         SharedLockHandle {
             fence,
             release: Some(Box::new(release)),

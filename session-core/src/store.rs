@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::{RecordHeader, Session, SessionId, SessionStatus, StoreError, Version, Versioned};
+use crate::{Session, SessionId, SessionStatus, StoreError, Version, Versioned};
 
 /// One write of a batch given to [`SessionStore::apply`].
 #[derive(Clone, Debug, PartialEq)]
@@ -49,51 +49,6 @@ impl WriteOp {
             WriteOp::Remove { .. } => None,
         }
     }
-
-    /// [`WriteOp::check`] against the header of the record an adapter found stored under this
-    /// write's id (`Ok(None)` if absent). A record that cannot be read refuses every write with
-    /// its `Corrupt` error except those that need no version: an unconditional remove (the
-    /// way out of a corrupt record) and a restore.
-    pub fn check_header(
-        &self,
-        stored: Result<Option<RecordHeader>, StoreError>,
-    ) -> Result<Option<Version>, StoreError> {
-        match (stored, self) {
-            (Ok(header), _) => self.check(header.map(|h| h.version)),
-            (Err(_), WriteOp::Remove { expected: None, .. }) => Ok(None),
-            (Err(_), WriteOp::Restore(r)) => Ok(Some(r.version)),
-            (Err(corrupt), _) => Err(corrupt),
-        }
-    }
-
-    /// The version rule of the port, in one place for every adapter: given the version
-    /// stored under this write's id (`None` if absent), the version the write stores
-    /// (`None` for a removal), or the error that refuses it.
-    pub fn check(&self, stored: Option<Version>) -> Result<Option<Version>, StoreError> {
-        match (self, stored) {
-            (WriteOp::Restore(r), _) => Ok(Some(r.version)),
-
-            (WriteOp::Insert(s), Some(_)) => Err(StoreError::AlreadyExists(s.id.clone())),
-            (WriteOp::Insert(_), None) => Ok(Some(Version::FIRST)),
-            (WriteOp::Replace { session, .. }, None) => {
-                Err(StoreError::NotFound(session.id.clone()))
-            }
-            (WriteOp::Remove { id, .. }, None) => Err(StoreError::NotFound(id.clone())),
-            (WriteOp::Replace { expected, .. }, Some(actual))
-            | (
-                WriteOp::Remove {
-                    expected: Some(expected),
-                    ..
-                },
-                Some(actual),
-            ) if *expected != actual => Err(StoreError::Conflict {
-                expected: *expected,
-                actual,
-            }),
-            (WriteOp::Replace { expected, .. }, Some(_)) => Ok(Some(expected.next())),
-            (WriteOp::Remove { .. }, Some(_)) => Ok(None),
-        }
-    }
 }
 
 /// What [`SessionStore::scan`] returns: sessions in ascending id order.
@@ -122,61 +77,6 @@ impl ScanQuery {
         } else {
             self.limit
         }
-    }
-
-    /// Where a scan over ids in ascending order starts: after the cursor, or at the prefix,
-    /// whichever is later.
-    pub fn start_bound(&self) -> std::ops::Bound<&str> {
-        use std::ops::Bound;
-        match (&self.after, self.id_prefix.as_deref()) {
-            (Some(after), Some(p)) if p > after.as_str() => Bound::Included(p),
-            (Some(after), _) => Bound::Excluded(after.as_str()),
-            (None, Some(p)) => Bound::Included(p),
-            (None, None) => Bound::Unbounded,
-        }
-    }
-
-    /// Builds one page from sessions in ascending id order that start at
-    /// [`ScanQuery::start_bound`]: stops past the id prefix, applies the filters and the page
-    /// size, and sets the cursor when more sessions follow. Adapters share it so every backend
-    /// pages alike. A `Corrupt` item is skipped with a warning (one unreadable session must not
-    /// hide the others); any other error ends the scan.
-    pub fn collect_page(
-        &self,
-        sorted: impl IntoIterator<Item = Result<Versioned<Session>, StoreError>>,
-    ) -> Result<ScanPage, StoreError> {
-        let limit = self.page_size();
-        let mut items: Vec<Versioned<Session>> = Vec::new();
-        let mut last_seen: Option<SessionId> = None;
-        for item in sorted {
-            let s = match item {
-                Ok(s) => s,
-                Err(StoreError::Corrupt { id, reason }) => {
-                    tracing::warn!(session_id = %id, %reason, "scan skipped a corrupt record");
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            if let Some(p) = self.id_prefix.as_deref() {
-                if !s.value.id.as_str().starts_with(p) {
-                    break;
-                }
-            }
-            if items.len() == limit {
-                return Ok(ScanPage {
-                    items,
-                    next_cursor: last_seen,
-                });
-            }
-            last_seen = Some(s.value.id.clone());
-            if self.matches(&s.value) {
-                items.push(s);
-            }
-        }
-        Ok(ScanPage {
-            items,
-            next_cursor: None,
-        })
     }
 
     /// Whether `session` passes the filters (not the cursor).
@@ -266,6 +166,8 @@ pub trait SessionStore: Send + Sync + 'static {
     ///
     /// Errors: the first failing write's error (`AlreadyExists`, `NotFound`, `Conflict`);
     /// then nothing of the batch is written. An empty batch is `Ok(vec![])`.
+    ///
+    /// Adapters implement the rule with [`crate::adapter::plan_batch`].
     async fn apply(&self, batch: Vec<WriteOp>) -> Result<Vec<Option<Version>>, StoreError>;
 
     /// One page of sessions matching `query`, in ascending id order, starting after
@@ -306,50 +208,4 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Makes every acknowledged write durable (a no-op for stores that are durable on
     /// acknowledge or not durable at all).
     async fn flush(&self) -> Result<(), StoreError>;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn corrupt() -> Result<Option<RecordHeader>, StoreError> {
-        Err(StoreError::Corrupt {
-            id: "x".into(),
-            reason: "bad".into(),
-        })
-    }
-
-    #[test]
-    fn a_corrupt_record_refuses_every_write_but_a_plain_remove_or_a_restore() {
-        let id = SessionId::new("x").unwrap();
-        let s = Session::new(
-            id.clone(),
-            chrono::Utc::now(),
-            std::time::Duration::from_secs(1),
-        );
-        let refused = [
-            WriteOp::Insert(s.clone()),
-            WriteOp::Replace {
-                expected: Version(1),
-                session: s.clone(),
-            },
-            WriteOp::Remove {
-                id: id.clone(),
-                expected: Some(Version(1)),
-            },
-        ];
-        for op in refused {
-            assert!(
-                matches!(op.check_header(corrupt()), Err(StoreError::Corrupt { .. })),
-                "{op:?}"
-            );
-        }
-        let remove = WriteOp::Remove { id, expected: None };
-        assert_eq!(remove.check_header(corrupt()).unwrap(), None);
-        let restore = WriteOp::Restore(Versioned {
-            version: Version(9),
-            value: s,
-        });
-        assert_eq!(restore.check_header(corrupt()).unwrap(), Some(Version(9)));
-    }
 }

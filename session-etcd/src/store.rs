@@ -7,10 +7,13 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+use session_core::adapter::{
+    decode_record, expiry_key, expiry_range_end, parse_expiry_key, plan_batch, record_header,
+    shared_lock_handle, RecordHeader, ScanQueryExt,
+};
 use session_core::{
-    decode_record, encode_record, expiry_key, expiry_range_end, parse_expiry_key, record_header,
-    RecordHeader, RetryPolicy, ScanPage, ScanQuery, Session, SessionId, SessionStore, StoreError,
-    Version, Versioned, WriteOp,
+    RetryPolicy, ScanPage, ScanQuery, Session, SessionId, SessionStore, StoreError, Version,
+    Versioned, WriteOp,
 };
 
 use session_core::{Fence, SharedLockHandle, SharedLocks};
@@ -206,14 +209,7 @@ impl EtcdStore {
     ) -> Result<Vec<Option<Version>>, StoreError> {
         let records = ops
             .iter()
-            .map(|op| match op {
-                WriteOp::Insert(s) => encode_record(Version::FIRST, s).map(Some),
-                WriteOp::Replace { expected, session } => {
-                    encode_record(expected.next(), session).map(Some)
-                }
-                WriteOp::Restore(r) => encode_record(r.version, &r.value).map(Some),
-                WriteOp::Remove { .. } => Ok(None),
-            })
+            .map(WriteOp::encode)
             .collect::<Result<Vec<_>, _>>()?;
         let mut ids: Vec<&SessionId> = Vec::new();
         for op in &ops {
@@ -344,35 +340,33 @@ impl EtcdStore {
     }
 }
 
-/// The port's version rule over a snapshot: the versions the batch stores and each key's
-/// final state (`None`: absent).
+/// The port's version rule over a snapshot (`adapter::plan_batch`): the versions the batch
+/// stores and each key's final state (`None`: absent).
 fn plan<'a>(
     ops: &'a [WriteOp],
     records: &[Option<Vec<u8>>],
     snapshot: &HashMap<&str, Option<Read>>,
 ) -> Result<(Vec<Option<Version>>, Finals<'a>), StoreError> {
-    let mut overlay: HashMap<&str, Option<Version>> = HashMap::new();
-    let mut finals = HashMap::new();
-    let mut versions = Vec::with_capacity(ops.len());
-    for (op, record) in ops.iter().zip(records) {
-        let id = op.id().as_str();
-        let new = match overlay.get(id) {
-            Some(v) => op.check(*v)?,
-            None => {
-                let read = snapshot.get(id).and_then(Option::as_ref);
-                op.check_header(read.map(|r| record_header(id, &r.bytes)).transpose())?
-            }
-        };
-        overlay.insert(id, new);
-        finals.insert(
-            id,
-            op.session()
-                .zip(record.clone())
-                .map(|(s, bytes)| (bytes, s.expires_at)),
-        );
-        versions.push(new);
-    }
-    Ok((versions, finals))
+    let planned = plan_batch(ops, |id| {
+        let read = snapshot.get(id.as_str()).and_then(Option::as_ref);
+        Ok::<_, StoreError>(
+            read.map(|r| record_header(id.as_str(), &r.bytes))
+                .transpose(),
+        )
+    })?;
+    // The last write of each key leaves its final state.
+    let finals = ops
+        .iter()
+        .zip(records)
+        .map(|(op, record)| {
+            let last = op.session().zip(record.clone());
+            (
+                op.id().as_str(),
+                last.map(|(s, bytes)| (bytes, s.expires_at)),
+            )
+        })
+        .collect();
+    Ok((planned.into_iter().map(|p| p.version).collect(), finals))
 }
 
 fn kv_session(kv: &Kv, prefix_len: usize) -> Result<Versioned<Session>, StoreError> {
@@ -719,7 +713,7 @@ impl SharedLocks for EtcdLocks {
             tasks.retain(|_, t| !t.is_finished());
             tasks.insert(key, task);
         };
-        Ok(SharedLockHandle::new(
+        Ok(shared_lock_handle(
             Fence {
                 id: id.clone(),
                 token,

@@ -19,8 +19,11 @@
 //! # }
 //! ```
 
+mod config;
 mod errors;
 mod store;
+mod tables;
 mod writer;
 
-pub use crate::store::{RedbConfig, RedbDurability, RedbStats, RedbStore};
+pub use crate::config::{RedbConfig, RedbDurability};
+pub use crate::store::{RedbStats, RedbStore};

@@ -1,72 +1,25 @@
-//! [`RedbStore`]: opening, configuration, reads, and the `SessionStore` implementation.
+//! [`RedbStore`]: opening, reads, and the `SessionStore` implementation; writes go to the
+//! writer thread (`writer.rs`).
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redb::{ReadableDatabase, ReadableTableMetadata, TableDefinition};
+use redb::{ReadableDatabase, ReadableTableMetadata};
+use session_core::adapter::{decode_record, open_waiting, ScanQueryExt};
 use session_core::{
-    decode_record, encode_record, ScanPage, ScanQuery, Session, SessionId, SessionStore,
-    StoreError, Version, Versioned, WriteOp,
+    ScanPage, ScanQuery, Session, SessionId, SessionStore, StoreError, Version, Versioned, WriteOp,
 };
 use tokio::sync::oneshot;
 
+use crate::config::RedbConfig;
 use crate::errors;
+use crate::tables::{EXPIRY, SESSIONS};
 use crate::writer::{Counters, Job, Prepared, Request, Writer};
-
-/// Sessions: id → record bytes (session-core's codec).
-pub(crate) const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
-/// The expiry index: `expiry_key(expires_at, id)` → nothing.
-pub(crate) const EXPIRY: TableDefinition<&[u8], ()> = TableDefinition::new("sessions_by_expiry");
-
-/// When a write counts as acknowledged.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum RedbDurability {
-    /// A write returns only after its commit is on disk (fsync). The default.
-    #[default]
-    Immediate,
-    /// A write returns once committed in memory; it reaches disk with a later durable commit
-    /// or [`SessionStore::flush`]. A crash may lose acknowledged writes (never corrupt the
-    /// file). For benchmarks and throwaway stores.
-    None,
-}
-
-/// The knobs of a [`RedbStore`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct RedbConfig {
-    /// When a write counts as acknowledged. Default: on disk.
-    pub durability: RedbDurability,
-    /// The most writes the writer gathers into one transaction. Default 512.
-    pub max_batch: usize,
-    /// Writes that may wait for the writer; a write beyond that fails `Overloaded` at once.
-    /// Default 8,192.
-    pub queue_capacity: usize,
-    /// A write not started by the writer within this time fails `Overloaded` and is not
-    /// applied. Default 30 s.
-    pub write_timeout: Duration,
-    /// How long `open` retries while another process holds the file, before `Locked`.
-    /// Default zero: fail at once.
-    pub lock_wait: Duration,
-    /// redb's page cache, in bytes. Default 64 MiB.
-    pub cache_size: usize,
-}
-
-impl Default for RedbConfig {
-    fn default() -> Self {
-        RedbConfig {
-            durability: RedbDurability::Immediate,
-            max_batch: 512,
-            queue_capacity: 8_192,
-            write_timeout: Duration::from_secs(30),
-            lock_wait: Duration::ZERO,
-            cache_size: 64 * 1024 * 1024,
-        }
-    }
-}
 
 /// A session store in one redb file. See the crate docs.
 ///
@@ -116,7 +69,7 @@ impl RedbStore {
                 StoreError::Backend(format!("cannot create directory {}: {e}", parent.display()))
             })?;
         }
-        let db = open_waiting(&path, &config)?;
+        let db = open_waiting(config.lock_wait, || open_file(&path, &config))?;
         // Create both tables up front so readers never meet a missing table.
         let txn = db
             .begin_write()
@@ -228,25 +181,10 @@ fn writer_gone() -> StoreError {
     )
 }
 
-fn open_waiting(path: &Path, config: &RedbConfig) -> Result<redb::Database, StoreError> {
-    let deadline = Instant::now() + config.lock_wait;
-    let mut pause = Duration::from_millis(5);
-    loop {
-        let mut builder = redb::Builder::new();
-        builder.set_cache_size(config.cache_size);
-        match builder.create(path) {
-            Ok(db) => return Ok(db),
-            Err(e) => match errors::open(path, e) {
-                StoreError::Locked { .. } if Instant::now() < deadline => {
-                    std::thread::sleep(
-                        pause.min(deadline.saturating_duration_since(Instant::now())),
-                    );
-                    pause = (pause * 2).min(Duration::from_millis(100));
-                }
-                other => return Err(other),
-            },
-        }
-    }
+fn open_file(path: &Path, config: &RedbConfig) -> Result<redb::Database, StoreError> {
+    let mut builder = redb::Builder::new();
+    builder.set_cache_size(config.cache_size);
+    builder.create(path).map_err(|e| errors::open(path, e))
 }
 
 impl Drop for RedbStore {
@@ -328,15 +266,5 @@ impl SessionStore for RedbStore {
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Flush { reply }).await?;
         answer.await.map_err(|_| writer_gone())?
-    }
-}
-
-/// Encodes a write's record ahead of the writer.
-pub(crate) fn encode(op: &WriteOp) -> Result<Option<Vec<u8>>, StoreError> {
-    match op {
-        WriteOp::Insert(s) => encode_record(Version::FIRST, s).map(Some),
-        WriteOp::Replace { expected, session } => encode_record(expected.next(), session).map(Some),
-        WriteOp::Restore(r) => encode_record(r.version, &r.value).map(Some),
-        WriteOp::Remove { .. } => Ok(None),
     }
 }

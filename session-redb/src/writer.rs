@@ -2,7 +2,6 @@
 //! waiting at the moment (up to `max_batch`), applies each with its own checks inside one
 //! transaction, commits once, and then answers each caller with its own result.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
@@ -10,14 +9,16 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use redb::{ReadableTable, Table};
-use session_core::{
-    expiry_key, expiry_range_end, parse_expiry_key, record_header, SessionId, StoreError, Version,
-    WriteOp,
+use session_core::adapter::{
+    expiry_key, expiry_range_end, parse_expiry_key, plan_batch, record_header, PlanError,
+    RecordHeader,
 };
+use session_core::{SessionId, StoreError, Version, WriteOp};
 use tokio::sync::oneshot;
 
+use crate::config::{RedbConfig, RedbDurability};
 use crate::errors;
-use crate::store::{encode, RedbConfig, RedbDurability, EXPIRY, SESSIONS};
+use crate::tables::{EXPIRY, SESSIONS};
 
 /// A write with its record already encoded.
 #[derive(Debug)]
@@ -28,7 +29,7 @@ pub(crate) struct Prepared {
 
 impl Prepared {
     pub(crate) fn new(op: WriteOp) -> Result<Prepared, StoreError> {
-        let record = encode(&op)?;
+        let record = op.encode()?;
         Ok(Prepared { op, record })
     }
 }
@@ -242,60 +243,45 @@ fn apply(
     ops: Vec<Prepared>,
 ) -> Result<Result<Vec<Option<Version>>, StoreError>, StoreError> {
     // Plan: check every write against the stored state and the batch's earlier writes,
-    // reading each key's header once. `expiries` tracks each key's expiry-index entry as the
-    // batch will leave it, so executing needs no second lookup.
-    let mut overlay: HashMap<&str, Option<Version>> = HashMap::new();
-    let mut expiries: HashMap<&str, Option<DateTime<Utc>>> = HashMap::new();
-    let mut versions = Vec::with_capacity(ops.len());
-    for p in &ops {
-        let id = p.op.id().as_str();
-        let checked = match overlay.get(id) {
-            Some(v) => p.op.check(*v),
-            None => {
-                let header = stored_header(sessions, id)?;
-                // A corrupt record's index entry is unreadable: it stays until a purge drops it.
-                let expires_at = header.as_ref().ok().and_then(|h| h.map(|h| h.expires_at));
-                expiries.insert(id, expires_at);
-                p.op.check_header(header)
-            }
-        };
-        match checked {
-            Ok(v) => {
-                overlay.insert(id, v);
-                versions.push(v);
-            }
-            Err(refused) => return Ok(Err(refused)),
-        }
-    }
+    // reading each key's header once; the plan carries each key's expiry-index entry as the
+    // batch leaves it, so executing needs no second lookup.
+    let planned = plan_batch(ops.iter().map(|p| &p.op), |id| {
+        stored_header(sessions, id.as_str())
+    });
+    let planned = match planned {
+        Ok(planned) => planned,
+        Err(PlanError::Refused(refused)) => return Ok(Err(refused)),
+        Err(PlanError::Backend(fatal)) => return Err(fatal),
+    };
     // Execute: every check passed, so only a backend error can stop us now.
-    for p in &ops {
+    for (p, plan) in ops.iter().zip(&planned) {
         let id = p.op.id();
-        let new_expiry = p.op.session().map(|s| s.expires_at);
-        let old_expiry = expiries.insert(id.as_str(), new_expiry).flatten();
-        if let Some(old) = old_expiry.filter(|old| Some(*old) != new_expiry) {
-            expiry
-                .remove(expiry_key(old, id).as_slice())
-                .map_err(|e| errors::backend("write", e))?;
-        }
-        match (p.op.session(), &p.record) {
-            (Some(s), Some(record)) => {
+        match &p.record {
+            Some(record) => {
                 sessions
                     .insert(id.as_str(), record.as_slice())
                     .map_err(|e| errors::backend("write", e))?;
-                if old_expiry != Some(s.expires_at) {
-                    expiry
-                        .insert(expiry_key(s.expires_at, id).as_slice(), ())
-                        .map_err(|e| errors::backend("write", e))?;
-                }
             }
-            _ => {
+            None => {
                 sessions
                     .remove(id.as_str())
                     .map_err(|e| errors::backend("write", e))?;
             }
         }
+        if plan.old_expiry != plan.new_expiry {
+            if let Some(old) = plan.old_expiry {
+                expiry
+                    .remove(expiry_key(old, id).as_slice())
+                    .map_err(|e| errors::backend("write", e))?;
+            }
+            if let Some(new) = plan.new_expiry {
+                expiry
+                    .insert(expiry_key(new, id).as_slice(), ())
+                    .map_err(|e| errors::backend("write", e))?;
+            }
+        }
     }
-    Ok(Ok(versions))
+    Ok(Ok(planned.into_iter().map(|p| p.version).collect()))
 }
 
 /// The header of the record stored under `id`: `Ok(Ok(None))` absent, `Ok(Err(corrupt))`
@@ -303,7 +289,7 @@ fn apply(
 fn stored_header(
     sessions: &Sessions<'_>,
     id: &str,
-) -> Result<Result<Option<session_core::RecordHeader>, StoreError>, StoreError> {
+) -> Result<Result<Option<RecordHeader>, StoreError>, StoreError> {
     let Some(bytes) = sessions.get(id).map_err(|e| errors::backend("read", e))? else {
         return Ok(Ok(None));
     };

@@ -20,8 +20,10 @@
 //! # }
 //! ```
 
+mod config;
 mod errors;
 mod store;
 mod sync;
 
-pub use crate::store::{SledConfig, SledDurability, SledStats, SledStore};
+pub use crate::config::{SledConfig, SledDurability};
+pub use crate::store::{SledStats, SledStore};

@@ -1,61 +1,31 @@
-//! [`SledStore`]: opening, configuration, reads, transactions and the `SessionStore`
-//! implementation.
+//! [`SledStore`]: opening, reads, transactions and the `SessionStore` implementation.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use session_core::adapter::{
+    decode_record, expiry_key, expiry_range_end, open_waiting, parse_expiry_key, plan_batch,
+    record_header, PlanError, ScanQueryExt,
+};
 use session_core::{
-    decode_record, encode_record, expiry_key, expiry_range_end, parse_expiry_key, record_header,
     ScanPage, ScanQuery, Session, SessionId, SessionStore, StoreError, Version, Versioned, WriteOp,
 };
-use sled::transaction::{abort, ConflictableTransactionError, TransactionError};
+use sled::transaction::{
+    abort, ConflictableTransactionError, TransactionError, UnabortableTransactionError,
+};
 use sled::Transactional;
 use tokio::sync::oneshot;
 
+use crate::config::{SledConfig, SledDurability};
 use crate::errors;
 use crate::sync::{Counters, SyncReply, Syncer};
 
 const SESSIONS: &str = "sessions";
 const EXPIRY: &str = "sessions_by_expiry";
-
-/// When a write counts as acknowledged.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SledDurability {
-    /// After sled's flush and an `fdatasync` of its data file (shared by concurrent writers).
-    /// The default.
-    #[default]
-    Immediate,
-    /// When the transaction commits in memory; sled writes it out within ~500 ms (its
-    /// `flush_every_ms`) and a crash may lose the last writes. For benchmarks.
-    None,
-}
-
-/// The knobs of a [`SledStore`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct SledConfig {
-    /// When a write counts as acknowledged. Default: on disk.
-    pub durability: SledDurability,
-    /// How long `open` retries while another process holds the directory, before `Locked`.
-    /// Default zero: fail at once.
-    pub lock_wait: Duration,
-    /// sled's page cache, in bytes. Default 64 MiB.
-    pub cache_capacity: u64,
-}
-
-impl Default for SledConfig {
-    fn default() -> Self {
-        SledConfig {
-            durability: SledDurability::Immediate,
-            lock_wait: Duration::ZERO,
-            cache_capacity: 64 * 1024 * 1024,
-        }
-    }
-}
 
 /// A session store in one sled directory. See the crate docs.
 ///
@@ -108,7 +78,7 @@ impl SledStore {
                 path.display()
             )));
         }
-        let db = open_waiting(&path, &config)?;
+        let db = open_waiting(config.lock_wait, || open_dir(&path, &config))?;
         let sessions = db
             .open_tree(SESSIONS)
             .map_err(|e| errors::backend("open tree", e))?;
@@ -192,7 +162,10 @@ impl SledStore {
     }
 
     async fn write(&self, ops: Vec<WriteOp>) -> Result<Vec<Option<Version>>, StoreError> {
-        let records = ops.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+        let records = ops
+            .iter()
+            .map(WriteOp::encode)
+            .collect::<Result<Vec<_>, _>>()?;
         let out = self
             .blocking(move |sessions, expiry| transact(sessions, expiry, &ops, &records))
             .await?;
@@ -212,42 +185,19 @@ fn sync_dir(path: &Path) {
     }
 }
 
-fn open_waiting(path: &Path, config: &SledConfig) -> Result<sled::Db, StoreError> {
-    let deadline = Instant::now() + config.lock_wait;
-    let mut pause = Duration::from_millis(5);
-    loop {
-        let result = sled::Config::new()
-            .path(path)
-            .cache_capacity(config.cache_capacity)
-            .open();
-        match result {
-            Ok(db) => return Ok(db),
-            Err(e) => match errors::open(path, e) {
-                StoreError::Locked { .. } if Instant::now() < deadline => {
-                    std::thread::sleep(
-                        pause.min(deadline.saturating_duration_since(Instant::now())),
-                    );
-                    pause = (pause * 2).min(Duration::from_millis(100));
-                }
-                other => return Err(other),
-            },
-        }
-    }
-}
-
-fn encode(op: &WriteOp) -> Result<Option<Vec<u8>>, StoreError> {
-    match op {
-        WriteOp::Insert(s) => encode_record(Version::FIRST, s).map(Some),
-        WriteOp::Replace { expected, session } => encode_record(expected.next(), session).map(Some),
-        WriteOp::Restore(r) => encode_record(r.version, &r.value).map(Some),
-        WriteOp::Remove { .. } => Ok(None),
-    }
+fn open_dir(path: &Path, config: &SledConfig) -> Result<sled::Db, StoreError> {
+    sled::Config::new()
+        .path(path)
+        .cache_capacity(config.cache_capacity)
+        .open()
+        .map_err(|e| errors::open(path, e))
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
-/// One sled transaction over both trees: check every write in order against what the
-/// transaction sees (including the batch's earlier writes), then apply them all, or abort.
+/// One sled transaction over both trees: plan the batch against what the transaction sees
+/// (each key read once, later writes checked against earlier ones), then apply it all, or
+/// abort. sled re-runs the closure on a conflict, and with it the plan.
 fn transact(
     sessions: &sled::Tree,
     expiry: &sled::Tree,
@@ -255,35 +205,40 @@ fn transact(
     records: &[Option<Vec<u8>>],
 ) -> Result<Vec<Option<Version>>, StoreError> {
     let result = (sessions, expiry).transaction(|(s, e)| -> TxResult<Vec<Option<Version>>> {
-        let mut out = Vec::with_capacity(ops.len());
-        for (op, record) in ops.iter().zip(records) {
+        let planned = plan_batch(ops, |id| {
+            let stored: Option<sled::IVec> = s.get(id.as_str().as_bytes())?;
+            Ok::<_, UnabortableTransactionError>(
+                stored
+                    .as_deref()
+                    .map(|b| record_header(id.as_str(), b))
+                    .transpose(),
+            )
+        });
+        let planned = match planned {
+            Ok(planned) => planned,
+            Err(PlanError::Refused(refused)) => return abort(refused),
+            Err(PlanError::Backend(e)) => return Err(e.into()),
+        };
+        for ((op, record), plan) in ops.iter().zip(records).zip(&planned) {
             let id = op.id();
-            let stored = s.get(id.as_str().as_bytes())?;
-            let header = stored
-                .as_deref()
-                .map(|b| record_header(id.as_str(), b))
-                .transpose();
-            // A corrupt record's index entry is unreadable: it stays until a purge drops it.
-            let old_expiry = header.as_ref().ok().and_then(|h| h.map(|h| h.expires_at));
-            let new = match op.check_header(header) {
-                Ok(v) => v,
-                Err(refused) => return abort(refused),
-            };
-            if let Some(old) = old_expiry {
-                e.remove(expiry_key(old, id))?;
-            }
-            match (op.session(), record) {
-                (Some(sess), Some(bytes)) => {
-                    s.insert(id.as_str().as_bytes(), bytes.as_slice())?;
-                    e.insert(expiry_key(sess.expires_at, id), &[] as &[u8])?;
+            if plan.old_expiry != plan.new_expiry {
+                if let Some(old) = plan.old_expiry {
+                    e.remove(expiry_key(old, id))?;
                 }
-                _ => {
+                if let Some(new) = plan.new_expiry {
+                    e.insert(expiry_key(new, id), &[] as &[u8])?;
+                }
+            }
+            match record {
+                Some(bytes) => {
+                    s.insert(id.as_str().as_bytes(), bytes.as_slice())?;
+                }
+                None => {
                     s.remove(id.as_str().as_bytes())?;
                 }
             }
-            out.push(new);
         }
-        Ok(out)
+        Ok(planned.iter().map(|p| p.version).collect())
     });
     result.map_err(|e| match e {
         TransactionError::Abort(refused) => refused,

@@ -356,7 +356,7 @@ fn raw_redb(
         }
         let t = Instant::now();
         bump(&mut session, doc);
-        let bytes = session_core::encode_record(session_core::Version(i + 1), &session)?;
+        let bytes = session_core::adapter::encode_record(session_core::Version(i + 1), &session)?;
         let txn = db.begin_write()?;
         txn.open_table(TABLE)?
             .insert(id.as_str(), bytes.as_slice())?;

@@ -15,9 +15,8 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::Args;
 use serde::Serialize;
-use session_core::{
-    decode_record, encode_record, Session, SessionStore, Version, Versioned, WriteOp,
-};
+use session_core::adapter::{decode_record, encode_record};
+use session_core::{Session, SessionStore, Version, Versioned, WriteOp};
 
 use crate::bolt::BoltFile;
 

@@ -1,6 +1,7 @@
 //! Golden bytes of every record-format version: old formats must keep decoding.
 
-use session_core::{decode_record, encode_record, Version};
+use session_core::adapter::{decode_record, encode_record};
+use session_core::Version;
 
 const V1: &[u8] = include_bytes!("../data/record-v1.bin");
 const V1_JSON: &str = include_str!("../data/record-v1.json");

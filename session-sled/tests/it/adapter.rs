@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use session_core::{encode_record, Session, SessionId, SessionStore, StoreError, Version};
+use session_core::adapter::encode_record;
+use session_core::{Session, SessionId, SessionStore, StoreError, Version};
 use session_sled::{SledConfig, SledStore};
 
 fn id(s: &str) -> SessionId {

@@ -1,0 +1,81 @@
+//! The conformance cases. Each takes a fresh [`TestStore`](super::TestStore) and panics on a
+//! broken contract. They are public so an adapter can also call one directly.
+//!
+//! `writes.rs`: the port's writes, the expiry index and `count`; `scan.rs`: filters and
+//! paging; `service.rs`: the `Sessions` service's rules; `concurrency.rs`: racing writers,
+//! locks and the cap under racing creations. The helpers below are shared by all four.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod concurrency;
+mod scan;
+mod service;
+mod writes;
+
+pub use self::concurrency::{
+    hot_session_updates_lose_nothing, lock_excludes_and_times_out_busy,
+    lock_is_released_on_panic_and_cancellation, max_sessions_holds_under_concurrent_creation,
+    racing_get_or_create_yields_one_session, racing_replaces_of_one_version_have_one_winner,
+    shared_locks_exclude_other_services, two_services_on_one_store_lose_no_update,
+    update_many_in_opposite_orders_never_deadlocks,
+};
+pub use self::scan::{
+    scan_filters_by_status_label_and_prefix, scan_pages_are_stable_while_inserts_run,
+};
+pub use self::service::{
+    expired_session_reads_as_expired, max_sessions_ignores_expired_sessions,
+    rejected_update_writes_nothing, session_ids_are_validated,
+};
+pub use self::writes::{
+    apply_checks_writes_in_order, apply_is_all_or_nothing, count_counts_every_session,
+    duplicate_insert_is_already_exists, expiry_index_follows_replaced_expiry,
+    insert_get_round_trip_keeps_nested_metadata,
+    purge_expired_removes_only_expired_and_honours_limit, remove_honours_expected_version,
+    replace_of_missing_is_not_found, restore_keeps_versions_and_overwrites,
+    stale_replace_conflicts_and_writes_nothing,
+};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::{ManualClock, Session, SessionId, SessionStore, Sessions, SessionsConfig, StoreError};
+
+fn id(s: &str) -> SessionId {
+    SessionId::new(s).unwrap()
+}
+
+/// A fixed instant the cases measure expiry from.
+pub fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_750_000_000, 0).unwrap()
+}
+
+fn session(name: &str, ttl_secs: u64) -> Session {
+    Session::new(id(name), t0(), Duration::from_secs(ttl_secs))
+}
+
+fn sessions_at(
+    store: &Arc<dyn SessionStore>,
+    config: SessionsConfig,
+) -> (Sessions, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(t0()));
+    (
+        Sessions::with_clock(Arc::clone(store), config, clock.clone()),
+        clock,
+    )
+}
+
+fn counter(s: &Session) -> u64 {
+    s.metadata
+        .get("counter")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0)
+}
+
+fn bump_counter(s: &mut Session) -> Result<u64, StoreError> {
+    let n = counter(s) + 1;
+    s.metadata.insert("counter".into(), json!(n));
+    Ok(n)
+}

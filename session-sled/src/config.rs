@@ -1,0 +1,37 @@
+//! [`SledConfig`]: the knobs of a store, and when a write counts as acknowledged.
+
+use std::time::Duration;
+
+/// When a write counts as acknowledged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SledDurability {
+    /// After sled's flush and an `fdatasync` of its data file (shared by concurrent writers).
+    /// The default.
+    #[default]
+    Immediate,
+    /// When the transaction commits in memory; sled writes it out within ~500 ms (its
+    /// `flush_every_ms`) and a crash may lose the last writes. For benchmarks.
+    None,
+}
+
+/// The knobs of a [`crate::SledStore`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct SledConfig {
+    /// When a write counts as acknowledged. Default: on disk.
+    pub durability: SledDurability,
+    /// How long `open` retries while another process holds the directory, before `Locked`.
+    /// Default zero: fail at once.
+    pub lock_wait: Duration,
+    /// sled's page cache, in bytes. Default 64 MiB.
+    pub cache_capacity: u64,
+}
+
+impl Default for SledConfig {
+    fn default() -> Self {
+        SledConfig {
+            durability: SledDurability::Immediate,
+            lock_wait: Duration::ZERO,
+            cache_capacity: 64 * 1024 * 1024,
+        }
+    }
+}
