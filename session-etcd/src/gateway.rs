@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use session_core::{RetryPolicy, StoreError};
 
-/// A failed request.
+/// A request that failed after its retries: why, and what the caller needs to decide what
+/// to do about it.
 #[derive(Debug)]
 pub(crate) struct CallError {
     pub(crate) message: String,
@@ -59,6 +60,7 @@ pub(crate) enum GrpcCode {
 }
 
 impl GrpcCode {
+    /// The code of the `code` number in a gateway error body.
     pub(crate) fn from_number(code: i64) -> GrpcCode {
         use GrpcCode::*;
         match code {
@@ -144,6 +146,8 @@ struct ErrorBody {
     code: Option<Value>,
 }
 
+/// The endpoints of one cluster, tried in turn (the next one after a failure), over one
+/// HTTP client.
 #[derive(Debug)]
 pub(crate) struct Gateway {
     http: reqwest::Client,

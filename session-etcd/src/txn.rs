@@ -135,7 +135,7 @@ pub(crate) struct RangeRequest {
 }
 
 impl RangeRequest {
-    /// The one key `key`.
+    /// A read of exactly `key` (no range).
     pub(crate) fn key(key: &[u8]) -> RangeRequest {
         RangeRequest {
             key: key.to_vec(),
@@ -155,6 +155,7 @@ impl RangeRequest {
     }
 }
 
+/// A txn's put: sets `key` to `value` (creating it, or replacing it at a new revision).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub(crate) struct PutRequest {
     #[serde(with = "base64_bytes")]
@@ -166,6 +167,7 @@ pub(crate) struct PutRequest {
     pub(crate) lease: Option<i64>,
 }
 
+/// A txn's delete of exactly `key` (no range; a no-op when absent).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub(crate) struct DeleteRangeRequest {
     #[serde(with = "base64_bytes")]
@@ -184,6 +186,7 @@ pub(crate) struct TxnResponse {
     pub(crate) responses: Vec<ResponseOp>,
 }
 
+/// What every answer says about the cluster; this adapter reads only the revision.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ResponseHeader {
     /// The store's revision after the request: for a txn that wrote, the revision of its
@@ -232,7 +235,6 @@ pub(crate) mod int64 {
     use serde::de::{Deserializer, Error, Unexpected, Visitor};
     use serde::Serializer;
 
-    #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `with` passes a reference
     pub(crate) fn serialize<S: Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(v)
     }
@@ -269,7 +271,6 @@ pub(crate) mod int64 {
 mod int64_option {
     use serde::Serializer;
 
-    #[allow(clippy::ref_option)] // serde's `with` passes a reference
     pub(crate) fn serialize<S: Serializer>(v: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
         match v {
             Some(v) => s.collect_str(v),
@@ -279,7 +280,7 @@ mod int64_option {
 }
 
 /// Protobuf bytes in JSON: standard base64.
-pub(crate) mod base64_bytes {
+mod base64_bytes {
     use base64::engine::general_purpose::STANDARD as B64;
     use base64::Engine;
     use serde::de::{Deserialize, Deserializer, Error};
