@@ -361,9 +361,9 @@ impl SessionStore for EtcdStore {
                 .await?
                 .kvs;
             let full = got.len() == chunk;
-            let last_key = got
-                .last()
-                .map(|kv| String::from_utf8_lossy(&kv.key[prefix.len()..]).into_owned());
+            let last_key = got.last().map(|kv| {
+                String::from_utf8_lossy(kv.key.get(prefix.len()..).unwrap_or_default()).into_owned()
+            });
             let page = q.collect_page(got.iter().map(|kv| kv_session(kv, prefix.len())))?;
             items.extend(page.items);
             if page.next_cursor.is_some() || !full {
@@ -409,7 +409,9 @@ impl SessionStore for EtcdStore {
                 break;
             }
             for entry in entries {
-                let Some((at, id)) = parse_expiry_key(&entry.key[prefix.len()..]) else {
+                let Some((at, id)) =
+                    parse_expiry_key(entry.key.get(prefix.len()..).unwrap_or_default())
+                else {
                     self.txn(vec![], vec![RequestOp::delete(&entry.key)])
                         .await?;
                     continue;
