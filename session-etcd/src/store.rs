@@ -113,11 +113,15 @@ impl EtcdStore {
                 keys.len()
             )));
         }
-        Ok(resp
-            .responses
+        resp.responses
             .into_iter()
-            .map(|r| r.response_range.unwrap_or_default().kvs.into_iter().next())
-            .collect())
+            .map(|r| match r.response_range {
+                Some(range) => Ok(range.kvs.into_iter().next()),
+                None => Err(StoreError::Backend(
+                    "etcd answered a read in a txn with another kind of result".into(),
+                )),
+            })
+            .collect()
     }
 
     /// Runs a guarded txn: `Ok(true)` applied, `Ok(false)` a compare failed.
