@@ -1,18 +1,23 @@
-//! A minimal client of etcd's v3 JSON gateway: endpoint failover, bounded retries, and a
-//! clear account of whether a failed write may have been applied.
+//! A minimal client of etcd's v3 JSON gateway: endpoint failover, bounded retries, errors
+//! classified by their gRPC status code, and a clear account of whether a failed write may
+//! have been applied.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
-use serde_json::{json, Value};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use session_core::{RetryPolicy, StoreError};
 
-/// A failed request.
+/// A request that failed after its retries: why, and what the caller needs to decide what
+/// to do about it.
 #[derive(Debug)]
 pub(crate) struct CallError {
     pub(crate) message: String,
+    /// The gRPC status code etcd answered with, when it answered with one.
+    pub(crate) code: Option<GrpcCode>,
     /// The request may have reached etcd and been applied (a timeout or a reset after
     /// sending); a write must be re-read before it is answered.
     pub(crate) maybe_applied: bool,
@@ -24,6 +29,125 @@ impl From<CallError> for StoreError {
     }
 }
 
+/// The gRPC status codes etcd's errors carry; the gateway puts the number in its error body
+/// (`{"error": "...", "message": "...", "code": 14}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GrpcCode {
+    Canceled,
+    Unknown,
+    /// A malformed request, and etcd's request limits: too many operations in a txn
+    /// (`--max-txn-ops`), a duplicate key in a txn, a request too large.
+    InvalidArgument,
+    DeadlineExceeded,
+    /// A lease that has expired or was revoked (the only "not found" of the calls made here).
+    NotFound,
+    AlreadyExists,
+    PermissionDenied,
+    /// Too many requests, or the database is out of space (`--quota-backend-bytes`).
+    ResourceExhausted,
+    /// Among others auth not enabled, and "not leader" (a member that lost leadership).
+    FailedPrecondition,
+    Aborted,
+    OutOfRange,
+    Unimplemented,
+    Internal,
+    /// No leader, a leader change, a stopping member, a request that timed out in raft.
+    Unavailable,
+    DataLoss,
+    Unauthenticated,
+    /// A code gRPC does not define.
+    Other(i64),
+}
+
+impl GrpcCode {
+    /// The code of the `code` number in a gateway error body.
+    pub(crate) fn from_number(code: i64) -> GrpcCode {
+        use GrpcCode::*;
+        match code {
+            1 => Canceled,
+            2 => Unknown,
+            3 => InvalidArgument,
+            4 => DeadlineExceeded,
+            5 => NotFound,
+            6 => AlreadyExists,
+            7 => PermissionDenied,
+            8 => ResourceExhausted,
+            9 => FailedPrecondition,
+            10 => Aborted,
+            11 => OutOfRange,
+            12 => Unimplemented,
+            13 => Internal,
+            14 => Unavailable,
+            15 => DataLoss,
+            16 => Unauthenticated,
+            n => Other(n),
+        }
+    }
+}
+
+/// etcd's `ErrGRPCNotLeader` text (code `FailedPrecondition`): another member, or this one
+/// once a leader is elected, can serve the request.
+const NOT_LEADER: &str = "etcdserver: not leader";
+/// The start of etcd's `ErrGRPCTimeout*` texts (code `Unavailable`): the proposal was sent to
+/// raft and may still be applied.
+const RAFT_TIMEOUT: &str = "etcdserver: request timed out";
+
+/// What to do about a refused request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Verdict {
+    /// Another endpoint, or the same one later, may succeed: retry until the deadline.
+    transient: bool,
+    /// The request may have been applied although it failed.
+    maybe_applied: bool,
+}
+
+/// Classifies a refusal by its gRPC code: the codes the gateway answers with a 5xx status
+/// (`Unknown`, `DeadlineExceeded`, `Unimplemented`, `Internal`, `Unavailable`, `DataLoss`)
+/// and "not leader" are transient (a leaderless or overloaded cluster may recover); only a
+/// raft timeout may have been applied. Everything else (bad request, too many ops, lease not
+/// found, auth) is final. An answer without a code is not the gateway's (a proxy's page): it
+/// is judged by its HTTP status and text.
+fn judge(status: StatusCode, code: Option<GrpcCode>, message: &str) -> Verdict {
+    use GrpcCode::*;
+    let Some(code) = code else {
+        return Verdict {
+            transient: status.is_server_error()
+                || message.contains("leader")
+                || message.contains("timed out"),
+            maybe_applied: message.contains("timed out"),
+        };
+    };
+    match code {
+        Unavailable => Verdict {
+            transient: true,
+            maybe_applied: message.starts_with(RAFT_TIMEOUT),
+        },
+        Unknown | DeadlineExceeded | Unimplemented | Internal | DataLoss => Verdict {
+            transient: true,
+            maybe_applied: false,
+        },
+        FailedPrecondition if message == NOT_LEADER => Verdict {
+            transient: true,
+            maybe_applied: false,
+        },
+        _ => Verdict {
+            transient: false,
+            maybe_applied: false,
+        },
+    }
+}
+
+/// The gateway's error body. A body that is not JSON is an error too (its text the message).
+#[derive(Debug, Default, Deserialize)]
+struct ErrorBody {
+    /// Present on every error; usually the message, an object for a streaming call's error.
+    error: Option<Value>,
+    message: Option<Value>,
+    code: Option<Value>,
+}
+
+/// The endpoints of one cluster, tried in turn (the next one after a failure), over one
+/// HTTP client.
 #[derive(Debug)]
 pub(crate) struct Gateway {
     http: reqwest::Client,
@@ -31,51 +155,6 @@ pub(crate) struct Gateway {
     next: AtomicUsize,
     deadline: Duration,
     retry: RetryPolicy,
-}
-
-/// One key-value as the gateway returns it.
-#[derive(Debug, Clone)]
-pub(crate) struct Kv {
-    pub(crate) key: Vec<u8>,
-    pub(crate) value: Vec<u8>,
-    pub(crate) mod_revision: i64,
-    pub(crate) create_revision: i64,
-}
-
-pub(crate) fn b64(bytes: &[u8]) -> String {
-    B64.encode(bytes)
-}
-
-pub(crate) fn int(v: &Value) -> i64 {
-    match v {
-        Value::String(s) => s.parse().unwrap_or(0),
-        Value::Number(n) => n.as_i64().unwrap_or(0),
-        _ => 0,
-    }
-}
-
-pub(crate) fn kvs(response: &Value) -> Result<Vec<Kv>, StoreError> {
-    let Some(list) = response.get("kvs").and_then(Value::as_array) else {
-        return Ok(Vec::new());
-    };
-    list.iter()
-        .map(|kv| {
-            let decode = |field: &str| {
-                B64.decode(kv.get(field).and_then(Value::as_str).unwrap_or(""))
-                    .map_err(|e| StoreError::Backend(format!("etcd answered a bad {field}: {e}")))
-            };
-            Ok(Kv {
-                key: decode("key")?,
-                value: decode("value")?,
-                mod_revision: int(&kv["mod_revision"]),
-                create_revision: int(&kv["create_revision"]),
-            })
-        })
-        .collect()
-}
-
-pub(crate) fn count(response: &Value) -> u64 {
-    u64::try_from(int(&response["count"])).unwrap_or(0)
 }
 
 impl Gateway {
@@ -117,9 +196,20 @@ impl Gateway {
         &self.endpoints
     }
 
-    /// POSTs `body` to `path` on one endpoint after another until one answers, retrying with
-    /// the policy's backoff until the deadline.
-    pub(crate) async fn post(&self, path: &str, body: &Value) -> Result<Value, CallError> {
+    /// POSTs `body` (serialized once) to `path` on one endpoint after another until one
+    /// answers, retrying with the policy's backoff until the deadline, and reads the answer
+    /// as `R`. An answer that does not read as `R` (a missing or unparsable number where one
+    /// is required) fails as possibly applied: etcd did answer it.
+    pub(crate) async fn post<B, R>(&self, path: &str, body: &B) -> Result<R, CallError>
+    where
+        B: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let body = serde_json::to_vec(body).map_err(|e| CallError {
+            message: format!("cannot encode the etcd request {path}: {e}"),
+            code: None,
+            maybe_applied: false,
+        })?;
         let start = Instant::now();
         let mut attempt = 0u32;
         let mut maybe_applied = false;
@@ -127,41 +217,58 @@ impl Gateway {
             attempt += 1;
             let i = self.next.load(Ordering::Relaxed) % self.endpoints.len();
             let url = format!("{}{path}", self.endpoints[i]);
-            let failure = match self.http.post(&url).json(body).send().await {
+            let request = self
+                .http
+                .post(&url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+            let (failure, code) = match request.send().await {
                 Ok(resp) => {
                     let status = resp.status();
                     let text = resp.text().await.map_err(|e| CallError {
                         message: format!("etcd {url}: {e}"),
+                        code: None,
                         maybe_applied: true,
                     })?;
-                    let value: Value =
-                        serde_json::from_str(&text).unwrap_or_else(|_| json!({"error": text}));
-                    if status.is_success() && value.get("error").is_none() {
-                        return Ok(value);
+                    let error = serde_json::from_str::<ErrorBody>(&text).unwrap_or(ErrorBody {
+                        error: Some(Value::String(text.clone())),
+                        ..ErrorBody::default()
+                    });
+                    if status.is_success() && error.error.is_none() {
+                        return serde_json::from_str(&text).map_err(|e| CallError {
+                            message: format!(
+                                "etcd {url} answered what this adapter cannot read ({e}): {text}"
+                            ),
+                            code: None,
+                            maybe_applied: true,
+                        });
                     }
-                    let message = value
-                        .get("error")
-                        .or_else(|| value.get("message"))
+                    let message = error
+                        .error
+                        .as_ref()
                         .and_then(Value::as_str)
+                        .or_else(|| error.message.as_ref().and_then(Value::as_str))
                         .unwrap_or(&text)
                         .to_owned();
-                    // etcd refused the request (bad request, too many ops, no leader): a
-                    // leaderless or overloaded cluster may recover; anything else will not.
-                    let transient = status.is_server_error()
-                        || message.contains("leader")
-                        || message.contains("timed out");
-                    if !transient {
+                    let code = error
+                        .code
+                        .as_ref()
+                        .and_then(Value::as_i64)
+                        .map(GrpcCode::from_number);
+                    let verdict = judge(status, code, &message);
+                    if !verdict.transient {
                         return Err(CallError {
                             message: format!("etcd refused {path}: {message}"),
+                            code,
                             maybe_applied: false,
                         });
                     }
-                    maybe_applied |= message.contains("timed out");
-                    format!("etcd {url}: {message}")
+                    maybe_applied |= verdict.maybe_applied;
+                    (format!("etcd {url}: {message}"), code)
                 }
                 Err(e) => {
                     maybe_applied |= !e.is_connect();
-                    format!("etcd {url}: {e}")
+                    (format!("etcd {url}: {e}"), None)
                 }
             };
             // Try the next endpoint; back off once every endpoint has failed in this round.
@@ -174,6 +281,7 @@ impl Gateway {
                         start.elapsed(),
                         self.endpoints.len()
                     ),
+                    code,
                     maybe_applied,
                 });
             }
@@ -187,5 +295,85 @@ impl Gateway {
                 tokio::time::sleep(delay.min(self.deadline.saturating_sub(start.elapsed()))).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(status: u16, code: Option<i64>, message: &str, transient: bool, maybe: bool) {
+        let status = StatusCode::from_u16(status).unwrap();
+        let verdict = judge(status, code.map(GrpcCode::from_number), message);
+        let expected = Verdict {
+            transient,
+            maybe_applied: maybe,
+        };
+        assert_eq!(verdict, expected, "{status} {code:?} {message:?}");
+    }
+
+    #[test]
+    fn refusals_are_judged_by_their_grpc_code() {
+        // Final: the request is wrong or cannot be served as it is.
+        check(
+            400,
+            Some(3),
+            "etcdserver: too many operations in txn request",
+            false,
+            false,
+        );
+        check(
+            400,
+            Some(3),
+            "etcdserver: duplicate key given in txn request",
+            false,
+            false,
+        );
+        check(
+            404,
+            Some(5),
+            "etcdserver: requested lease not found",
+            false,
+            false,
+        );
+        check(
+            429,
+            Some(8),
+            "etcdserver: mvcc: database space exceeded",
+            false,
+            false,
+        );
+        check(
+            412,
+            Some(9),
+            "etcdserver: authentication is not enabled",
+            false,
+            false,
+        );
+        check(
+            401,
+            Some(16),
+            "etcdserver: invalid auth token",
+            false,
+            false,
+        );
+        check(403, Some(7), "etcdserver: permission denied", false, false);
+        // Transient: another member, or the cluster a moment later, may serve it.
+        check(503, Some(14), "etcdserver: no leader", true, false);
+        check(503, Some(14), "etcdserver: leader changed", true, false);
+        check(412, Some(9), "etcdserver: not leader", true, false);
+        check(504, Some(4), "context deadline exceeded", true, false);
+        check(500, Some(13), "internal error", true, false);
+        // A raft timeout may still be applied.
+        check(503, Some(14), "etcdserver: request timed out", true, true);
+        let lost = "etcdserver: request timed out, possibly due to connection lost";
+        check(503, Some(14), lost, true, true);
+    }
+
+    #[test]
+    fn an_answer_without_a_code_is_judged_by_status_and_text() {
+        check(502, None, "Bad Gateway", true, false);
+        check(200, None, "upstream timed out", true, true);
+        check(404, None, "Not Found", false, false);
     }
 }

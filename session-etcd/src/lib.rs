@@ -10,9 +10,23 @@
 //! re-read before it is answered: it succeeded if the keys hold exactly what it wrote.
 //!
 //! Keys: `<prefix>s/<id>` → the record (session-core's codec), `<prefix>x/<expiry key>` → empty
-//! (the expiry index). etcd keeps every revision until compaction: run etcd with
-//! `--auto-compaction-mode periodic --auto-compaction-retention 1h` (every CAS adds one), and
-//! with `--max-txn-ops` at least twice the largest `apply` batch (4 ops per session).
+//! (the expiry index), `<prefix>l/<id>` → a session lock, held under the store's lease (the
+//! lock port, for steps run by several replicas). etcd keeps every revision until
+//! compaction: run etcd with `--auto-compaction-mode periodic --auto-compaction-retention 1h`
+//! (every CAS adds one).
+//!
+//! # `--max-txn-ops`
+//!
+//! A write of N sessions is one etcd txn of up to 3·N operations (each session's record, and
+//! the delete and put that move its expiry-index entry) and N compares, one more when fenced
+//! by a lock; etcd refuses a txn with more than `--max-txn-ops` entries (default 128) in
+//! either list, and this adapter refuses such a batch before sending it
+//! ([`StoreError::Invalid`](session_core::StoreError::Invalid), from
+//! [`EtcdConfig::max_txn_ops`], which must match the cluster's flag). So run etcd with
+//! `--max-txn-ops` of at least 3·N for the largest batch N any client writes: a server's
+//! single-session updates need 3, and `cargo xtask migrate` writes 40 sessions a txn (120,
+//! within etcd's default).
+//!
 //! Upstream supports etcd 3.5 and 3.6 for production; the tests here run Debian's 3.4.
 //!
 //! ```no_run
@@ -27,7 +41,12 @@
 //! # }
 //! ```
 
+mod config;
 mod gateway;
+mod keys;
+mod locks;
 mod store;
+mod txn;
 
-pub use crate::store::{EtcdConfig, EtcdStore};
+pub use crate::config::EtcdConfig;
+pub use crate::store::EtcdStore;

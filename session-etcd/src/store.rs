@@ -1,69 +1,37 @@
-//! [`EtcdStore`]: the `SessionStore` implementation over the gateway.
+//! [`EtcdStore`]: the `SessionStore` implementation over the gateway. Each write reads the
+//! keys it touches at one revision, plans the batch on that snapshot with the port's version
+//! rule, and commits it as one txn guarded by every key's revision (see [`crate::txn`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
 use session_core::adapter::{
-    decode_record, expiry_key, expiry_range_end, parse_expiry_key, plan_batch, record_header,
-    shared_lock_handle, RecordHeader, ScanQueryExt,
+    decode_record, expiry_range_end, parse_expiry_key, plan_batch, record_header, RecordHeader,
+    ScanQueryExt,
 };
 use session_core::{
-    RetryPolicy, ScanPage, ScanQuery, Session, SessionId, SessionStore, StoreError, Version,
-    Versioned, WriteOp,
+    ScanPage, ScanQuery, Session, SessionId, SessionStore, StoreError, Version, Versioned, WriteOp,
 };
 
-use session_core::{Fence, SharedLockHandle, SharedLocks};
+use session_core::{Fence, SharedLocks};
 
-use crate::gateway::{b64, count, int, kvs, CallError, Gateway, Kv};
+use crate::config::EtcdConfig;
+use crate::gateway::{CallError, Gateway};
+use crate::keys::{prefix_end, Keys};
+use crate::locks::EtcdLocks;
+use crate::txn::{
+    Compare, KeyValue as Kv, RangeRequest, RangeResponse, RequestOp, TxnRequest, TxnResponse,
+};
 
-/// The knobs of an [`EtcdStore`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct EtcdConfig {
-    /// Every key of this store starts with it, so several stores can share a cluster.
-    /// Default `container-kit/`.
-    pub prefix: String,
-    /// One HTTP request's timeout. Default 5 s.
-    pub request_timeout: Duration,
-    /// How long one operation keeps trying other endpoints and retrying. Default 15 s.
-    pub deadline: Duration,
-    /// Backoff between rounds over the endpoints, and between re-plans of a write that lost
-    /// a race inside etcd.
-    pub retry: RetryPolicy,
-    /// The cluster's `--max-txn-ops` (etcd's default is 128). A batch needing more operations
-    /// is refused with a clear error.
-    pub max_txn_ops: usize,
-    /// The lease of a session lock held across replicas: a holder that dies releases its
-    /// locks after at most this long (kept alive every third of it while held). Note that
-    /// etcd renews every lease to its full TTL when the leader changes, so after a leader
-    /// change a dead holder's lock can outlive it by up to twice this. Default 10 s.
-    pub lock_ttl: Duration,
-}
-
-impl Default for EtcdConfig {
-    fn default() -> Self {
-        EtcdConfig {
-            prefix: "container-kit/".into(),
-            request_timeout: Duration::from_secs(5),
-            deadline: Duration::from_secs(15),
-            retry: RetryPolicy {
-                max_attempts: 50,
-                ..RetryPolicy::default()
-            },
-            max_txn_ops: 128,
-            lock_ttl: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Sessions in an etcd cluster. See the crate docs.
+/// Sessions in an etcd cluster, shared by every replica that opens the same cluster and
+/// prefix. See the crate docs.
 #[derive(Debug)]
 pub struct EtcdStore {
     gw: Arc<Gateway>,
     config: EtcdConfig,
+    keys: Keys,
     locks: Arc<EtcdLocks>,
 }
 
@@ -74,19 +42,7 @@ type Finals<'a> = HashMap<&'a str, Option<(Vec<u8>, DateTime<Utc>)>>;
 #[derive(Clone)]
 struct Read {
     mod_revision: i64,
-    create_revision: i64,
     bytes: Vec<u8>,
-}
-
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xFF {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
 }
 
 impl EtcdStore {
@@ -106,12 +62,18 @@ impl EtcdStore {
             config.retry.clone(),
         )?;
         let gw = Arc::new(gw);
+        let keys = Keys::new(&config.prefix);
         let locks = Arc::new(EtcdLocks::new(
             Arc::clone(&gw),
-            format!("{}l/", config.prefix),
+            keys.clone(),
             config.lock_ttl,
         ));
-        Ok(EtcdStore { gw, config, locks })
+        Ok(EtcdStore {
+            gw,
+            config,
+            keys,
+            locks,
+        })
     }
 
     /// A store on `endpoints`, checked by one read.
@@ -133,73 +95,45 @@ impl EtcdStore {
     }
 
     fn session_key(&self, id: &str) -> Vec<u8> {
-        let mut k = format!("{}s/", self.config.prefix).into_bytes();
-        k.extend_from_slice(id.as_bytes());
-        k
+        self.keys.session(id)
     }
 
-    fn sessions_prefix(&self) -> Vec<u8> {
-        format!("{}s/", self.config.prefix).into_bytes()
+    async fn range(&self, request: &RangeRequest) -> Result<RangeResponse, StoreError> {
+        Ok(self.gw.post("/v3/kv/range", request).await?)
     }
 
-    fn expiry_prefix(&self) -> Vec<u8> {
-        format!("{}x/", self.config.prefix).into_bytes()
-    }
-
-    fn expiry_index_key(&self, expires_at: DateTime<Utc>, id: &SessionId) -> Vec<u8> {
-        let mut k = self.expiry_prefix();
-        k.extend_from_slice(&expiry_key(expires_at, id));
-        k
-    }
-
-    async fn range(&self, body: Value) -> Result<Value, StoreError> {
-        Ok(self.gw.post("/v3/kv/range", &body).await?)
-    }
-
-    /// Reads several keys at one revision (a txn of ranges).
-    async fn read_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Read>>, StoreError> {
-        let success: Vec<Value> = keys
-            .iter()
-            .map(|k| json!({"request_range": {"key": b64(k)}}))
-            .collect();
-        let resp = self
-            .gw
-            .post("/v3/kv/txn", &json!({"success": success}))
-            .await?;
-        let responses = resp
-            .get("responses")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let mut out = Vec::with_capacity(keys.len());
-        for i in 0..keys.len() {
-            let r = responses
-                .get(i)
-                .and_then(|r| r.get("response_range"))
-                .cloned()
-                .unwrap_or(Value::Null);
-            out.push(kvs(&r)?.into_iter().next().map(|kv| Read {
-                mod_revision: kv.mod_revision,
-                create_revision: kv.create_revision,
-                bytes: kv.value,
-            }));
+    /// Reads several keys at one revision (a txn of ranges): each key's kv, `None` if absent.
+    async fn read_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Kv>>, StoreError> {
+        let txn = TxnRequest {
+            compare: Vec::new(),
+            success: keys.iter().map(|k| RequestOp::get(k)).collect(),
+        };
+        let resp: TxnResponse = self.gw.post("/v3/kv/txn", &txn).await?;
+        if resp.responses.len() != keys.len() {
+            return Err(StoreError::Backend(format!(
+                "etcd answered {} results to a read of {} keys",
+                resp.responses.len(),
+                keys.len()
+            )));
         }
-        Ok(out)
+        resp.responses
+            .into_iter()
+            .map(|r| match r.response_range {
+                Some(range) => Ok(range.kvs.into_iter().next()),
+                None => Err(StoreError::Backend(
+                    "etcd answered a read in a txn with another kind of result".into(),
+                )),
+            })
+            .collect()
     }
 
     /// Runs a guarded txn: `Ok(true)` applied, `Ok(false)` a compare failed.
-    async fn txn(&self, compare: Vec<Value>, success: Vec<Value>) -> Result<bool, CallError> {
-        let resp = self
+    async fn txn(&self, compare: Vec<Compare>, success: Vec<RequestOp>) -> Result<bool, CallError> {
+        let resp: TxnResponse = self
             .gw
-            .post(
-                "/v3/kv/txn",
-                &json!({"compare": compare, "success": success}),
-            )
+            .post("/v3/kv/txn", &TxnRequest { compare, success })
             .await?;
-        Ok(resp
-            .get("succeeded")
-            .and_then(Value::as_bool)
-            .unwrap_or(false))
+        Ok(resp.succeeded)
     }
 
     async fn write(
@@ -226,29 +160,36 @@ impl EtcdStore {
             let lock_guard = match fence {
                 None => None,
                 Some(f) => {
-                    let lock_key = self.locks.key(&f.id);
+                    let lock_key = self.keys.lock(&f.id);
                     let held = self
                         .read_many(std::slice::from_ref(&lock_key))
                         .await?
                         .pop()
                         .flatten();
-                    if held.as_ref().map(|r| r.create_revision) != Some(f.token) {
+                    if held.as_ref().map(|kv| kv.create_revision) != Some(f.token) {
                         return Err(StoreError::LockLost(f.id.clone()));
                     }
-                    Some(
-                        json!({"key": b64(&lock_key), "target": "CREATE", "result": "EQUAL", "create_revision": f.token.to_string()}),
-                    )
+                    Some(Compare::created_at(&lock_key, f.token))
                 }
             };
-            let snapshot: HashMap<&str, Option<Read>> =
-                ids.iter().map(|id| id.as_str()).zip(reads).collect();
+            let snapshot: HashMap<&str, Option<Read>> = ids
+                .iter()
+                .map(|id| id.as_str())
+                .zip(reads.into_iter().map(|kv| {
+                    kv.map(|kv| Read {
+                        mod_revision: kv.mod_revision,
+                        bytes: kv.value,
+                    })
+                }))
+                .collect();
             let (versions, finals) = plan(&ops, &records, &snapshot)?;
             let (mut compare, success) = self.txn_ops(&ids, &snapshot, &finals);
             compare.extend(lock_guard);
-            if success.len() > self.config.max_txn_ops {
+            // etcd limits each list of a txn to --max-txn-ops entries (see the crate docs).
+            let needed = success.len().max(compare.len());
+            if needed > self.config.max_txn_ops {
                 return Err(StoreError::Invalid(format!(
-                    "this batch needs {} etcd txn operations, over the cluster's --max-txn-ops of {}; split it or raise the limit",
-                    success.len(),
+                    "this batch needs {needed} etcd txn operations, over the cluster's --max-txn-ops of {}; split it or raise the limit",
                     self.config.max_txn_ops
                 )));
             }
@@ -287,7 +228,7 @@ impl EtcdStore {
             .iter()
             .zip(reads)
             .all(|(id, read)| match (finals.get(id.as_str()), read) {
-                (Some(Some((bytes, _))), Some(r)) => r.bytes == *bytes,
+                (Some(Some((bytes, _))), Some(kv)) => kv.value == *bytes,
                 (Some(None), None) | (None, _) => true,
                 _ => false,
             }))
@@ -300,39 +241,35 @@ impl EtcdStore {
         ids: &[&SessionId],
         snapshot: &HashMap<&str, Option<Read>>,
         finals: &Finals<'_>,
-    ) -> (Vec<Value>, Vec<Value>) {
+    ) -> (Vec<Compare>, Vec<RequestOp>) {
         let mut compare = Vec::new();
         let mut success = Vec::new();
         for id in ids {
             let key = self.session_key(id.as_str());
             let read = snapshot.get(id.as_str()).cloned().flatten();
             compare.push(match &read {
-                Some(r) => json!({"key": b64(&key), "target": "MOD", "result": "EQUAL", "mod_revision": r.mod_revision.to_string()}),
-                None => json!({"key": b64(&key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"}),
+                Some(r) => Compare::unchanged_since(&key, r.mod_revision),
+                None => Compare::absent(&key),
             });
             let old_expiry = read
                 .as_ref()
                 .and_then(|r| record_header(id.as_str(), &r.bytes).ok())
-                .map(|h: RecordHeader| self.expiry_index_key(h.expires_at, id));
+                .map(|h: RecordHeader| self.keys.expiry(h.expires_at, id));
             let final_state = finals.get(id.as_str()).cloned().flatten();
             let new_expiry = final_state
                 .as_ref()
-                .map(|(_, exp)| self.expiry_index_key(*exp, id));
+                .map(|(_, exp)| self.keys.expiry(*exp, id));
             match &final_state {
-                Some((bytes, _)) => {
-                    success.push(json!({"request_put": {"key": b64(&key), "value": b64(bytes)}}))
-                }
-                None if read.is_some() => {
-                    success.push(json!({"request_delete_range": {"key": b64(&key)}}))
-                }
+                Some((bytes, _)) => success.push(RequestOp::put(&key, bytes)),
+                None if read.is_some() => success.push(RequestOp::delete(&key)),
                 None => {}
             }
             if old_expiry != new_expiry {
                 if let Some(old) = old_expiry {
-                    success.push(json!({"request_delete_range": {"key": b64(&old)}}));
+                    success.push(RequestOp::delete(&old));
                 }
                 if let Some(new) = new_expiry {
-                    success.push(json!({"request_put": {"key": b64(&new), "value": ""}}));
+                    success.push(RequestOp::put(&new, b""));
                 }
             }
         }
@@ -382,9 +319,9 @@ impl SessionStore for EtcdStore {
 
     async fn get(&self, id: &SessionId) -> Result<Option<Versioned<Session>>, StoreError> {
         let resp = self
-            .range(json!({"key": b64(&self.session_key(id.as_str()))}))
+            .range(&RangeRequest::key(&self.session_key(id.as_str())))
             .await?;
-        kvs(&resp)?
+        resp.kvs
             .into_iter()
             .next()
             .map(|kv| decode_record(id.as_str(), &kv.value))
@@ -400,7 +337,7 @@ impl SessionStore for EtcdStore {
 
     async fn scan(&self, query: &ScanQuery) -> Result<ScanPage, StoreError> {
         use std::ops::Bound;
-        let prefix = self.sessions_prefix();
+        let prefix = self.keys.sessions();
         let end = prefix_end(&prefix);
         let limit = query.page_size();
         let chunk = (limit + 1).max(64);
@@ -417,14 +354,14 @@ impl SessionStore for EtcdStore {
                 }
                 Bound::Unbounded => prefix.clone(),
             };
-            let resp = self
-                .range(json!({"key": b64(&start), "range_end": b64(&end), "limit": chunk}))
-                .await?;
-            let got = kvs(&resp)?;
+            let got = self
+                .range(&RangeRequest::between(&start, &end, chunk))
+                .await?
+                .kvs;
             let full = got.len() == chunk;
-            let last_key = got
-                .last()
-                .map(|kv| String::from_utf8_lossy(&kv.key[prefix.len()..]).into_owned());
+            let last_key = got.last().map(|kv| {
+                String::from_utf8_lossy(kv.key.get(prefix.len()..).unwrap_or_default()).into_owned()
+            });
             let page = q.collect_page(got.iter().map(|kv| kv_session(kv, prefix.len())))?;
             items.extend(page.items);
             if page.next_cursor.is_some() || !full {
@@ -456,23 +393,25 @@ impl SessionStore for EtcdStore {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<SessionId>, StoreError> {
-        let prefix = self.expiry_prefix();
+        let prefix = self.keys.expiries();
         let mut end = prefix.clone();
         end.extend_from_slice(&expiry_range_end(now));
         let mut purged = Vec::new();
         while purged.len() < limit {
-            let resp = self.range(json!({"key": b64(&prefix), "range_end": b64(&end), "limit": (limit - purged.len()).min(256)})).await?;
-            let entries = kvs(&resp)?;
+            let batch = (limit - purged.len()).min(256);
+            let entries = self
+                .range(&RangeRequest::between(&prefix, &end, batch))
+                .await?
+                .kvs;
             if entries.is_empty() {
                 break;
             }
             for entry in entries {
-                let Some((at, id)) = parse_expiry_key(&entry.key[prefix.len()..]) else {
-                    self.txn(
-                        vec![],
-                        vec![json!({"request_delete_range": {"key": b64(&entry.key)}})],
-                    )
-                    .await?;
+                let Some((at, id)) =
+                    parse_expiry_key(entry.key.get(prefix.len()..).unwrap_or_default())
+                else {
+                    self.txn(vec![], vec![RequestOp::delete(&entry.key)])
+                        .await?;
                     continue;
                 };
                 let key = self.session_key(id.as_str());
@@ -483,25 +422,19 @@ impl SessionStore for EtcdStore {
                     .flatten();
                 let matches = read
                     .as_ref()
-                    .and_then(|r| record_header(id.as_str(), &r.bytes).ok())
+                    .and_then(|kv| record_header(id.as_str(), &kv.value).ok())
                     .is_some_and(|h| h.expires_at == at);
-                let index_guard = json!({"key": b64(&entry.key), "target": "MOD", "result": "EQUAL", "mod_revision": entry.mod_revision.to_string()});
-                if let (true, Some(r)) = (matches, read) {
-                    let guard = json!({"key": b64(&key), "target": "MOD", "result": "EQUAL", "mod_revision": r.mod_revision.to_string()});
-                    let ops = vec![
-                        json!({"request_delete_range": {"key": b64(&key)}}),
-                        json!({"request_delete_range": {"key": b64(&entry.key)}}),
-                    ];
+                let index_guard = Compare::unchanged_since(&entry.key, entry.mod_revision);
+                if let (true, Some(kv)) = (matches, read) {
+                    let guard = Compare::unchanged_since(&key, kv.mod_revision);
+                    let ops = vec![RequestOp::delete(&key), RequestOp::delete(&entry.key)];
                     if self.txn(vec![guard, index_guard], ops).await? {
                         purged.push(id);
                     }
                 } else {
                     // A stale index entry: drop it alone.
-                    self.txn(
-                        vec![index_guard],
-                        vec![json!({"request_delete_range": {"key": b64(&entry.key)}})],
-                    )
-                    .await?;
+                    self.txn(vec![index_guard], vec![RequestOp::delete(&entry.key)])
+                        .await?;
                 }
             }
         }
@@ -524,201 +457,21 @@ impl SessionStore for EtcdStore {
     }
 
     async fn count(&self) -> Result<u64, StoreError> {
-        let prefix = self.sessions_prefix();
-        let resp = self.range(json!({"key": b64(&prefix), "range_end": b64(&prefix_end(&prefix)), "count_only": true})).await?;
-        Ok(count(&resp))
+        let prefix = self.keys.sessions();
+        let request = RangeRequest {
+            range_end: prefix_end(&prefix),
+            count_only: true,
+            ..RangeRequest::key(&prefix)
+        };
+        let count = self.range(&request).await?.count;
+        u64::try_from(count)
+            .map_err(|_| StoreError::Backend(format!("etcd answered a count of {count} keys")))
     }
 
     /// etcd acknowledges a write once a majority has it on disk; what is left to finish are
     /// lock releases under way.
     async fn flush(&self) -> Result<(), StoreError> {
-        let tasks: Vec<_> =
-            std::mem::take(&mut *self.locks.pending.lock().unwrap_or_else(|p| p.into_inner()))
-                .into_values()
-                .collect();
-        for t in tasks {
-            let _ = t.await;
-        }
+        self.locks.finish_releases().await;
         Ok(())
-    }
-}
-
-/// Session locks shared by every replica: a lock is a key `<prefix>l/<id>` created (only if
-/// absent) under this store's lease, which one background task keeps alive. The key's create
-/// revision is the fence token of the holding. If the process dies, the lease expires and its
-/// locks go with it.
-#[derive(Debug)]
-struct EtcdLocks {
-    gw: Arc<Gateway>,
-    prefix: String,
-    ttl: Duration,
-    /// The lease every lock of this store is held under, granted on first use and granted
-    /// anew if it is ever lost.
-    lease: tokio::sync::Mutex<Option<Lease>>,
-    /// Releases under way; `flush` waits for them so a process that exits right after a step
-    /// does not leave its lock to expire.
-    pending: Arc<std::sync::Mutex<HashMap<Vec<u8>, tokio::task::JoinHandle<()>>>>,
-}
-
-#[derive(Debug)]
-struct Lease {
-    id: String,
-    alive: Arc<std::sync::atomic::AtomicBool>,
-    keepalive: tokio::task::JoinHandle<()>,
-}
-
-impl EtcdLocks {
-    fn new(gw: Arc<Gateway>, prefix: String, ttl: Duration) -> EtcdLocks {
-        EtcdLocks {
-            gw,
-            prefix,
-            ttl,
-            lease: tokio::sync::Mutex::new(None),
-            pending: Arc::default(),
-        }
-    }
-
-    fn key(&self, id: &SessionId) -> Vec<u8> {
-        format!("{}{}", self.prefix, id).into_bytes()
-    }
-
-    /// The live lease, granted (with its keepalive task) when there is none.
-    async fn lease(&self) -> Result<String, StoreError> {
-        use std::sync::atomic::Ordering;
-        let mut slot = self.lease.lock().await;
-        if let Some(l) = slot.as_ref().filter(|l| l.alive.load(Ordering::Acquire)) {
-            return Ok(l.id.clone());
-        }
-        let ttl_secs = self.ttl.as_secs().max(2);
-        let grant = self
-            .gw
-            .post("/v3/lease/grant", &json!({"TTL": ttl_secs}))
-            .await?;
-        let id = grant
-            .get("ID")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| int(&grant["ID"]).to_string());
-        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let keepalive = {
-            let (gw, lease, alive) = (Arc::clone(&self.gw), id.clone(), Arc::clone(&alive));
-            let every = Duration::from_secs(ttl_secs) / 3;
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(every).await;
-                    match gw.post("/v3/lease/keepalive", &json!({"ID": lease})).await {
-                        Ok(r) if int(&r["result"]["TTL"]) > 0 => {}
-                        _ => {
-                            alive.store(false, Ordering::Release);
-                            tracing::warn!(lease = %lease, "lock lease lost; fenced writes under it will fail");
-                            return;
-                        }
-                    }
-                }
-            })
-        };
-        if let Some(old) = slot.replace(Lease {
-            id: id.clone(),
-            alive,
-            keepalive,
-        }) {
-            old.keepalive.abort();
-        }
-        Ok(id)
-    }
-}
-
-impl Drop for EtcdLocks {
-    fn drop(&mut self) {
-        let Some(lease) = self.lease.get_mut().take() else {
-            return;
-        };
-        lease.keepalive.abort();
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let gw = Arc::clone(&self.gw);
-            rt.spawn(async move {
-                let _ = gw.post("/v3/lease/revoke", &json!({"ID": lease.id})).await;
-            });
-        }
-    }
-}
-
-#[async_trait]
-impl SharedLocks for EtcdLocks {
-    async fn acquire(
-        &self,
-        id: &SessionId,
-        timeout: Duration,
-    ) -> Result<SharedLockHandle, StoreError> {
-        let start = Instant::now();
-        let key = self.key(id);
-        // This process's own release of the same lock may still be in flight: wait for it
-        // rather than poll against it.
-        let releasing = self
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
-        if let Some(task) = releasing {
-            let _ = tokio::time::timeout(timeout, task).await;
-        }
-        let mut pause = Duration::from_millis(2);
-        let token = loop {
-            let lease = self.lease().await?;
-            let txn = json!({
-                "compare": [{"key": b64(&key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"}],
-                "success": [{"request_put": {"key": b64(&key), "value": b64(lease.as_bytes()), "lease": lease}}],
-            });
-            match self.gw.post("/v3/kv/txn", &txn).await {
-                Ok(resp)
-                    if resp
-                        .get("succeeded")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false) =>
-                {
-                    break int(&resp["header"]["revision"]);
-                }
-                Ok(_) => {}
-                // The lease expired between the check and the put: the next round grants one.
-                Err(e) if e.message.contains("lease not found") => {
-                    if let Some(l) = self.lease.lock().await.as_ref() {
-                        l.alive.store(false, std::sync::atomic::Ordering::Release);
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
-            if start.elapsed() >= timeout {
-                return Err(StoreError::Busy {
-                    id: id.clone(),
-                    waited: start.elapsed(),
-                });
-            }
-            tokio::time::sleep(pause.min(timeout.saturating_sub(start.elapsed()))).await;
-            pause = (pause * 2).min(Duration::from_millis(100));
-        };
-        let (gw, release_key, pending) =
-            (Arc::clone(&self.gw), key.clone(), Arc::clone(&self.pending));
-        let release = move || {
-            let Ok(rt) = tokio::runtime::Handle::try_current() else {
-                return;
-            };
-            let task = rt.spawn(async move {
-                let txn = json!({
-                    "compare": [{"key": b64(&release_key), "target": "CREATE", "result": "EQUAL", "create_revision": token.to_string()}],
-                    "success": [{"request_delete_range": {"key": b64(&release_key)}}],
-                });
-                let _ = gw.post("/v3/kv/txn", &txn).await;
-            });
-            let mut tasks = pending.lock().unwrap_or_else(|p| p.into_inner());
-            tasks.retain(|_, t| !t.is_finished());
-            tasks.insert(key, task);
-        };
-        Ok(shared_lock_handle(
-            Fence {
-                id: id.clone(),
-                token,
-            },
-            release,
-        ))
     }
 }

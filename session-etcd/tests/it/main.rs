@@ -1,13 +1,15 @@
 //! Integration tests of the etcd adapter against a real etcd: the conformance suite, the
-//! model test, and multi-process behaviour.
+//! model test, and multi-process behaviour; and (`fake_gateway`, no etcd needed) against
+//! scripted gateway answers a healthy etcd never gives.
 //!
-//! They need `ETCD_ENDPOINTS` (e.g. `http://127.0.0.1:23790`); `.ci/run` installs etcd and
-//! starts one on loopback. Without it they are skipped with a message — except under `CI`,
-//! where a missing etcd fails them.
+//! The real-etcd tests need `ETCD_ENDPOINTS` (e.g. `http://127.0.0.1:23790`); `.ci/run`
+//! installs etcd and starts one on loopback. Without it they are skipped with a message —
+//! except under `CI`, where a missing etcd fails them.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod adapter;
+mod fake_gateway;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

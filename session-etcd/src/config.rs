@@ -1,0 +1,52 @@
+//! [`EtcdConfig`]: where an [`EtcdStore`](crate::EtcdStore) keeps its keys, how long it
+//! waits for the cluster, and the cluster limits it must stay within.
+
+use std::time::Duration;
+
+use session_core::RetryPolicy;
+
+/// How an [`EtcdStore`](crate::EtcdStore) uses its cluster. `EtcdConfig::default()` suits one
+/// cluster per deployment with etcd's default limits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EtcdConfig {
+    /// Every key of this store starts with it (sessions under `<prefix>s/`, the expiry index
+    /// under `<prefix>x/`, locks under `<prefix>l/`), so several stores can share a cluster
+    /// as long as no prefix is a prefix of another. Default `container-kit/`.
+    pub prefix: String,
+    /// How long one HTTP request to one endpoint may take before the next endpoint is tried.
+    /// Default 5 s.
+    pub request_timeout: Duration,
+    /// How long one operation keeps trying other endpoints and retrying before it fails with
+    /// `StoreError::Backend`. Default 15 s.
+    pub deadline: Duration,
+    /// Backoff between rounds over the endpoints, and between re-plans of a write that lost
+    /// a race inside etcd (when its attempts run out the write fails as contended). Default:
+    /// [`RetryPolicy::default`] with 50 attempts.
+    pub retry: RetryPolicy,
+    /// The cluster's `--max-txn-ops` (etcd's default is 128): a batch whose txn would be
+    /// larger is refused with `StoreError::Invalid` before it is sent. How many operations a
+    /// batch needs, and so what to run etcd with, is in the crate docs (`--max-txn-ops`).
+    pub max_txn_ops: usize,
+    /// The lease of a session lock held across replicas: a holder that dies releases its
+    /// locks after at most this long (kept alive every third of it while held; at least
+    /// 2 s). Note that etcd renews every lease to its full TTL when the leader changes, so
+    /// after a leader change a dead holder's lock can outlive it by up to twice this.
+    /// Default 10 s.
+    pub lock_ttl: Duration,
+}
+
+impl Default for EtcdConfig {
+    fn default() -> Self {
+        EtcdConfig {
+            prefix: "container-kit/".into(),
+            request_timeout: Duration::from_secs(5),
+            deadline: Duration::from_secs(15),
+            retry: RetryPolicy {
+                max_attempts: 50,
+                ..RetryPolicy::default()
+            },
+            max_txn_ops: 128,
+            lock_ttl: Duration::from_secs(10),
+        }
+    }
+}

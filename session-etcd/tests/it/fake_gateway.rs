@@ -1,0 +1,148 @@
+//! The adapter against a scripted stand-in for etcd's JSON gateway (no etcd needed): what it
+//! does with answers a healthy etcd never gives, and how it classifies refusals by code.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use session_core::{Session, SessionId, SessionStore, StoreError, WriteOp};
+use session_etcd::{EtcdConfig, EtcdStore};
+
+/// A gateway on loopback that answers every request with `answer(path)` (HTTP status and
+/// body), counting the requests, until the test process exits.
+fn fake_gateway(
+    answer: impl Fn(&str) -> (u16, String) + Send + 'static,
+) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&requests);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let path = request_line.split(' ').nth(1).unwrap_or("").to_owned();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':') {
+                    if name.eq_ignore_ascii_case("content-length") {
+                        length = value.trim().parse().unwrap();
+                    }
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            counter.fetch_add(1, Ordering::SeqCst);
+            let (status, body) = answer(&path);
+            let response = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (url, requests)
+}
+
+fn store(url: &str) -> EtcdStore {
+    let config = EtcdConfig {
+        deadline: Duration::from_millis(300),
+        ..EtcdConfig::default()
+    };
+    EtcdStore::new([url], config).unwrap()
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn an_unreadable_fence_revision_is_an_error_not_token_zero() {
+    let (url, _) = fake_gateway(|path| match path {
+        "/v3/lease/grant" => (
+            200,
+            r#"{"header":{"revision":"1"},"ID":"7","TTL":"10"}"#.into(),
+        ),
+        _ => (
+            200,
+            r#"{"header":{"revision":"soon"},"succeeded":true}"#.into(),
+        ),
+    });
+    let store = store(&url);
+    let locks = store.shared_locks().unwrap();
+    let id = SessionId::new("fenced").unwrap();
+    let err = rt()
+        .block_on(locks.acquire(&id, Duration::from_secs(1)))
+        .map(|h| h.fence().token)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    assert!(err.to_string().contains("\"soon\""), "{err}");
+}
+
+#[test]
+fn a_key_read_without_its_revision_is_an_error() {
+    let (url, _) = fake_gateway(|_| {
+        (200, r#"{"header":{"revision":"3"},"kvs":[{"key":"YQ==","create_revision":"2","value":""}],"count":"1"}"#.into())
+    });
+    let err = rt()
+        .block_on(store(&url).get(&SessionId::new("a").unwrap()))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    assert!(err.to_string().contains("mod_revision"), "{err}");
+}
+
+#[test]
+fn a_refusal_with_a_final_code_is_not_retried() {
+    let (url, requests) = fake_gateway(|_| {
+        let message = "etcdserver: too many operations in txn request";
+        (
+            400,
+            format!(r#"{{"error":"{message}","message":"{message}","code":3}}"#),
+        )
+    });
+    let session = Session::new(
+        SessionId::new("a").unwrap(),
+        chrono::Utc::now(),
+        Duration::from_secs(3600),
+    );
+    let err = rt()
+        .block_on(store(&url).apply(vec![WriteOp::Insert(session)]))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("etcd refused /v3/kv/txn: etcdserver: too many operations"),
+        "{err}"
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_refusal_with_a_transient_code_is_retried_until_the_deadline() {
+    let (url, requests) = fake_gateway(|_| {
+        let message = "etcdserver: no leader";
+        (
+            503,
+            format!(r#"{{"error":"{message}","message":"{message}","code":14}}"#),
+        )
+    });
+    let err = rt().block_on(store(&url).count()).unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("no leader (gave up after"),
+        "{err}"
+    );
+    assert!(requests.load(Ordering::SeqCst) > 1);
+}
