@@ -91,6 +91,9 @@ const NOT_LEADER: &str = "etcdserver: not leader";
 /// The start of etcd's `ErrGRPCTimeout*` texts (code `Unavailable`): the proposal was sent to
 /// raft and may still be applied.
 const RAFT_TIMEOUT: &str = "etcdserver: request timed out";
+/// etcd's `ErrLeaderChanged`: the leader changed while the request was in flight, after it
+/// may have been proposed.
+const LEADER_CHANGED: &str = "etcdserver: leader changed";
 
 /// What to do about a refused request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,7 +107,8 @@ struct Verdict {
 /// Classifies a refusal by its gRPC code: the codes the gateway answers with a 5xx status
 /// (`Unknown`, `DeadlineExceeded`, `Unimplemented`, `Internal`, `Unavailable`, `DataLoss`)
 /// and "not leader" are transient (a leaderless or overloaded cluster may recover); only a
-/// raft timeout may have been applied. Everything else (bad request, too many ops, lease not
+/// raft timeout, a leader change during the request, the gateway's deadline and an unknown
+/// failure may have been applied. Everything else (bad request, too many ops, lease not
 /// found, auth) is final. An answer without a code is not the gateway's (a proxy's page): it
 /// is judged by its HTTP status and text.
 fn judge(status: StatusCode, code: Option<GrpcCode>, message: &str) -> Verdict {
@@ -120,9 +124,15 @@ fn judge(status: StatusCode, code: Option<GrpcCode>, message: &str) -> Verdict {
     match code {
         Unavailable => Verdict {
             transient: true,
-            maybe_applied: message.starts_with(RAFT_TIMEOUT),
+            maybe_applied: message.starts_with(RAFT_TIMEOUT) || message == LEADER_CHANGED,
         },
-        Unknown | DeadlineExceeded | Unimplemented | Internal | DataLoss => Verdict {
+        // The gateway's own deadline, or a failure it cannot name, may strike after the
+        // member proposed the request: the store must find out, not assume it was not applied.
+        Unknown | DeadlineExceeded => Verdict {
+            transient: true,
+            maybe_applied: true,
+        },
+        Unimplemented | Internal | DataLoss => Verdict {
             transient: true,
             maybe_applied: false,
         },
@@ -360,9 +370,9 @@ mod tests {
         check(403, Some(7), "etcdserver: permission denied", false, false);
         // Transient: another member, or the cluster a moment later, may serve it.
         check(503, Some(14), "etcdserver: no leader", true, false);
-        check(503, Some(14), "etcdserver: leader changed", true, false);
+        check(503, Some(14), "etcdserver: leader changed", true, true);
         check(412, Some(9), "etcdserver: not leader", true, false);
-        check(504, Some(4), "context deadline exceeded", true, false);
+        check(504, Some(4), "context deadline exceeded", true, true);
         check(500, Some(13), "internal error", true, false);
         // A raft timeout may still be applied.
         check(503, Some(14), "etcdserver: request timed out", true, true);
