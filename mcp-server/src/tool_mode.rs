@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use mcp_tools::{catalogue, CallContext};
+use mcp_tools::{find_tool, CallContext};
 use serde_json::{Map, Value};
 
 use crate::cli::{GlobalArgs, ToolArgs};
@@ -17,10 +17,7 @@ use crate::config::Config;
 const LOCK_WAIT: Duration = Duration::from_secs(60);
 
 pub(crate) async fn run(global: GlobalArgs, args: ToolArgs) -> anyhow::Result<ExitCode> {
-    let schema = catalogue()
-        .into_iter()
-        .find(|t| t.name == args.name)
-        .map(|t| t.input_schema);
+    let schema = find_tool(&args.name).map(|t| t.input_schema);
     let mut params = match std::env::var("TOOL_PARAMS") {
         Ok(raw) if !raw.trim().is_empty() => match serde_json::from_str::<Value>(&raw) {
             Ok(Value::Object(o)) => o,
@@ -164,10 +161,7 @@ mod tests {
     use serde_json::json;
 
     fn parse(tool: &str, flags: &[&str]) -> anyhow::Result<Map<String, Value>> {
-        let schema = catalogue()
-            .into_iter()
-            .find(|t| t.name == tool)
-            .map(|t| t.input_schema);
+        let schema = find_tool(tool).map(|t| t.input_schema);
         let mut params = Map::new();
         let flags: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
         parse_flags(tool, &flags, schema.as_ref(), &mut params)?;
@@ -208,5 +202,28 @@ mod tests {
                 && err.to_string().contains("--session-id"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn every_registered_tool_takes_each_of_its_parameters_as_a_flag() {
+        for tool in mcp_tools::catalogue() {
+            let props = tool.input_schema["properties"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            for (name, schema) in props {
+                let flag = format!("--{}", name.replace('_', "-"));
+                let value = match property_type(&schema).as_deref() {
+                    Some("boolean") => "true",
+                    Some("integer") | Some("number") => "5",
+                    Some("array") => "[]",
+                    Some("object") => "{}",
+                    _ => "x",
+                };
+                let p = parse(tool.name, &[&flag, value])
+                    .unwrap_or_else(|e| panic!("{} {flag}: {e}", tool.name));
+                assert!(p.contains_key(&name), "{} {flag}", tool.name);
+            }
+        }
     }
 }
