@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use session_core::StoreError;
 
 use crate::analyze::{sanitize_name, AnalyzeResult};
@@ -209,15 +209,26 @@ where
             })
         }
     };
+    let given =
+        fix.fixing_mode.is_some() || fix.previous_error.is_some() || fix.failed_tool.is_some();
+    let last_fix = given
+        .then(|| serde_json::to_value(LastFix { step, fix }))
+        .transpose()
+        .map_err(|e| ToolError::internal(format!("cannot encode the repair context: {e}")))?;
     let (after, state) = guard
         .try_update(|s| {
             let mut st = WorkflowState::from_session(s)?
                 .ok_or_else(|| StateError::Store(StoreError::NotFound(id.clone())))?;
-            if fix.fixing_mode.is_some() || fix.previous_error.is_some() || fix.failed_tool.is_some() {
-                st.metadata.insert("last_fix".into(), json!({"step": step.name(), "fixing_mode": fix.fixing_mode, "previous_error": fix.previous_error, "failed_tool": fix.failed_tool}));
+            if let Some(last_fix) = &last_fix {
+                st.metadata.insert("last_fix".into(), last_fix.clone());
             }
-            let runs = st.metadata.get("step_runs").and_then(Value::as_u64).unwrap_or(0) + 1;
-            st.metadata.insert("step_runs".into(), json!(runs));
+            let runs = st
+                .metadata
+                .get("step_runs")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                + 1;
+            st.metadata.insert("step_runs".into(), Value::from(runs));
             match &outcome {
                 Ok((artifact, value)) => {
                     if let Some(p) = artifact.repo_path() {
@@ -268,6 +279,15 @@ where
             next_tool: Some(step.remedy().into()),
         }),
     }
+}
+
+/// The repair context of the last step call that carried one, kept at the workflow's
+/// `metadata.last_fix` (the Go server's shape: the step and the three fix fields).
+#[derive(Serialize)]
+struct LastFix<'a> {
+    step: Step,
+    #[serde(flatten)]
+    fix: &'a FixParams,
 }
 
 /// Runs `cmds` in order in `cwd` (or records them in dry-run); the first failing one fails

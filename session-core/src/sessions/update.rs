@@ -296,3 +296,66 @@ impl Sessions {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{MemoryStore, SessionsConfig};
+
+    /// A caller's own domain error, as `try_update` is for.
+    #[derive(Debug, PartialEq)]
+    enum DomainError {
+        Refused(&'static str),
+        Store(String),
+    }
+
+    impl From<StoreError> for DomainError {
+        fn from(e: StoreError) -> Self {
+            DomainError::Store(e.kind().to_owned())
+        }
+    }
+
+    #[tokio::test]
+    async fn try_update_returns_the_closures_own_error_and_writes_nothing() {
+        let sessions = Sessions::new(Arc::new(MemoryStore::new()), SessionsConfig::default());
+        let id = SessionId::new("try-update").unwrap();
+        sessions.create(&id).await.unwrap();
+        let refused = sessions
+            .try_update(&id, |_s: &mut Session| -> Result<(), DomainError> {
+                Err(DomainError::Refused("no"))
+            })
+            .await;
+        assert_eq!(refused.unwrap_err(), DomainError::Refused("no"));
+        assert_eq!(sessions.get(&id).await.unwrap().version.get(), 1);
+        let (after, n) = sessions
+            .try_update(&id, |s: &mut Session| {
+                s.stage = "x".into();
+                Ok::<_, DomainError>(7)
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            (after.version.get(), n, after.value.stage.as_str()),
+            (2, 7, "x")
+        );
+        let missing = SessionId::new("never-created").unwrap();
+        let err = sessions
+            .try_update(&missing, |_s: &mut Session| Ok::<_, DomainError>(()))
+            .await
+            .unwrap_err();
+        assert_eq!(err, DomainError::Store("not_found".into()));
+        let guard = sessions.lock(&id).await.unwrap();
+        let err = guard
+            .try_update(|_s: &mut Session| -> Result<(), DomainError> {
+                Err(DomainError::Refused("held"))
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err, DomainError::Refused("held"));
+        assert_eq!(sessions.stats().rejected, 2);
+    }
+}
