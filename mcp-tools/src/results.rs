@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::state::{Step, StepState, WorkflowStatus};
+use crate::state::{Step, StepState, WorkflowError, WorkflowStatus};
 
 /// The result of a step tool; `A` is the step's artifact.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
@@ -77,7 +77,7 @@ pub struct WorkflowStatusResult {
     /// The step tool to call next; absent when every step has completed.
     pub next_step: Option<Step>,
     /// The last failure (`step`, `attempt`, `message`), when the last step run failed.
-    pub error: Option<Value>,
+    pub error: Option<WorkflowError>,
     /// The artifact keys stored so far (`analyze_result`, `build_result`, …).
     pub artifacts: Vec<String>,
     /// The session record's version: it grows by one with every write.

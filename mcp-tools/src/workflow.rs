@@ -169,7 +169,12 @@ impl Toolbox {
                 ctx.progress(
                     step.index() as f64,
                     total,
-                    format!("step {} of 10: {}", step.index() + 1, step.name()),
+                    format!(
+                        "step {} of {}: {}",
+                        step.index() + 1,
+                        Step::ALL.len(),
+                        step.name()
+                    ),
                 )
                 .await;
                 let tool = registry::for_step(step).ok_or_else(|| {
@@ -221,7 +226,7 @@ impl Toolbox {
             progress_percent: st.progress_percent(),
             steps,
             next_step: st.next_step(),
-            error: st.error.as_ref().and_then(|e| serde_json::to_value(e).ok()),
+            error: st.error.clone(),
             artifacts: st.artifacts.keys().cloned().collect(),
             version: cur.version.get(),
         })
