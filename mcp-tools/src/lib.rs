@@ -29,7 +29,9 @@ pub use crate::analyze::{analyze, AnalyzeResult};
 pub use crate::error::{ToolError, ToolErrorKind};
 pub use crate::exec::{CommandRecord, ExecConfig};
 pub use crate::params::*;
-pub use crate::registry::{catalogue, find_tool, instructions, ToolDescriptor};
+pub use crate::registry::{
+    catalogue, find_tool, instructions, ParameterKind, ToolDescriptor, ToolParameter,
+};
 pub use crate::results::*;
 pub use crate::state::{
     StateError, Step, StepState, WorkflowError, WorkflowState, WorkflowStatus, STATE_KEY,

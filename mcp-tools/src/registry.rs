@@ -210,6 +210,74 @@ impl ToolDescriptor {
     }
 }
 
+/// How a parameter's value is written in the CLI's `--flag value` form (tool mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParameterKind {
+    /// Text, taken as it is.
+    String,
+    /// `true` or `false`; a bare flag means true.
+    Boolean,
+    /// A whole number.
+    Integer,
+    /// Any number.
+    Number,
+    /// An array or object, written as JSON.
+    Json,
+}
+
+/// One of a tool's parameters, read from its input schema.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolParameter {
+    /// The parameter's name (`session_id`; the flag is `--session-id`).
+    pub name: String,
+    /// How its value is written.
+    pub kind: ParameterKind,
+}
+
+impl ToolDescriptor {
+    /// The tool's parameters (the properties of its input schema, by name), each with the
+    /// kind of value it takes.
+    pub fn parameters(&self) -> Vec<ToolParameter> {
+        let Some(props) = self
+            .input_schema
+            .get("properties")
+            .and_then(Value::as_object)
+        else {
+            return Vec::new();
+        };
+        props
+            .iter()
+            .map(|(name, p)| ToolParameter {
+                name: name.clone(),
+                kind: match property_type(p).as_deref() {
+                    Some("boolean") => ParameterKind::Boolean,
+                    Some("integer") => ParameterKind::Integer,
+                    Some("number") => ParameterKind::Number,
+                    Some("array" | "object") => ParameterKind::Json,
+                    _ => ParameterKind::String,
+                },
+            })
+            .collect()
+    }
+}
+
+/// The JSON type of a schema property, looking through `anyOf`/`type: [T, "null"]`.
+fn property_type(p: &Value) -> Option<String> {
+    match p.get("type") {
+        Some(Value::String(t)) => Some(t.clone()),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .map(str::to_owned),
+        _ => p
+            .get("anyOf")
+            .and_then(Value::as_array)
+            .and_then(|alts| alts.iter().find_map(property_type).filter(|t| t != "null")),
+    }
+}
+
 /// Every tool, in workflow order then utilities.
 pub fn catalogue() -> Vec<ToolDescriptor> {
     TOOLS.iter().map(ToolDescriptor::of).collect()
