@@ -6,7 +6,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use session_core::StoreError;
 
+use crate::registry::Tool;
 use crate::state::StateError;
+use crate::workflow::StartWorkflow;
 
 /// What kind of failure a [`ToolError`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -81,7 +83,7 @@ impl From<StoreError> for ToolError {
             StoreError::NotFound(_) | StoreError::Expired(_) => ToolError {
                 kind: ToolErrorKind::SessionNotFound,
                 message,
-                next_tool: Some("start_workflow".into()),
+                next_tool: Some(StartWorkflow::NAME.into()),
             },
             StoreError::Busy { .. } => ToolError {
                 kind: ToolErrorKind::SessionBusy,

@@ -170,7 +170,7 @@ pub(crate) fn unknown_tool(name: &str) -> ToolError {
     ToolError {
         kind: ToolErrorKind::UnknownTool,
         message: format!("unknown tool {name:?}; call list_tools for the tools of this server"),
-        next_tool: Some("list_tools".into()),
+        next_tool: Some(ListTools::NAME.into()),
     }
 }
 

@@ -90,19 +90,19 @@ impl Step {
         }
     }
 
-    /// The tool to call when this step fails because of an earlier one (as the Go server
-    /// advised).
-    pub fn remedy(self) -> &'static str {
+    /// The step whose tool to call when this step fails because of an earlier one (as the
+    /// Go server advised).
+    pub fn remedy(self) -> Step {
         match self {
-            Step::AnalyzeRepository => "analyze_repository",
-            Step::GenerateDockerfile => "analyze_repository",
-            Step::BuildImage => "generate_dockerfile",
-            Step::ScanImage | Step::TagImage => "build_image",
-            Step::PushImage => "tag_image",
-            Step::GenerateK8sManifests => "analyze_repository",
-            Step::PrepareCluster => "prepare_cluster",
-            Step::DeployApplication => "generate_k8s_manifests",
-            Step::VerifyDeployment => "deploy_application",
+            Step::AnalyzeRepository | Step::GenerateDockerfile | Step::GenerateK8sManifests => {
+                Step::AnalyzeRepository
+            }
+            Step::BuildImage => Step::GenerateDockerfile,
+            Step::ScanImage | Step::TagImage => Step::BuildImage,
+            Step::PushImage => Step::TagImage,
+            Step::PrepareCluster => Step::PrepareCluster,
+            Step::DeployApplication => Step::GenerateK8sManifests,
+            Step::VerifyDeployment => Step::DeployApplication,
         }
     }
 

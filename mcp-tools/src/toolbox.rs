@@ -24,9 +24,9 @@ pub struct ToolboxConfig {
     pub exec: ExecConfig,
     /// The largest `dockerfile_content` / `manifests` accepted, in bytes.
     pub max_content_bytes: usize,
-    /// Reported by `server_status`.
+    /// The server's name, as `server_status` reports it. Default: `container-kit-mcp`.
     pub server_name: String,
-    /// Reported by `server_status`.
+    /// The server's version, as `server_status` reports it. Default: this crate's version.
     pub server_version: String,
 }
 

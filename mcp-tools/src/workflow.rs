@@ -209,7 +209,7 @@ impl Toolbox {
             ToolError::invalid(format!(
                 "session {id} holds no workflow; call start_workflow"
             ))
-            .with_next("start_workflow")
+            .with_next(StartWorkflow::NAME)
         })?;
         let steps = Step::ALL
             .iter()

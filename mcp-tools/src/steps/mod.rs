@@ -33,6 +33,7 @@ use crate::registry::Tool;
 use crate::results::StepResult;
 use crate::state::{StateError, Step, WorkflowState};
 use crate::toolbox::{CallContext, Toolbox};
+use crate::workflow::{StartWorkflow, WorkflowStatusTool};
 
 /// What a step stores under its artifact key, read back by later steps as this type.
 pub(crate) trait Artifact:
@@ -66,7 +67,7 @@ pub(crate) fn need<T>(v: Option<T>, step: Step, what: &str) -> Result<T, Failure
         Failure::Precondition(format!(
             "{} needs {what}; call {} first",
             step.name(),
-            step.remedy()
+            step.remedy().name()
         ))
     })
 }
@@ -181,14 +182,14 @@ where
                 "session {id} is busy: another step is running on it; retry {} when it finishes",
                 step.name()
             ),
-            next_tool: Some("workflow_status".into()),
+            next_tool: Some(WorkflowStatusTool::NAME.into()),
         },
         other => other.into(),
     })?;
     let lock_wait_ms = guard.waited().as_secs_f64() * 1e3;
     let current = guard.get().await?;
     let state = WorkflowState::from_session(&current.value)?.ok_or_else(|| {
-        ToolError::from(StoreError::NotFound(id.clone())).with_next("start_workflow")
+        ToolError::from(StoreError::NotFound(id.clone())).with_next(StartWorkflow::NAME)
     })?;
     ctx.progress(0.0, 1.0, format!("{}: running", step.name()))
         .await;
@@ -205,7 +206,7 @@ where
             return Err(ToolError {
                 kind: ToolErrorKind::Precondition,
                 message,
-                next_tool: Some(step.remedy().into()),
+                next_tool: Some(step.remedy().name().into()),
             })
         }
     };
@@ -276,7 +277,7 @@ where
         Err(message) => Err(ToolError {
             kind: ToolErrorKind::StepFailed,
             message: format!("{} failed: {message}", step.name()),
-            next_tool: Some(step.remedy().into()),
+            next_tool: Some(step.remedy().name().into()),
         }),
     }
 }
