@@ -180,3 +180,51 @@ impl ServerHandler for Handler {
         Ok(result.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tools_list_holds_every_registered_tool_with_schemas_title_and_hints() {
+        let listed = mcp_tools_as_rmcp();
+        let registry = catalogue();
+        assert_eq!(
+            listed.iter().map(|t| t.name.as_ref()).collect::<Vec<_>>(),
+            registry.iter().map(|t| t.name).collect::<Vec<_>>()
+        );
+        for (tool, declared) in listed.iter().zip(&registry) {
+            assert_eq!(tool.input_schema.get("type"), Some(&Value::from("object")));
+            let output = tool.output_schema.as_ref().map(|s| s.get("type").cloned());
+            assert_eq!(
+                output,
+                Some(Some(Value::from("object"))),
+                "{}",
+                declared.name
+            );
+            assert_eq!(tool.title.as_deref(), Some(declared.title));
+            let hints = tool
+                .annotations
+                .as_ref()
+                .map(|a| (a.read_only_hint, a.destructive_hint));
+            assert_eq!(
+                hints,
+                Some((Some(declared.read_only), Some(declared.destructive))),
+                "{}",
+                declared.name
+            );
+        }
+    }
+
+    #[test]
+    fn the_instructions_name_every_step_tool_in_order() {
+        let text = instructions();
+        let steps: Vec<&str> = catalogue()
+            .iter()
+            .filter(|t| t.step.is_some())
+            .map(|t| t.name)
+            .collect();
+        assert!(text.contains(&steps.join(", ")), "{text}");
+        assert!(text.starts_with("Containerize a repository step by step: start_workflow"));
+    }
+}
