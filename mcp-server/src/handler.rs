@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use mcp_tools::{catalogue, CallContext, ProgressSink, ToolErrorKind, Toolbox};
+use mcp_tools::{catalogue, instructions, CallContext, ProgressSink, ToolErrorKind, Toolbox};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData,
     Implementation, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
@@ -45,6 +45,7 @@ fn mcp_tools_as_rmcp() -> Vec<Tool> {
         .into_iter()
         .map(|t| {
             Tool::new(t.name, t.description, object(t.input_schema))
+                .with_title(t.title)
                 .with_raw_output_schema(object(t.output_schema))
                 .with_annotations(
                     ToolAnnotations::new()
@@ -101,9 +102,7 @@ impl ServerHandler for Handler {
     fn get_info(&self) -> ServerConfig {
         let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
         info.server_info = Implementation::new("container-kit-mcp", env!("CARGO_PKG_VERSION"));
-        info.instructions = Some(
-            "Containerize a repository step by step: start_workflow (repo_path) returns a session_id; then call analyze_repository, generate_dockerfile, build_image, scan_image, tag_image, push_image, generate_k8s_manifests, prepare_cluster, deploy_application, verify_deployment with that session_id. workflow_status tells the next step.".into(),
-        );
+        info.instructions = Some(instructions());
         info
     }
 
@@ -179,5 +178,53 @@ impl ServerHandler for Handler {
             }
         };
         Ok(result.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tools_list_holds_every_registered_tool_with_schemas_title_and_hints() {
+        let listed = mcp_tools_as_rmcp();
+        let registry = catalogue();
+        assert_eq!(
+            listed.iter().map(|t| t.name.as_ref()).collect::<Vec<_>>(),
+            registry.iter().map(|t| t.name).collect::<Vec<_>>()
+        );
+        for (tool, declared) in listed.iter().zip(&registry) {
+            assert_eq!(tool.input_schema.get("type"), Some(&Value::from("object")));
+            let output = tool.output_schema.as_ref().map(|s| s.get("type").cloned());
+            assert_eq!(
+                output,
+                Some(Some(Value::from("object"))),
+                "{}",
+                declared.name
+            );
+            assert_eq!(tool.title.as_deref(), Some(declared.title));
+            let hints = tool
+                .annotations
+                .as_ref()
+                .map(|a| (a.read_only_hint, a.destructive_hint));
+            assert_eq!(
+                hints,
+                Some((Some(declared.read_only), Some(declared.destructive))),
+                "{}",
+                declared.name
+            );
+        }
+    }
+
+    #[test]
+    fn the_instructions_name_every_step_tool_in_order() {
+        let text = instructions();
+        let steps: Vec<&str> = catalogue()
+            .iter()
+            .filter(|t| t.step.is_some())
+            .map(|t| t.name)
+            .collect();
+        assert!(text.contains(&steps.join(", ")), "{text}");
+        assert!(text.starts_with("Containerize a repository step by step: start_workflow"));
     }
 }

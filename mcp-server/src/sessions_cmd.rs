@@ -56,7 +56,7 @@ async fn command(
                         s.session_id,
                         s.status,
                         if s.expired { "yes" } else { "no" },
-                        s.workflow_status.as_deref().unwrap_or("-"),
+                        s.workflow_status.map_or("-", |w| w.as_str()),
                         s.current_step
                             .as_deref()
                             .filter(|c| !c.is_empty())

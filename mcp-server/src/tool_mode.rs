@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use mcp_tools::{catalogue, CallContext};
+use mcp_tools::{find_tool, CallContext, ParameterKind, ToolParameter};
 use serde_json::{Map, Value};
 
 use crate::cli::{GlobalArgs, ToolArgs};
@@ -17,10 +17,7 @@ use crate::config::Config;
 const LOCK_WAIT: Duration = Duration::from_secs(60);
 
 pub(crate) async fn run(global: GlobalArgs, args: ToolArgs) -> anyhow::Result<ExitCode> {
-    let schema = catalogue()
-        .into_iter()
-        .find(|t| t.name == args.name)
-        .map(|t| t.input_schema);
+    let parameters = find_tool(&args.name).map(|t| t.parameters());
     let mut params = match std::env::var("TOOL_PARAMS") {
         Ok(raw) if !raw.trim().is_empty() => match serde_json::from_str::<Value>(&raw) {
             Ok(Value::Object(o)) => o,
@@ -29,7 +26,7 @@ pub(crate) async fn run(global: GlobalArgs, args: ToolArgs) -> anyhow::Result<Ex
         },
         _ => Map::new(),
     };
-    parse_flags(&args.name, &args.params, schema.as_ref(), &mut params)?;
+    parse_flags(&args.name, &args.params, parameters.as_deref(), &mut params)?;
     let config = Config::from_args(&global)?;
     let services = crate::run::services(&config, LOCK_WAIT).await?;
     let outcome = services
@@ -58,18 +55,15 @@ fn print_json(v: &Value) -> anyhow::Result<()> {
 }
 
 /// `--session-id X --repo-path=Y --run` → `{"session_id": "X", "repo_path": "Y", "run": true}`,
-/// typed by the tool's input schema. A flag the tool does not take is an error, not silently
+/// typed by the tool's parameters as the registry declares them. A flag the tool does not take is an error, not silently
 /// dropped. (Global options written after the tool name were already moved in front of `tool`
 /// by `cli::hoist_tool_globals`, so clap parsed them.)
 fn parse_flags(
     tool: &str,
     flags: &[String],
-    schema: Option<&Value>,
+    parameters: Option<&[ToolParameter]>,
     params: &mut Map<String, Value>,
 ) -> anyhow::Result<()> {
-    let properties = schema
-        .and_then(|s| s.get("properties"))
-        .and_then(Value::as_object);
     let mut i = 0;
     while i < flags.len() {
         let flag = &flags[i];
@@ -81,15 +75,15 @@ fn parse_flags(
             None => (body.to_owned(), None),
         };
         let name = key.replace('-', "_");
-        let kind = match properties {
+        let kind = match parameters {
             // An unknown tool: the call itself will say so.
-            None => "string".to_owned(),
-            Some(props) => match props.get(&name) {
-                Some(p) => property_type(p).unwrap_or_else(|| "string".into()),
+            None => ParameterKind::String,
+            Some(known) => match known.iter().find(|p| p.name == name) {
+                Some(p) => p.kind,
                 None => {
-                    let known: Vec<String> = props
-                        .keys()
-                        .map(|k| format!("--{}", k.replace('_', "-")))
+                    let known: Vec<String> = known
+                        .iter()
+                        .map(|p| format!("--{}", p.name.replace('_', "-")))
                         .collect();
                     bail!(
                         "{tool} takes no --{key}; its parameters are {}",
@@ -100,7 +94,7 @@ fn parse_flags(
         };
         let value = match inline {
             Some(v) => v,
-            None if kind == "boolean"
+            None if kind == ParameterKind::Boolean
                 && flags.get(i + 1).is_none_or(|n| {
                     n.starts_with("--") || !matches!(n.as_str(), "true" | "false")
                 }) =>
@@ -116,23 +110,23 @@ fn parse_flags(
             }
         };
         i += 1;
-        let typed = match kind.as_str() {
-            "boolean" => Value::Bool(
+        let typed = match kind {
+            ParameterKind::Boolean => Value::Bool(
                 value
                     .parse()
                     .with_context(|| format!("--{key} takes true or false, not {value:?}"))?,
             ),
-            "integer" => Value::from(
+            ParameterKind::Integer => Value::from(
                 value
                     .parse::<i64>()
                     .with_context(|| format!("--{key} takes a whole number, not {value:?}"))?,
             ),
-            "number" => Value::from(
+            ParameterKind::Number => Value::from(
                 value
                     .parse::<f64>()
                     .with_context(|| format!("--{key} takes a number, not {value:?}"))?,
             ),
-            "array" | "object" => {
+            ParameterKind::Json => {
                 serde_json::from_str(&value).with_context(|| format!("--{key} takes JSON"))?
             }
             _ => Value::String(value),
@@ -142,35 +136,16 @@ fn parse_flags(
     Ok(())
 }
 
-/// The JSON type of a schema property, looking through `anyOf`/`type: [T, "null"]`.
-fn property_type(p: &Value) -> Option<String> {
-    match p.get("type") {
-        Some(Value::String(t)) => Some(t.clone()),
-        Some(Value::Array(ts)) => ts
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|t| *t != "null")
-            .map(str::to_owned),
-        _ => p
-            .get("anyOf")
-            .and_then(Value::as_array)
-            .and_then(|alts| alts.iter().find_map(property_type).filter(|t| t != "null")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     fn parse(tool: &str, flags: &[&str]) -> anyhow::Result<Map<String, Value>> {
-        let schema = catalogue()
-            .into_iter()
-            .find(|t| t.name == tool)
-            .map(|t| t.input_schema);
+        let parameters = find_tool(tool).map(|t| t.parameters());
         let mut params = Map::new();
         let flags: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
-        parse_flags(tool, &flags, schema.as_ref(), &mut params)?;
+        parse_flags(tool, &flags, parameters.as_deref(), &mut params)?;
         Ok(params)
     }
 
@@ -208,5 +183,23 @@ mod tests {
                 && err.to_string().contains("--session-id"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn every_registered_tool_takes_each_of_its_parameters_as_a_flag() {
+        for tool in mcp_tools::catalogue() {
+            for p in tool.parameters() {
+                let flag = format!("--{}", p.name.replace('_', "-"));
+                let value = match p.kind {
+                    ParameterKind::Boolean => "true",
+                    ParameterKind::Integer | ParameterKind::Number => "5",
+                    ParameterKind::Json => "[]",
+                    _ => "x",
+                };
+                let parsed = parse(tool.name, &[&flag, value])
+                    .unwrap_or_else(|e| panic!("{} {flag}: {e}", tool.name));
+                assert!(parsed.contains_key(&p.name), "{} {flag}", tool.name);
+            }
+        }
     }
 }

@@ -42,7 +42,7 @@ impl Default for ExecConfig {
 }
 
 /// One command run (or, in dry-run, recorded).
-#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct CommandRecord {
     /// The command line, shell-quoted.
     pub command: String,

@@ -1,29 +1,45 @@
 //! The containerization workflow: the typed workflow state, the container-kit tools and
 //! their step executors.
 //!
-//! Every tool is a plain async method of [`Toolbox`] from typed parameters to a typed
-//! result; [`Toolbox::call`] dispatches by name and JSON arguments and is the one path used
-//! by the MCP server and the CLI `tool` mode. This crate knows sessions only through
-//! `session-core`'s [`session_core::Sessions`]: the backend is the server's choice.
+//! Every tool is one type declared once in the registry (name, title, description, hints,
+//! typed parameters and result, summary line); [`Toolbox::call`] dispatches by name and JSON
+//! arguments and is the one path used by the MCP server and the CLI `tool` mode, and
+//! [`catalogue`] lists the tools with their JSON Schemas. This crate knows sessions only
+//! through `session-core`'s [`session_core::Sessions`]: the backend is the server's choice.
 //!
 //! A step takes its session's lock (bounded wait), loads the workflow state, runs, and
-//! records the completed or failed step, current step and artifact in one versioned update,
-//! so concurrent calls on one session never lose a step and different sessions never wait
-//! on each other.
+//! records the completed or failed step, current step and typed artifact in one versioned
+//! update, so concurrent calls on one session never lose a step and different sessions never
+//! wait on each other.
 
+mod admin;
 mod analyze;
+mod error;
 mod exec;
 mod generate;
 mod params;
+mod registry;
+mod results;
 mod state;
 mod steps;
 mod toolbox;
+mod workflow;
 
 pub use crate::analyze::{analyze, AnalyzeResult};
+pub use crate::error::{ToolError, ToolErrorKind};
 pub use crate::exec::{CommandRecord, ExecConfig};
 pub use crate::params::*;
-pub use crate::state::{Step, WorkflowError, WorkflowState, WorkflowStatus, STATE_KEY};
-pub use crate::toolbox::{
-    catalogue, CallContext, ProgressSink, ToolDescriptor, ToolError, ToolErrorKind, ToolOutput,
-    Toolbox, ToolboxConfig,
+pub use crate::registry::{
+    catalogue, find_tool, instructions, ParameterKind, ToolDescriptor, ToolParameter,
 };
+pub use crate::results::*;
+pub use crate::state::{
+    StateError, Step, StepState, WorkflowError, WorkflowState, WorkflowStatus, STATE_KEY,
+};
+pub use crate::steps::{
+    build_image::BuildArtifact, deploy_application::DeployArtifact,
+    generate_dockerfile::DockerfileArtifact, generate_k8s_manifests::ManifestArtifact,
+    prepare_cluster::ClusterArtifact, push_image::PushArtifact, scan_image::ScanArtifact,
+    tag_image::TagArtifact, verify_deployment::VerifyArtifact,
+};
+pub use crate::toolbox::{CallContext, ProgressSink, ToolOutput, Toolbox, ToolboxConfig};

@@ -1,20 +1,23 @@
-//! The tools' typed parameters and results. Parameter names match the Go server's, so
-//! existing clients and prompts keep working; every result is a JSON object with a schema.
+//! The tools' typed parameters. Names match the Go server's, so existing clients and prompts
+//! keep working. The doc comments here become the JSON Schema descriptions the client's model
+//! reads: each says what the value is for, its default, and what happens when it is wrong.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-/// The optional repair context every step tool accepts and records.
+/// The optional repair context every step tool accepts. It changes nothing in how the step
+/// runs; it is recorded in the workflow (`metadata.last_fix`) so the history shows why a step
+/// was retried.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 pub struct FixParams {
-    /// The call retries a step after a failure.
+    /// Set to true when this call retries the step after a failure you tried to fix.
+    /// Default: false.
     #[serde(default)]
     pub fixing_mode: Option<bool>,
-    /// The error the earlier attempt reported.
+    /// The error message the failed attempt returned, recorded with the retry.
     #[serde(default)]
     pub previous_error: Option<String>,
-    /// The tool that failed.
+    /// The tool whose failure this call repairs (e.g. `build_image`), recorded with the retry.
     #[serde(default)]
     pub failed_tool: Option<String>,
 }
@@ -22,301 +25,146 @@ pub struct FixParams {
 /// Parameters of a step tool that needs nothing but the session.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct StepParams {
-    /// The workflow's session id (from start_workflow).
+    /// The workflow's session id, as returned by start_workflow. An unknown or expired id is
+    /// an error naming start_workflow; an id another step is running on waits for it (up to
+    /// the lock timeout, then the call fails as busy).
     pub session_id: String,
-    /// Repair context.
+    /// The optional repair context (`fixing_mode`, `previous_error`, `failed_tool`).
     #[serde(flatten)]
     pub fix: FixParams,
 }
 
-/// `analyze_repository`.
+/// Arguments of `analyze_repository`: the workflow's session and the repository to analyze.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct AnalyzeParams {
-    /// The workflow's session id.
+    /// The workflow's session id, as returned by start_workflow. An unknown id is an error.
     pub session_id: String,
-    /// The repository to analyze (inside the workspace or the client's roots).
+    /// The repository directory to analyze. It must exist and lie inside the server's
+    /// workspace (--workspace-dir) or one of the client's roots; otherwise the call fails and
+    /// changes nothing. It becomes the workflow's repository.
     pub repo_path: String,
-    /// Repair context.
+    /// The optional repair context (`fixing_mode`, `previous_error`, `failed_tool`).
     #[serde(flatten)]
     pub fix: FixParams,
 }
 
-/// `generate_dockerfile`.
+/// Arguments of `generate_dockerfile`: the workflow's session and, optionally, the Dockerfile to write.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct DockerfileParams {
-    /// The workflow's session id.
+    /// The workflow's session id, as returned by start_workflow. An unknown id is an error.
     pub session_id: String,
-    /// The Dockerfile to write; generated from the analysis when absent.
+    /// The Dockerfile text to write into the repository. Omit it to have one generated from
+    /// the analysis (then analyze_repository must have run). Blank text or text over the
+    /// server's size limit (256 KiB by default) is refused.
     #[serde(default)]
     pub dockerfile_content: Option<String>,
-    /// Repair context.
+    /// The optional repair context (`fixing_mode`, `previous_error`, `failed_tool`).
     #[serde(flatten)]
     pub fix: FixParams,
 }
 
-/// `tag_image`.
+/// Arguments of `tag_image`: the workflow's session and the tag to give the built image.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct TagParams {
-    /// The workflow's session id.
+    /// The workflow's session id, as returned by start_workflow. An unknown id is an error.
     pub session_id: String,
-    /// The tag to give the built image (e.g. `v1.2.0`).
+    /// The tag to give the built image (e.g. `v1.2.0`): 1-128 characters of A-Z a-z 0-9 . _ -;
+    /// anything else is refused before the session is touched. start_workflow's run uses
+    /// `latest`.
     pub tag: String,
-    /// Repair context.
+    /// The optional repair context (`fixing_mode`, `previous_error`, `failed_tool`).
     #[serde(flatten)]
     pub fix: FixParams,
 }
 
-/// `push_image`.
+/// Arguments of `push_image`: the workflow's session and, optionally, the registry to push to.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct PushParams {
-    /// The workflow's session id.
+    /// The workflow's session id, as returned by start_workflow. An unknown id is an error.
     pub session_id: String,
-    /// Registry host (and namespace) to push to, e.g. `ghcr.io/acme`; the image's own name
-    /// when absent.
+    /// The registry host and namespace to push to, e.g. `ghcr.io/acme` (no scheme, no
+    /// spaces: `https://…` is refused). The image is re-tagged as `<registry>/<name>:<tag>`
+    /// first. Default: push under the image's own name.
     #[serde(default)]
     pub registry: Option<String>,
-    /// Repair context.
+    /// The optional repair context (`fixing_mode`, `previous_error`, `failed_tool`).
     #[serde(flatten)]
     pub fix: FixParams,
 }
 
-/// `generate_k8s_manifests`.
+/// Arguments of `generate_k8s_manifests`: the workflow's session and, optionally, the manifests to write.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct ManifestParams {
-    /// The workflow's session id.
+    /// The workflow's session id, as returned by start_workflow. An unknown id is an error.
     pub session_id: String,
-    /// The manifests (YAML) to write; generated when absent.
+    /// The Kubernetes manifests (YAML) to write to `k8s/<app>.yaml`. Omit them to have a
+    /// Deployment and a Service generated from the analysis and the built image. Blank text or
+    /// text over the size limit (256 KiB by default) is refused.
     #[serde(default)]
     pub manifests: Option<String>,
-    /// Repair context.
+    /// The optional repair context (`fixing_mode`, `previous_error`, `failed_tool`).
     #[serde(flatten)]
     pub fix: FixParams,
 }
 
-/// `start_workflow`.
+/// Arguments of `start_workflow`: the repository to containerize, an optional session id, and whether to run every step now.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct StartWorkflowParams {
-    /// The repository to containerize.
+    /// The repository directory to containerize. It must exist and lie inside the server's
+    /// workspace (--workspace-dir) or one of the client's roots.
     pub repo_path: String,
-    /// The session id to use; generated when absent.
+    /// The session id to use (letters, digits, `._:-`, up to 128). Default: a new id is
+    /// generated. Passing the id of a workflow for the same repository continues it; one for
+    /// another repository is refused.
     #[serde(default)]
     pub session_id: Option<String>,
-    /// Run every step in order now, reporting progress per step.
+    /// Run every remaining step now, in order, with default parameters, reporting progress per
+    /// step; the first failing step ends the call with its error. Default: false (only
+    /// create the workflow and name the next step).
     #[serde(default)]
     pub run: Option<bool>,
 }
 
-/// Tools that take only a session id.
+/// Arguments of the tools that take only a session id (`workflow_status`, `get_session`,
+/// `delete_session`).
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct SessionParams {
-    /// The session id.
+    /// The session's id (from start_workflow or list_sessions). An unknown or expired id is
+    /// an error and creates nothing.
     pub session_id: String,
 }
 
-/// `list_sessions`.
+/// Arguments of `list_sessions`: filters (all optional, combined with AND) and paging.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 pub struct ListSessionsParams {
-    /// Only sessions with this status: `active`, `expired`, `suspended`.
+    /// Only sessions with this status: `active`, `expired` or `suspended`; any other value is
+    /// refused. Default: every status.
     #[serde(default)]
     pub status: Option<String>,
-    /// Only sessions carrying this label, as `key=value`.
+    /// Only sessions carrying this label, written `key=value` (e.g. `source=mcp`); a value
+    /// without `=` is refused. Default: no label filter.
     #[serde(default)]
     pub label: Option<String>,
-    /// Only ids starting with this.
+    /// Only sessions whose id starts with this text. Default: every id.
     #[serde(default)]
     pub prefix: Option<String>,
-    /// The `next_cursor` of the previous page.
+    /// Continue after the previous page: pass its `next_cursor`. Default: from the first id.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Page size, 1–1000 (default 100).
+    /// The most sessions on one page, 1-1000; other values are refused. Default: 100.
     #[serde(default)]
     pub limit: Option<usize>,
 }
 
-/// `ping`.
+/// Arguments of `ping`: an optional message to echo.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 pub struct PingParams {
-    /// Echoed back.
+    /// Text to echo back instead of `pong`, to match an answer to its request.
     #[serde(default)]
     pub message: Option<String>,
 }
 
-/// Tools without parameters.
+/// Arguments of the tools that take none (`list_tools`, `server_status`); any object is
+/// accepted.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 pub struct NoParams {}
-
-/// The result of a step tool.
-#[derive(Clone, Debug, Serialize, JsonSchema)]
-pub struct StepResult {
-    /// The session.
-    pub session_id: String,
-    /// The step that ran.
-    pub step: String,
-    /// Always true in a result (failures are tool errors).
-    pub success: bool,
-    /// One line for humans.
-    pub summary: String,
-    /// What the step produced, as stored under its artifact key.
-    pub artifact: Value,
-    /// The step to call next, if any remains.
-    pub next_step: Option<String>,
-    /// Workflow progress after this step, 0–100.
-    pub progress_percent: f64,
-    /// Whether external commands were only recorded.
-    pub dry_run: bool,
-}
-
-/// The result of `start_workflow`.
-#[derive(Clone, Debug, Serialize, JsonSchema)]
-pub struct StartWorkflowResult {
-    /// The workflow's session id: pass it to every step tool.
-    pub session_id: String,
-    /// The repository.
-    pub repo_path: String,
-    /// Workflow status.
-    pub status: String,
-    /// The step to call next.
-    pub next_step: Option<String>,
-    /// Steps run by this call (with `run: true`).
-    pub steps_run: Vec<String>,
-    /// Workflow progress, 0–100.
-    pub progress_percent: f64,
-    /// Whether the session was created by this call.
-    pub created: bool,
-}
-
-/// One step's status in `workflow_status`.
-#[derive(Clone, Debug, Serialize, JsonSchema)]
-pub struct StepStatus {
-    /// The step (tool) name.
-    pub name: String,
-    /// `completed`, `failed`, `skipped` or `pending`.
-    pub status: String,
-}
-
-/// The result of `workflow_status`.
-#[derive(Clone, Debug, Serialize, JsonSchema)]
-pub struct WorkflowStatusResult {
-    /// The session.
-    pub session_id: String,
-    /// The repository.
-    pub repo_path: String,
-    /// Workflow status.
-    pub status: String,
-    /// The step run last.
-    pub current_step: String,
-    /// 0–100.
-    pub progress_percent: f64,
-    /// Every step in order.
-    pub steps: Vec<StepStatus>,
-    /// The step to call next.
-    pub next_step: Option<String>,
-    /// The last failure.
-    pub error: Option<Value>,
-    /// Artifact keys present.
-    pub artifacts: Vec<String>,
-    /// The session record's version.
-    pub version: u64,
-}
-
-/// A tool's description in `list_tools`.
-#[derive(Clone, Debug, Serialize, JsonSchema)]
-pub struct ToolInfo {
-    /// Tool name.
-    pub name: String,
-    /// What it does.
-    pub description: String,
-    /// Whether it changes nothing.
-    pub read_only: bool,
-}
-
-/// The result of `list_tools`.
-#[derive(Clone, Debug, Serialize, JsonSchema)]
-pub struct ListToolsResult {
-    /// Every tool.
-    pub tools: Vec<ToolInfo>,
-}
-
-/// The result of `ping`.
-#[derive(Clone, Debug, Serialize, JsonSchema)]
-pub struct PingResult {
-    /// `pong`, or the echoed message.
-    pub message: String,
-    /// Server time, RFC 3339.
-    pub timestamp: String,
-}
-
-/// The result of `server_status`.
-#[derive(Clone, Debug, Serialize, JsonSchema)]
-pub struct ServerStatusResult {
-    /// Server name.
-    pub name: String,
-    /// Server version.
-    pub version: String,
-    /// Seconds since start.
-    pub uptime_seconds: u64,
-    /// The session store backend.
-    pub backend: String,
-    /// Stored sessions (expired ones included until purged).
-    pub session_count: u64,
-    /// Session-service counters (commits, conflicts, retries, lock waits).
-    pub stats: Value,
-    /// Whether external commands are only recorded.
-    pub dry_run: bool,
-}
-
-/// One session in `list_sessions`.
-#[derive(Clone, Debug, Serialize, JsonSchema)]
-pub struct SessionSummary {
-    /// Id.
-    pub session_id: String,
-    /// Session status.
-    pub status: String,
-    /// Whether its TTL has run out.
-    pub expired: bool,
-    /// Stage.
-    pub stage: String,
-    /// Created, RFC 3339.
-    pub created_at: String,
-    /// Last written, RFC 3339.
-    pub updated_at: String,
-    /// Expires, RFC 3339.
-    pub expires_at: String,
-    /// Workflow status, if it holds a workflow.
-    pub workflow_status: Option<String>,
-    /// The workflow's current step.
-    pub current_step: Option<String>,
-    /// Labels.
-    pub labels: std::collections::BTreeMap<String, String>,
-    /// Record version.
-    pub version: u64,
-}
-
-/// The result of `list_sessions`.
-#[derive(Clone, Debug, Serialize, JsonSchema)]
-pub struct ListSessionsResult {
-    /// One page of sessions, by id.
-    pub sessions: Vec<SessionSummary>,
-    /// Pass as `cursor` for the next page; absent on the last.
-    pub next_cursor: Option<String>,
-}
-
-/// The result of `get_session`.
-#[derive(Clone, Debug, Serialize, JsonSchema)]
-pub struct GetSessionResult {
-    /// Id.
-    pub session_id: String,
-    /// Record version.
-    pub version: u64,
-    /// The whole session as stored (Go JSON field names).
-    pub session: Value,
-}
-
-/// The result of `delete_session`.
-#[derive(Clone, Debug, Serialize, JsonSchema)]
-pub struct DeleteSessionResult {
-    /// Id.
-    pub session_id: String,
-    /// Always true in a result.
-    pub deleted: bool,
-}

@@ -4,9 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
-use session_core::Session;
-
-use crate::ToolError;
+use session_core::{Session, SessionId, StoreError};
 
 /// The metadata key the workflow state lives under.
 pub const STATE_KEY: &str = "workflow_state";
@@ -54,8 +52,9 @@ impl Step {
         Step::VerifyDeployment,
     ];
 
-    /// The tool name, which is also the step name in the state.
-    pub fn name(self) -> &'static str {
+    /// The tool name, which is also the step name in the state: the one place a step tool's
+    /// name is written (the tool registry reads it from here).
+    pub const fn name(self) -> &'static str {
         match self {
             Step::AnalyzeRepository => "analyze_repository",
             Step::GenerateDockerfile => "generate_dockerfile",
@@ -91,25 +90,59 @@ impl Step {
         }
     }
 
-    /// The tool to call when this step fails because of an earlier one (as the Go server
-    /// advised).
-    pub fn remedy(self) -> &'static str {
+    /// The step whose tool to call when this step fails because of an earlier one (as the
+    /// Go server advised).
+    pub fn remedy(self) -> Step {
         match self {
-            Step::AnalyzeRepository => "analyze_repository",
-            Step::GenerateDockerfile => "analyze_repository",
-            Step::BuildImage => "generate_dockerfile",
-            Step::ScanImage | Step::TagImage => "build_image",
-            Step::PushImage => "tag_image",
-            Step::GenerateK8sManifests => "analyze_repository",
-            Step::PrepareCluster => "prepare_cluster",
-            Step::DeployApplication => "generate_k8s_manifests",
-            Step::VerifyDeployment => "deploy_application",
+            Step::AnalyzeRepository | Step::GenerateDockerfile | Step::GenerateK8sManifests => {
+                Step::AnalyzeRepository
+            }
+            Step::BuildImage => Step::GenerateDockerfile,
+            Step::ScanImage | Step::TagImage => Step::BuildImage,
+            Step::PushImage => Step::TagImage,
+            Step::PrepareCluster => Step::PrepareCluster,
+            Step::DeployApplication => Step::GenerateK8sManifests,
+            Step::VerifyDeployment => Step::DeployApplication,
         }
     }
 
     /// Position in the workflow, 0-based.
     pub fn index(self) -> usize {
-        Step::ALL.iter().position(|s| *s == self).unwrap_or(0)
+        self as usize
+    }
+}
+
+/// Where one step stands in a workflow, as `workflow_status` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    /// The step's last run succeeded; its artifact is stored.
+    Completed,
+    /// The step's last run failed; call it again (with the repair context) after fixing
+    /// the cause.
+    Failed,
+    /// The user chose to skip the step.
+    Skipped,
+    /// Not run yet.
+    Pending,
+}
+
+impl StepState {
+    /// The wire name (`completed`, `failed`, `skipped`, `pending`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StepState::Completed => "completed",
+            StepState::Failed => "failed",
+            StepState::Skipped => "skipped",
+            StepState::Pending => "pending",
+        }
+    }
+}
+
+/// Compares with the wire name, so `state == "completed"` reads as the JSON does.
+impl PartialEq<&str> for StepState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 
@@ -128,6 +161,55 @@ pub enum WorkflowStatus {
     Error,
     /// Every step completed.
     Completed,
+}
+
+impl WorkflowStatus {
+    /// The wire name (`initialized`, `started`, `running`, `error`, `completed`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WorkflowStatus::Initialized => "initialized",
+            WorkflowStatus::Started => "started",
+            WorkflowStatus::Running => "running",
+            WorkflowStatus::Error => "error",
+            WorkflowStatus::Completed => "completed",
+        }
+    }
+}
+
+impl std::fmt::Display for WorkflowStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why the workflow state of a session cannot be read or changed. The domain error of this
+/// module; the tools turn it into a [`crate::ToolError`] once, at their edge.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// The stored `workflow_state` does not decode (hand-edited, or from an unknown
+    /// version): the session must be deleted or repaired.
+    #[error("session {session} holds a workflow_state that cannot be read: {source}")]
+    Unreadable {
+        /// The session whose metadata holds the unreadable state.
+        session: SessionId,
+        /// What the decoder said.
+        source: serde_json::Error,
+    },
+    /// `start_workflow` named a session that already runs a workflow for another
+    /// repository.
+    #[error("session {session} already runs a workflow for {running}; use another session_id for {requested}")]
+    OtherRepository {
+        /// The session asked for.
+        session: SessionId,
+        /// The repository its workflow is for.
+        running: String,
+        /// The repository the call asked for.
+        requested: String,
+    },
+    /// The session store failed or refused.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// The last failure of the workflow.
@@ -153,7 +235,7 @@ pub struct WorkflowState {
     /// The repository being containerized.
     #[serde(default)]
     pub repo_path: String,
-    /// Overall status.
+    /// Where the workflow stands as a whole (`started`, `running`, `error`, `completed`).
     #[serde(default)]
     pub status: WorkflowStatus,
     /// The step run last.
@@ -193,16 +275,16 @@ impl WorkflowState {
     /// Reads the state from a session; `Ok(None)` if the session has none.
     ///
     /// # Errors
-    /// A tool error if the stored state cannot be decoded.
-    pub fn from_session(session: &Session) -> Result<Option<WorkflowState>, ToolError> {
+    /// [`StateError::Unreadable`] if the stored state cannot be decoded.
+    pub fn from_session(session: &Session) -> Result<Option<WorkflowState>, StateError> {
         match session.metadata.get(STATE_KEY) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => serde_json::from_value(v.clone()).map(Some).map_err(|e| {
-                ToolError::internal(format!(
-                    "session {} holds a workflow_state that cannot be read: {e}",
-                    session.id
-                ))
-            }),
+            Some(v) => serde_json::from_value(v.clone())
+                .map(Some)
+                .map_err(|source| StateError::Unreadable {
+                    session: session.id.clone(),
+                    source,
+                }),
         }
     }
 
@@ -216,6 +298,19 @@ impl WorkflowState {
     /// Whether `step` has completed.
     pub fn is_completed(&self, step: Step) -> bool {
         self.completed_steps.iter().any(|s| s == step.name())
+    }
+
+    /// Where `step` stands: completed, failed (its last run), skipped or pending.
+    pub fn step_state(&self, step: Step) -> StepState {
+        if self.is_completed(step) {
+            StepState::Completed
+        } else if self.failed_steps.iter().any(|f| f == step.name()) {
+            StepState::Failed
+        } else if self.is_skipped(step) {
+            StepState::Skipped
+        } else {
+            StepState::Pending
+        }
     }
 
     /// Whether `step` is to be skipped.

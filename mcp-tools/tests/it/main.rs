@@ -8,6 +8,7 @@ mod bad_input;
 mod cli;
 mod concurrency;
 mod go_state;
+mod registry;
 mod workflow;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,188 @@
+//! The tools' typed results, each sent as a JSON object (`structuredContent`) with its schema.
+//! States are enums serialized to the wire names clients already read (`completed`,
+//! `started`, …).
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::state::{Step, StepState, WorkflowError, WorkflowStatus};
+
+/// The result of a step tool; `A` is the step's artifact.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct StepResult<A = Value> {
+    /// The workflow's session id.
+    pub session_id: String,
+    /// The step that ran.
+    pub step: Step,
+    /// Always true in a result (a failed step is a tool error instead).
+    pub success: bool,
+    /// One line for humans: the step, whether it was a dry run, the next step.
+    pub summary: String,
+    /// What the step produced, as stored in the workflow under the step's artifact key
+    /// (`analyze_result`, `build_result`, …) for later steps to read.
+    pub artifact: A,
+    /// The step tool to call next; absent when every step has completed.
+    pub next_step: Option<Step>,
+    /// Share of the ten steps completed or skipped after this call, 0-100.
+    pub progress_percent: f64,
+    /// True when the server runs with --dry-run: external commands were recorded in the
+    /// artifact, not executed.
+    pub dry_run: bool,
+}
+
+/// The result of `start_workflow`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct StartWorkflowResult {
+    /// The workflow's session id: pass it to every step tool.
+    pub session_id: String,
+    /// The repository, canonicalized.
+    pub repo_path: String,
+    /// The workflow's status after this call (`completed` after a successful `run: true`).
+    pub status: WorkflowStatus,
+    /// The step tool to call next; absent when every step has completed.
+    pub next_step: Option<Step>,
+    /// The steps this call ran, in order (empty unless `run: true`).
+    pub steps_run: Vec<Step>,
+    /// Share of the ten steps completed or skipped, 0-100.
+    pub progress_percent: f64,
+    /// True when this call created the session; false when it continued an existing one.
+    pub created: bool,
+}
+
+/// One step's state in `workflow_status`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct StepStatus {
+    /// The step (and the tool that runs it).
+    pub name: Step,
+    /// Where the step stands.
+    pub status: StepState,
+}
+
+/// The result of `workflow_status`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct WorkflowStatusResult {
+    /// The workflow's session id.
+    pub session_id: String,
+    /// The repository being containerized.
+    pub repo_path: String,
+    /// The workflow's overall status.
+    pub status: WorkflowStatus,
+    /// The step run last (empty before the first).
+    pub current_step: String,
+    /// Share of the ten steps completed or skipped, 0-100.
+    pub progress_percent: f64,
+    /// Every step in workflow order, with its state.
+    pub steps: Vec<StepStatus>,
+    /// The step tool to call next; absent when every step has completed.
+    pub next_step: Option<Step>,
+    /// The last failure (`step`, `attempt`, `message`), when the last step run failed.
+    pub error: Option<WorkflowError>,
+    /// The artifact keys stored so far (`analyze_result`, `build_result`, …).
+    pub artifacts: Vec<String>,
+    /// The session record's version: it grows by one with every write.
+    pub version: u64,
+}
+
+/// A tool's description in `list_tools`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct ToolInfo {
+    /// The name to call it by.
+    pub name: String,
+    /// What it does and when to call it.
+    pub description: String,
+    /// True when it changes nothing.
+    pub read_only: bool,
+}
+
+/// The result of `list_tools`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct ListToolsResult {
+    /// Every tool, in workflow order then utilities.
+    pub tools: Vec<ToolInfo>,
+}
+
+/// The result of `ping`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct PingResult {
+    /// `pong`, or the echoed message.
+    pub message: String,
+    /// The server's clock, RFC 3339.
+    pub timestamp: String,
+}
+
+/// The result of `server_status`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct ServerStatusResult {
+    /// The server's name.
+    pub name: String,
+    /// The server's version.
+    pub version: String,
+    /// Seconds since the server started.
+    pub uptime_seconds: u64,
+    /// The session store backend (`redb`, `sled`, `etcd`, `memory`).
+    pub backend: String,
+    /// Stored sessions (expired ones included until purged).
+    pub session_count: u64,
+    /// The session service's counters since start (commits, conflicts, retries, lock waits).
+    pub stats: Value,
+    /// True when external commands are only recorded (--dry-run).
+    pub dry_run: bool,
+}
+
+/// One session in `list_sessions`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct SessionSummary {
+    /// The session's id: pass it to workflow_status, get_session or a step tool.
+    pub session_id: String,
+    /// The session's status: `active`, `expired` or `suspended`.
+    pub status: String,
+    /// True when its time to live has run out (it is purged soon; reads fail as expired).
+    pub expired: bool,
+    /// The stage the session is in (`workflow` for sessions of start_workflow).
+    pub stage: String,
+    /// When it was created, RFC 3339.
+    pub created_at: String,
+    /// When it was last written, RFC 3339.
+    pub updated_at: String,
+    /// When it expires unless written again, RFC 3339.
+    pub expires_at: String,
+    /// The status of its workflow; absent when it holds none.
+    pub workflow_status: Option<WorkflowStatus>,
+    /// The step its workflow ran last; absent when it holds no workflow.
+    pub current_step: Option<String>,
+    /// Its labels (e.g. `source: mcp`), filterable with `label`.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Its record version.
+    pub version: u64,
+}
+
+/// The result of `list_sessions`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct ListSessionsResult {
+    /// One page of sessions, in id order.
+    pub sessions: Vec<SessionSummary>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// The result of `get_session`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct GetSessionResult {
+    /// The session's id.
+    pub session_id: String,
+    /// Its record version.
+    pub version: u64,
+    /// The whole session as stored (the Go server's JSON field names), with the workflow
+    /// state at `metadata.workflow_state`.
+    pub session: Value,
+}
+
+/// The result of `delete_session`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct DeleteSessionResult {
+    /// The deleted session's id.
+    pub session_id: String,
+    /// Always true in a result (deleting an unknown session is an error).
+    pub deleted: bool,
+}

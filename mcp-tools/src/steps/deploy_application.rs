@@ -1,0 +1,60 @@
+//! `deploy_application`, step 9: apply the workflow's manifests with kubectl.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::generate_k8s_manifests::ManifestArtifact;
+use super::{artifact, commands, need, repo_of, Artifact, Failure, StepTool};
+use crate::error::ToolError;
+use crate::exec::CommandRecord;
+use crate::params::{FixParams, StepParams};
+use crate::state::{Step, WorkflowState};
+use crate::toolbox::{CallContext, Toolbox};
+
+/// The `deploy_result` artifact.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct DeployArtifact {
+    /// The manifest file applied.
+    pub manifest: String,
+    /// The `kubectl apply` command, run or (dry-run) recorded.
+    pub commands: Vec<CommandRecord>,
+}
+
+impl Artifact for DeployArtifact {
+    const STEP: Step = Step::DeployApplication;
+}
+
+pub(crate) struct DeployApplication;
+
+impl StepTool for DeployApplication {
+    const TITLE: &'static str = "Deploy the application";
+    const DESCRIPTION: &'static str = "Step 9: apply the manifests with kubectl.";
+    type Params = StepParams;
+    type Input = ();
+    type Artifact = DeployArtifact;
+
+    fn validate(_: &Toolbox, _: &StepParams, _: &CallContext) -> Result<(), ToolError> {
+        Ok(())
+    }
+
+    async fn work(tools: &Toolbox, _: (), st: WorkflowState) -> Result<DeployArtifact, Failure> {
+        let step = Step::DeployApplication;
+        let repo = need(repo_of(&st), step, "a repository")?;
+        let manifest = artifact::<ManifestArtifact>(&st)
+            .map(|k| k.path)
+            .filter(|p| !p.is_empty());
+        let manifest = need(manifest, step, "Kubernetes manifests")?;
+        let kubectl = tools.config().exec.kubectl.clone();
+        let args = vec!["apply".into(), "-f".into(), manifest.clone()];
+        let commands = commands(tools, &repo, vec![(kubectl, args)]).await?;
+        Ok(DeployArtifact { manifest, commands })
+    }
+
+    fn workflow_params(session_id: &str, _: &WorkflowState) -> StepParams {
+        StepParams {
+            session_id: session_id.into(),
+            fix: FixParams::default(),
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! `generate_k8s_manifests`, step 7: write the given manifests, or a generated Deployment and
+//! Service for the most finished image, to `k8s/<app>.yaml` in the repository.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{artifact, deployable_image, image_name, need, repo_of, Artifact, Failure, StepTool};
+use crate::analyze::AnalyzeResult;
+use crate::error::ToolError;
+use crate::generate::{self, write_file};
+use crate::params::{FixParams, ManifestParams};
+use crate::state::{Step, WorkflowState};
+use crate::toolbox::{CallContext, Toolbox};
+
+/// The `k8s_result` artifact.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct ManifestArtifact {
+    /// Where the manifests were written; deploy_application applies this file.
+    pub path: String,
+    /// Where the user's previous, different file was moved, if there was one.
+    pub backup: Option<String>,
+    /// False when the file already held exactly this content.
+    pub changed: bool,
+    /// True when the manifests were generated, false when they were given.
+    pub generated: bool,
+    /// The app name (Deployment, Service and `app` label); verify_deployment checks it.
+    pub app: String,
+    /// The image the manifests deploy.
+    pub image: String,
+    /// The manifests' text.
+    pub content: String,
+}
+
+impl Artifact for ManifestArtifact {
+    const STEP: Step = Step::GenerateK8sManifests;
+}
+
+pub(crate) struct GenerateK8sManifests;
+
+impl StepTool for GenerateK8sManifests {
+    const TITLE: &'static str = "Write Kubernetes manifests";
+    const DESCRIPTION: &'static str = "Step 7: write Kubernetes manifests (Deployment + Service) into k8s/ (manifests, or generated).";
+    type Params = ManifestParams;
+    type Input = Option<String>;
+    type Artifact = ManifestArtifact;
+
+    fn validate(
+        tools: &Toolbox,
+        p: &ManifestParams,
+        _: &CallContext,
+    ) -> Result<Option<String>, ToolError> {
+        tools.check_content("manifests", &p.manifests)?;
+        Ok(p.manifests.clone())
+    }
+
+    async fn work(
+        _: &Toolbox,
+        given: Option<String>,
+        st: WorkflowState,
+    ) -> Result<ManifestArtifact, Failure> {
+        let step = Step::GenerateK8sManifests;
+        let repo = need(repo_of(&st), step, "a repository")?;
+        let app = image_name(&st, &repo);
+        let image = deployable_image(&st).unwrap_or_else(|| format!("{app}:latest"));
+        let (content, generated) = match given {
+            Some(m) => (m, false),
+            None => {
+                let a: AnalyzeResult = need(artifact(&st), step, "the repository analysis")?;
+                (generate::k8s_manifests(&app, &image, a.port), true)
+            }
+        };
+        let path = repo.join("k8s").join(format!("{app}.yaml"));
+        let w = write_file(&path, &content)
+            .map_err(|e| Failure::Ran(format!("cannot write {}: {e}", path.display())))?;
+        Ok(ManifestArtifact {
+            path: w.path,
+            backup: w.backup,
+            changed: w.changed,
+            generated,
+            app,
+            image,
+            content,
+        })
+    }
+
+    fn workflow_params(session_id: &str, _: &WorkflowState) -> ManifestParams {
+        ManifestParams {
+            session_id: session_id.into(),
+            manifests: None,
+            fix: FixParams::default(),
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Purging expired sessions and evicting idle lock entries: one pass on demand, or a
+//! background task that runs a pass every `maintenance_interval`.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::stats::bump;
+use super::{Inner, Sessions};
+use crate::{SessionId, StoreError};
+
+/// Stops the maintenance task when dropped.
+#[derive(Debug)]
+pub struct MaintenanceHandle {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for MaintenanceHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What one maintenance pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MaintenanceReport {
+    /// Expired sessions removed.
+    pub purged: usize,
+    /// Idle lock entries evicted.
+    pub evicted_locks: usize,
+}
+
+impl Sessions {
+    /// Removes up to `purge_batch` expired sessions now; returns their ids.
+    pub async fn purge_expired(&self) -> Result<Vec<SessionId>, StoreError> {
+        let purged = self
+            .inner
+            .store
+            .purge_expired(self.now(), self.inner.config.purge_batch)
+            .await?;
+        bump(&self.inner.counters.purged, purged.len() as u64);
+        Ok(purged)
+    }
+
+    /// One maintenance pass: purge expired sessions, evict idle lock entries.
+    pub async fn run_maintenance(&self) -> Result<MaintenanceReport, StoreError> {
+        let purged = self.purge_expired().await?.len();
+        let evicted_locks = self.inner.locks.evict_idle();
+        Ok(MaintenanceReport {
+            purged,
+            evicted_locks,
+        })
+    }
+
+    /// Starts the maintenance task on the current tokio runtime: a pass every
+    /// `maintenance_interval` until the handle is dropped or every `Sessions` clone is.
+    pub fn spawn_maintenance(&self) -> MaintenanceHandle {
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        let every = self
+            .inner
+            .config
+            .maintenance_interval
+            .max(Duration::from_millis(10));
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                let sessions = Sessions { inner };
+                match sessions.run_maintenance().await {
+                    Ok(r) if r.purged > 0 || r.evicted_locks > 0 => {
+                        tracing::info!(
+                            purged = r.purged,
+                            evicted_locks = r.evicted_locks,
+                            "maintenance"
+                        )
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "maintenance pass failed"),
+                }
+            }
+        });
+        MaintenanceHandle { task }
+    }
+}
