@@ -8,7 +8,10 @@ mod handler;
 mod http;
 mod logging;
 mod run;
+mod serve;
+mod services;
 mod sessions_cmd;
+mod signal;
 mod store;
 mod tool_mode;
 

@@ -12,14 +12,14 @@ use crate::cli::SessionsCommand;
 use crate::config::Config;
 
 pub(crate) async fn run(config: Config, cmd: SessionsCommand) -> anyhow::Result<ExitCode> {
-    let services = crate::run::services(&config, Duration::from_secs(60)).await?;
+    let services = crate::services::services(&config, Duration::from_secs(60)).await?;
     let result = command(&services, cmd).await;
-    crate::run::close(services).await?;
+    crate::services::close(services).await?;
     result
 }
 
 async fn command(
-    services: &crate::run::Services,
+    services: &crate::services::Services,
     cmd: SessionsCommand,
 ) -> anyhow::Result<ExitCode> {
     let tools = &services.tools;
