@@ -10,18 +10,22 @@ use crate::cli::{Backend, GlobalArgs};
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
-    pub(crate) backend: Backend,
-    pub(crate) store_path: PathBuf,
+    /// The session store: `--store` with its path (`--store-path` or the per-user default)
+    /// or its etcd endpoints and prefix.
+    pub(crate) store: store_open::Backend,
+    /// How long a session lives after its last write (`--session-ttl`, default 24 h).
     pub(crate) ttl: Duration,
+    /// The most live sessions, `None` for no limit (`--max-sessions`, 0 means none).
     pub(crate) max_sessions: Option<u64>,
+    /// Repositories must lie under it (besides the client's roots): `--workspace-dir`.
     pub(crate) workspace_dir: PathBuf,
-    pub(crate) etcd_endpoints: Vec<String>,
-    pub(crate) etcd_prefix: String,
     /// The external programs the steps run.
     pub(crate) exec: mcp_tools::ExecConfig,
 }
 
 impl Config {
+    /// Resolves the global flags (already merged with their environment variables by clap)
+    /// into values, filling in the defaults.
     pub(crate) fn from_args(g: &GlobalArgs) -> anyhow::Result<Config> {
         let backend = g.store.unwrap_or(Backend::Redb);
         let store_path = match &g.store_path {
@@ -41,23 +45,29 @@ impl Config {
                 .or_else(|| std::env::current_dir().ok())
                 .context("cannot tell the home directory; set --workspace-dir")?,
         };
+        let store = match backend {
+            Backend::Memory => store_open::Backend::Memory,
+            Backend::Redb => store_open::Backend::Redb(store_path),
+            Backend::Sled => store_open::Backend::Sled(store_path),
+            Backend::Etcd => store_open::Backend::Etcd {
+                endpoints: g
+                    .etcd_endpoints
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|e| !e.trim().is_empty())
+                    .collect(),
+                prefix: g
+                    .etcd_prefix
+                    .clone()
+                    .unwrap_or_else(|| store_open::Backend::DEFAULT_ETCD_PREFIX.into()),
+            },
+        };
         Ok(Config {
-            backend,
-            store_path,
+            store,
             ttl,
             max_sessions: g.max_sessions.filter(|m| *m > 0),
             workspace_dir,
-            etcd_endpoints: g
-                .etcd_endpoints
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|e| !e.trim().is_empty())
-                .collect(),
-            etcd_prefix: g
-                .etcd_prefix
-                .clone()
-                .unwrap_or_else(|| "container-kit/".into()),
             exec: exec_config(g),
         })
     }

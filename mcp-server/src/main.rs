@@ -12,7 +12,6 @@ mod serve;
 mod services;
 mod sessions_cmd;
 mod signal;
-mod store;
 mod tool_mode;
 
 use clap::Parser;

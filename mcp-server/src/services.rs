@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use mcp_tools::{Toolbox, ToolboxConfig};
 use session_core::{SessionStore, Sessions, SessionsConfig};
+use store_open::{Backend, OpenError, OpenOptions, SpecError, StoreSpec};
 
 use crate::config::Config;
 
@@ -22,7 +23,7 @@ pub(crate) struct Services {
 /// Opens the store (waiting up to `lock_wait` for another process that holds its file) and
 /// builds the services on it with the config's TTL, session cap, workspace and programs.
 pub(crate) async fn services(config: &Config, lock_wait: Duration) -> anyhow::Result<Services> {
-    let store = crate::store::open(config, lock_wait).await?;
+    let store = open_store(config, lock_wait).await?;
     let sessions = Sessions::new(
         Arc::clone(&store),
         SessionsConfig {
@@ -52,4 +53,33 @@ pub(crate) async fn close(services: Services) -> anyhow::Result<()> {
         .await
         .context("closing the session store")?;
     Ok(())
+}
+
+/// Opens the configured backend through store-open. etcd is contacted once here, so a wrong
+/// endpoint fails at startup rather than at the first tool call.
+async fn open_store(config: &Config, lock_wait: Duration) -> anyhow::Result<Arc<dyn SessionStore>> {
+    let spec = StoreSpec {
+        backend: config.store.clone(),
+        options: OpenOptions {
+            lock_wait,
+            check_connection: true,
+        },
+    };
+    let store = match store_open::open(&spec).await {
+        Ok(store) => store,
+        Err(OpenError::Spec(SpecError::NoEndpoints)) => bail!(
+            "--store etcd needs --etcd-endpoints (MCP_ETCD_ENDPOINTS), e.g. http://127.0.0.1:2379"
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    match &config.store {
+        Backend::Etcd { endpoints, .. } => {
+            tracing::info!(backend = "etcd", ?endpoints, "session store open")
+        }
+        Backend::Redb(path) | Backend::Sled(path) => {
+            tracing::info!(backend = store.backend_name(), path = %path.display(), "session store open")
+        }
+        Backend::Memory => tracing::info!(backend = store.backend_name(), "session store open"),
+    }
+    Ok(store)
 }
