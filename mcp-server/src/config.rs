@@ -33,7 +33,8 @@ impl Config {
             None => default_store_path(backend)?,
         };
         let ttl = match &g.session_ttl {
-            Some(s) => parse_duration(s).with_context(|| format!("invalid --session-ttl {s:?}"))?,
+            Some(s) => store_open::parse_duration(s)
+                .with_context(|| format!("invalid --session-ttl {s:?}"))?,
             None => Duration::from_secs(24 * 3600),
         };
         if ttl.is_zero() {
@@ -117,54 +118,10 @@ pub(crate) fn default_store_path(backend: Backend) -> anyhow::Result<PathBuf> {
     Ok(data.join("container-kit-mcp").join(file))
 }
 
-/// `90s`, `15m`, `24h`, `7d`, `1h30m`, or plain seconds.
-pub(crate) fn parse_duration(s: &str) -> anyhow::Result<Duration> {
-    let s = s.trim();
-    if s.is_empty() {
-        bail!("empty duration; use e.g. 30m, 24h, 7d");
-    }
-    if let Ok(secs) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        if c == 'm' && chars.peek() == Some(&'s') {
-            chars.next();
-            unit = "ms".into();
-        }
-        let n: u64 = num
-            .parse()
-            .with_context(|| format!("{s:?}: a number must come before {unit:?}"))?;
-        num.clear();
-        let secs = match unit.as_str() {
-            "ms" => {
-                total += Duration::from_millis(n);
-                continue;
-            }
-            "s" => n,
-            "m" => n * 60,
-            "h" => n * 3600,
-            "d" => n * 86_400,
-            other => bail!("{s:?}: unknown unit {other:?}; use ms, s, m, h or d"),
-        };
-        total += Duration::from_secs(secs);
-    }
-    if !num.is_empty() {
-        bail!("{s:?}: {num} has no unit; use ms, s, m, h or d");
-    }
-    Ok(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use store_open::parse_duration;
 
     #[test]
     fn durations() {

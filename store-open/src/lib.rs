@@ -1,7 +1,8 @@
 //! Opens a [`SessionStore`] from a typed spec: the one place, besides the adapters' own
 //! tests, that names every backend. The server (`--store`, `--store-path`, …) and xtask
 //! (`load --backend`, `migrate --from/--to KIND:PATH`) build a [`StoreSpec`] from their flags
-//! and call [`open`]; nothing else constructs an adapter.
+//! and call [`open`]; nothing else constructs an adapter. [`parse_duration`] is the one
+//! duration syntax of those command lines.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), store_open::OpenError> {
@@ -14,6 +15,7 @@
 //! # }
 //! ```
 
+mod duration;
 mod spec;
 
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use session_etcd::{EtcdConfig, EtcdStore};
 use session_redb::{RedbConfig, RedbStore};
 use session_sled::{SledConfig, SledStore};
 
+pub use crate::duration::{parse_duration, DurationError};
 pub use crate::spec::{Backend, OpenOptions, SpecError, StoreSpec};
 
 /// Why a store did not open.
