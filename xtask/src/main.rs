@@ -10,6 +10,7 @@ mod bolt;
 mod ci;
 mod load;
 mod migrate;
+mod progress;
 mod via_server;
 
 use clap::{Parser, Subcommand};
