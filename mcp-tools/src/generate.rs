@@ -177,4 +177,100 @@ mod tests {
             "{d}"
         );
     }
+
+    /// Compares `actual` with `templates/golden/<name>`; `UPDATE_GOLDEN=1` rewrites the file.
+    /// The goldens were written by the generator before its templates moved to files, so
+    /// this proves the move kept every byte.
+    fn check_golden(name: &str, actual: &str) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("templates/golden")
+            .join(name);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, actual).unwrap();
+        }
+        let expected = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+        assert!(
+            actual == expected,
+            "{name} differs from its golden:\n{actual}"
+        );
+    }
+
+    fn analysis(language: &str, build_tool: &str, port: u16) -> AnalyzeResult {
+        AnalyzeResult {
+            language: language.into(),
+            build_tool: build_tool.into(),
+            port,
+            app_name: "my-app".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn generated_files_are_byte_identical_to_their_goldens() {
+        let node = |tool: &str, build: &str| AnalyzeResult {
+            build_command: build.into(),
+            start_command: "node server.js --port 3000".into(),
+            ..analysis("javascript", tool, 3000)
+        };
+        let cases: Vec<(&str, AnalyzeResult)> = vec![
+            ("npm.Dockerfile", node("npm", "npm ci && npm run build")),
+            (
+                "yarn.Dockerfile",
+                node("yarn", "yarn install --frozen-lockfile"),
+            ),
+            (
+                "pnpm.Dockerfile",
+                AnalyzeResult {
+                    language: "typescript".into(),
+                    ..node("pnpm", "pnpm install && pnpm build")
+                },
+            ),
+            (
+                "python.Dockerfile",
+                AnalyzeResult {
+                    build_command: "pip install -r requirements.txt".into(),
+                    start_command: "gunicorn app:app".into(),
+                    ..analysis("python", "pip", 0)
+                },
+            ),
+            ("go.Dockerfile", analysis("go", "go", 9000)),
+            (
+                "gradle.Dockerfile",
+                AnalyzeResult {
+                    build_command: "./gradlew build -x test".into(),
+                    ..analysis("java", "gradle", 8081)
+                },
+            ),
+            (
+                "maven.Dockerfile",
+                AnalyzeResult {
+                    build_command: "mvn -B package -DskipTests".into(),
+                    ..analysis("java", "maven", 8080)
+                },
+            ),
+            ("rust.Dockerfile", analysis("rust", "cargo", 7000)),
+            (
+                "rust-unnamed.Dockerfile",
+                AnalyzeResult {
+                    app_name: String::new(),
+                    ..analysis("rust", "cargo", 0)
+                },
+            ),
+            ("csharp.Dockerfile", analysis("csharp", "dotnet", 5000)),
+            ("unknown.Dockerfile", analysis("unknown", "", 0)),
+        ];
+        for (name, a) in &cases {
+            check_golden(name, &dockerfile(a));
+        }
+        check_golden(
+            "web.k8s.yaml",
+            &k8s_manifests("web", "registry.local/web:v1", 3000),
+        );
+        check_golden(
+            "default-port.k8s.yaml",
+            &k8s_manifests("my-app", "my-app:latest", 0),
+        );
+    }
 }
