@@ -145,7 +145,7 @@ pub fn k8s_manifests(app: &str, image: &str, port: u16) -> String {
 /// What [`write_file`] did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Written {
-    /// The file written.
+    /// Where the generated content now is (the path asked for).
     pub path: String,
     /// Where the user's previous, different file was moved, if there was one.
     pub backup: Option<String>,

@@ -13,7 +13,7 @@ pub enum Backend {
     Memory,
     /// One redb file, durable on acknowledge; the server's default.
     Redb(PathBuf),
-    /// A sled directory.
+    /// A sled directory (sled's files, created when missing).
     Sled(PathBuf),
     /// An etcd cluster, shared by several processes.
     Etcd {

@@ -50,7 +50,7 @@ pub struct AnalyzeResult {
     /// Files that decided the result.
     #[serde(default)]
     pub evidence: Vec<String>,
-    /// The analyzed path.
+    /// The repository directory the analysis read, after the workspace check resolved it.
     #[serde(default)]
     pub repo_path: String,
 }

@@ -29,7 +29,8 @@ use self::report::{Criterion, Report, Samples};
 
 #[derive(Args, Debug, Clone)]
 pub(crate) struct LoadArgs {
-    /// The backend under load.
+    /// The backend under load: redb, sled, memory (the concurrency layer alone) or etcd
+    /// (needs --etcd-endpoints).
     #[arg(long, value_enum, default_value_t = Backend::Redb)]
     pub(crate) backend: Backend,
     /// Concurrent sessions in the scale phase.
