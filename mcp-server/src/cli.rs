@@ -131,7 +131,7 @@ pub(crate) enum SessionsCommand {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Only ids with this prefix.
+        /// List only sessions whose id starts with this (e.g. `wf_`).
         #[arg(long)]
         prefix: Option<String>,
     },
@@ -139,7 +139,7 @@ pub(crate) enum SessionsCommand {
     Show {
         /// The id to show, as `sessions list` prints it (e.g. `wf_…` or `session-…`).
         id: String,
-        /// Print JSON (the default for show).
+        /// Accepted for symmetry with the other commands: show always prints JSON.
         #[arg(long)]
         json: bool,
     },
@@ -147,13 +147,13 @@ pub(crate) enum SessionsCommand {
     Delete {
         /// The id to delete, as `sessions list` prints it.
         id: String,
-        /// Print JSON.
+        /// Print `{"session_id": …, "deleted": true}` instead of a sentence.
         #[arg(long)]
         json: bool,
     },
     /// Remove every expired session.
     Purge {
-        /// Print JSON.
+        /// Print `{"purged": N}` instead of a sentence.
         #[arg(long)]
         json: bool,
     },

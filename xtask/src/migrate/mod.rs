@@ -24,8 +24,8 @@ use serde::Serialize;
 use session_core::{Session, SessionStore, Versioned, WriteOp};
 use store_open::{Backend, SpecError, StoreSpec};
 
-/// Records per etcd transaction: up to 3 operations each, within etcd's default
-/// `--max-txn-ops` of 128 (see the README, "Several replicas on etcd").
+/// Records per etcd transaction, within etcd's default `--max-txn-ops`: the budget is
+/// stated once, in the README ("The `--max-txn-ops` budget").
 const ETCD_BATCH: usize = 40;
 
 /// Where sessions come from or go to: a store (parsed by store-open) or a Go server's
@@ -175,8 +175,6 @@ pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<MigrationRepor
         );
     }
     let bar = crate::progress::progress_bar(keep.len() as u64, "records");
-    // At most 40 records per etcd transaction: the README's budget ("Several replicas on
-    // etcd") that fits etcd's default --max-txn-ops.
     let batch = match args.to {
         Endpoint::Store(Backend::Etcd { .. }) => args.batch.clamp(1, ETCD_BATCH),
         _ => args.batch.max(1),
