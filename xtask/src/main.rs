@@ -28,7 +28,7 @@ enum Command {
     Load(load::LoadArgs),
     /// Copy sessions between backends (redb, sled, etcd) or import a Go container-kit BoltDB store.
     Migrate(migrate::MigrateArgs),
-    /// Run the CI checks locally: fmt, dependency edges, clippy, tests.
+    /// Run the CI checks locally: fmt, dependency edges, file sizes, clippy, tests.
     Ci,
 }
 
