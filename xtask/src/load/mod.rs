@@ -81,6 +81,8 @@ pub(crate) enum Backend {
     Etcd,
 }
 
+/// Runs `cargo xtask load`: every phase, the lost-update check, the report (stdout and
+/// `--json`); an error when an acknowledged update was lost.
 pub(crate) fn run(args: LoadArgs) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
     let dir = args

@@ -105,6 +105,8 @@ pub(crate) struct MigrationReport {
     pub(crate) dry_run: bool,
 }
 
+/// Runs `cargo xtask migrate`: the migration, the report (stdout and `--json`); an error
+/// when a record differs after the copy or a source record was corrupt.
 pub(crate) fn run(args: MigrateArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -140,6 +142,8 @@ pub(super) struct Record {
     pub(super) bytes: Vec<u8>,
 }
 
+/// Reads the source, checks the target (empty, or `--force`), copies in atomic batches
+/// and verifies every record; with `--dry-run` it stops after reading.
 pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<MigrationReport> {
     if matches!(args.to, Endpoint::Bolt(_)) {
         bail!("bolt is an import format only; migrate to redb:PATH or sled:PATH");
