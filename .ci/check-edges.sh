@@ -3,6 +3,8 @@
 #   session-core   depends on no workspace crate and on no storage engine;
 #   mcp-tools      depends on session-core only: never on an adapter or a storage engine;
 #   adapters       never depend on mcp-tools or mcp-server;
+#   store-open     (the backend opener) depends on the port and the adapters only: never on
+#                  mcp-tools, mcp-server or rmcp;
 #   nothing        depends on mcp-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +26,9 @@ forbid mcp-tools '^(redb|sled|reqwest|session-redb|session-sled|session-etcd|mcp
 for adapter in session-redb session-sled session-etcd; do
   forbid "$adapter" '^(mcp-tools|mcp-server|rmcp) ' "adapters know nothing of the protocol"
 done
-for crate in session-core session-redb session-sled session-etcd mcp-tools xtask; do
+forbid store-open '^(mcp-tools|mcp-server|rmcp) ' \
+  "store-open opens storage; it knows neither the workflow nor the protocol"
+for crate in session-core session-redb session-sled session-etcd store-open mcp-tools xtask; do
   forbid "$crate" '^mcp-server ' "nothing depends on mcp-server"
 done
 

@@ -20,7 +20,8 @@ pub(crate) struct Cli {
 /// Options every subcommand accepts, before or after the subcommand's name.
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct GlobalArgs {
-    /// Session store backend.
+    /// Where sessions live: redb (one file, the default), sled (a directory), etcd (a
+    /// cluster shared by several servers; needs --etcd-endpoints) or memory (lost on exit).
     #[arg(long, global = true, env = "MCP_STORE_BACKEND", value_enum)]
     pub(crate) store: Option<Backend>,
     /// Session store location (default: one per-user file in the platform's data directory).
@@ -65,7 +66,7 @@ pub(crate) struct GlobalArgs {
 pub(crate) enum Backend {
     /// One redb file (the default).
     Redb,
-    /// A sled directory.
+    /// A sled directory (`sessions.sled` by default).
     Sled,
     /// In memory: nothing survives the process.
     Memory,
@@ -98,7 +99,8 @@ pub(crate) enum Transport {
 
 #[derive(Args, Debug, Clone)]
 pub(crate) struct ServeArgs {
-    /// Transport.
+    /// How the client talks to the server: stdio (the client starts this process) or http
+    /// (streamable HTTP on --listen, for clients that connect to a running server).
     #[arg(long, value_enum, default_value_t = Transport::Stdio, env = "MCP_TRANSPORT")]
     pub(crate) transport: Transport,
     /// Address for the HTTP transport (loopback by default).
@@ -123,34 +125,35 @@ pub(crate) struct ToolArgs {
 
 #[derive(Subcommand, Debug, Clone)]
 pub(crate) enum SessionsCommand {
-    /// List sessions.
+    /// List sessions, expired ones included, as a table (or --json): id, status, workflow
+    /// step, version, last update.
     List {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Only ids with this prefix.
+        /// List only sessions whose id starts with this (e.g. `wf_`).
         #[arg(long)]
         prefix: Option<String>,
     },
-    /// Show one session.
+    /// Print one session as JSON with its version and workflow state, expired or not.
     Show {
-        /// The session id.
+        /// The id to show, as `sessions list` prints it (e.g. `wf_…` or `session-…`).
         id: String,
-        /// Print JSON (the default for show).
+        /// Accepted for symmetry with the other commands: show always prints JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Delete one session.
+    /// Delete one session and its workflow state; its id can then be used again.
     Delete {
-        /// The session id.
+        /// The id to delete, as `sessions list` prints it.
         id: String,
-        /// Print JSON.
+        /// Print `{"session_id": …, "deleted": true}` instead of a sentence.
         #[arg(long)]
         json: bool,
     },
     /// Remove every expired session.
     Purge {
-        /// Print JSON.
+        /// Print `{"purged": N}` instead of a sentence.
         #[arg(long)]
         json: bool,
     },

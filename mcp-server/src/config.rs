@@ -10,18 +10,22 @@ use crate::cli::{Backend, GlobalArgs};
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
-    pub(crate) backend: Backend,
-    pub(crate) store_path: PathBuf,
+    /// The session store: `--store` with its path (`--store-path` or the per-user default)
+    /// or its etcd endpoints and prefix.
+    pub(crate) store: store_open::Backend,
+    /// How long a session lives after its last write (`--session-ttl`, default 24 h).
     pub(crate) ttl: Duration,
+    /// The most live sessions, `None` for no limit (`--max-sessions`, 0 means none).
     pub(crate) max_sessions: Option<u64>,
+    /// Repositories must lie under it (besides the client's roots): `--workspace-dir`.
     pub(crate) workspace_dir: PathBuf,
-    pub(crate) etcd_endpoints: Vec<String>,
-    pub(crate) etcd_prefix: String,
     /// The external programs the steps run.
     pub(crate) exec: mcp_tools::ExecConfig,
 }
 
 impl Config {
+    /// Resolves the global flags (already merged with their environment variables by clap)
+    /// into values, filling in the defaults.
     pub(crate) fn from_args(g: &GlobalArgs) -> anyhow::Result<Config> {
         let backend = g.store.unwrap_or(Backend::Redb);
         let store_path = match &g.store_path {
@@ -29,7 +33,8 @@ impl Config {
             None => default_store_path(backend)?,
         };
         let ttl = match &g.session_ttl {
-            Some(s) => parse_duration(s).with_context(|| format!("invalid --session-ttl {s:?}"))?,
+            Some(s) => store_open::parse_duration(s)
+                .with_context(|| format!("invalid --session-ttl {s:?}"))?,
             None => Duration::from_secs(24 * 3600),
         };
         if ttl.is_zero() {
@@ -41,23 +46,29 @@ impl Config {
                 .or_else(|| std::env::current_dir().ok())
                 .context("cannot tell the home directory; set --workspace-dir")?,
         };
+        let store = match backend {
+            Backend::Memory => store_open::Backend::Memory,
+            Backend::Redb => store_open::Backend::Redb(store_path),
+            Backend::Sled => store_open::Backend::Sled(store_path),
+            Backend::Etcd => store_open::Backend::Etcd {
+                endpoints: g
+                    .etcd_endpoints
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|e| !e.trim().is_empty())
+                    .collect(),
+                prefix: g
+                    .etcd_prefix
+                    .clone()
+                    .unwrap_or_else(|| store_open::Backend::DEFAULT_ETCD_PREFIX.into()),
+            },
+        };
         Ok(Config {
-            backend,
-            store_path,
+            store,
             ttl,
             max_sessions: g.max_sessions.filter(|m| *m > 0),
             workspace_dir,
-            etcd_endpoints: g
-                .etcd_endpoints
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|e| !e.trim().is_empty())
-                .collect(),
-            etcd_prefix: g
-                .etcd_prefix
-                .clone()
-                .unwrap_or_else(|| "container-kit/".into()),
             exec: exec_config(g),
         })
     }
@@ -107,54 +118,10 @@ pub(crate) fn default_store_path(backend: Backend) -> anyhow::Result<PathBuf> {
     Ok(data.join("container-kit-mcp").join(file))
 }
 
-/// `90s`, `15m`, `24h`, `7d`, `1h30m`, or plain seconds.
-pub(crate) fn parse_duration(s: &str) -> anyhow::Result<Duration> {
-    let s = s.trim();
-    if s.is_empty() {
-        bail!("empty duration; use e.g. 30m, 24h, 7d");
-    }
-    if let Ok(secs) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        if c == 'm' && chars.peek() == Some(&'s') {
-            chars.next();
-            unit = "ms".into();
-        }
-        let n: u64 = num
-            .parse()
-            .with_context(|| format!("{s:?}: a number must come before {unit:?}"))?;
-        num.clear();
-        let secs = match unit.as_str() {
-            "ms" => {
-                total += Duration::from_millis(n);
-                continue;
-            }
-            "s" => n,
-            "m" => n * 60,
-            "h" => n * 3600,
-            "d" => n * 86_400,
-            other => bail!("{s:?}: unknown unit {other:?}; use ms, s, m, h or d"),
-        };
-        total += Duration::from_secs(secs);
-    }
-    if !num.is_empty() {
-        bail!("{s:?}: {num} has no unit; use ms, s, m, h or d");
-    }
-    Ok(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use store_open::parse_duration;
 
     #[test]
     fn durations() {

@@ -2,6 +2,8 @@
 
 use tracing_subscriber::EnvFilter;
 
+/// Sends `tracing` output to stderr at `level` (`--log-level`; `info` when absent).
+/// `RUST_LOG`, when set, wins over `level`.
 pub(crate) fn init(level: Option<&str>) {
     let filter = match std::env::var("RUST_LOG") {
         Ok(v) if !v.is_empty() => EnvFilter::new(v),

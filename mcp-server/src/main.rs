@@ -8,8 +8,10 @@ mod handler;
 mod http;
 mod logging;
 mod run;
+mod serve;
+mod services;
 mod sessions_cmd;
-mod store;
+mod signal;
 mod tool_mode;
 
 use clap::Parser;

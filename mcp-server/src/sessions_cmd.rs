@@ -11,15 +11,17 @@ use session_core::SessionId;
 use crate::cli::SessionsCommand;
 use crate::config::Config;
 
+/// Opens the store (waiting up to a minute for a server that holds its file), runs `cmd`,
+/// prints its result on stdout and closes the store, also when the command failed.
 pub(crate) async fn run(config: Config, cmd: SessionsCommand) -> anyhow::Result<ExitCode> {
-    let services = crate::run::services(&config, Duration::from_secs(60)).await?;
+    let services = crate::services::services(&config, Duration::from_secs(60)).await?;
     let result = command(&services, cmd).await;
-    crate::run::close(services).await?;
+    crate::services::close(services).await?;
     result
 }
 
 async fn command(
-    services: &crate::run::Services,
+    services: &crate::services::Services,
     cmd: SessionsCommand,
 ) -> anyhow::Result<ExitCode> {
     let tools = &services.tools;

@@ -28,12 +28,12 @@ pub(crate) async fn run(global: GlobalArgs, args: ToolArgs) -> anyhow::Result<Ex
     };
     parse_flags(&args.name, &args.params, parameters.as_deref(), &mut params)?;
     let config = Config::from_args(&global)?;
-    let services = crate::run::services(&config, LOCK_WAIT).await?;
+    let services = crate::services::services(&config, LOCK_WAIT).await?;
     let outcome = services
         .tools
         .call(&args.name, Value::Object(params), &CallContext::default())
         .await;
-    crate::run::close(services).await?;
+    crate::services::close(services).await?;
     let (json, code) = match outcome {
         Ok(out) => (out.structured, ExitCode::SUCCESS),
         Err(e) => {

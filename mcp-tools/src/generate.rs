@@ -5,10 +5,25 @@ use std::path::{Path, PathBuf};
 
 use crate::analyze::AnalyzeResult;
 
+/// The Dockerfile bodies, one file per stack under `templates/dockerfile/`; `{name}` marks a
+/// value [`render`] fills in.
+mod template {
+    pub(super) const NODE: &str = include_str!("../templates/dockerfile/node.Dockerfile");
+    pub(super) const PYTHON: &str = include_str!("../templates/dockerfile/python.Dockerfile");
+    pub(super) const GO: &str = include_str!("../templates/dockerfile/go.Dockerfile");
+    pub(super) const GRADLE: &str = include_str!("../templates/dockerfile/gradle.Dockerfile");
+    pub(super) const MAVEN: &str = include_str!("../templates/dockerfile/maven.Dockerfile");
+    pub(super) const RUST: &str = include_str!("../templates/dockerfile/rust.Dockerfile");
+    pub(super) const CSHARP: &str = include_str!("../templates/dockerfile/csharp.Dockerfile");
+    pub(super) const UNKNOWN: &str = include_str!("../templates/dockerfile/unknown.Dockerfile");
+    /// A Deployment and a Service.
+    pub(super) const K8S: &str = include_str!("../templates/k8s/manifests.yaml");
+}
+
 /// A Dockerfile for the analyzed application: multi-stage where the stack compiles, a
 /// non-root user, the detected port exposed.
 pub fn dockerfile(a: &AnalyzeResult) -> String {
-    let port = if a.port == 0 { 8080 } else { a.port };
+    let port = if a.port == 0 { 8080 } else { a.port }.to_string();
     let body = match (a.language.as_str(), a.build_tool.as_str()) {
         ("javascript" | "typescript", tool) => {
             let lockfiles = match tool {
@@ -16,46 +31,96 @@ pub fn dockerfile(a: &AnalyzeResult) -> String {
                 "pnpm" => "package.json pnpm-lock.yaml",
                 _ => "package*.json",
             };
-            let pre = if tool == "pnpm" { "RUN corepack enable\n" } else { "" };
-            format!(
-                "FROM node:20-alpine\nWORKDIR /app\n{pre}COPY {lockfiles} ./\nRUN {install}\nCOPY . .\n{build}ENV NODE_ENV=production PORT={port}\nUSER node\nEXPOSE {port}\nCMD {cmd}\n",
-                install = a.build_command.split(" && ").next().unwrap_or("npm install"),
-                build = a.build_command.split_once(" && ").map(|(_, b)| format!("RUN {b}\n")).unwrap_or_default(),
-                cmd = exec_form(&a.start_command),
+            // A line of its own when present, nothing otherwise.
+            let pre = if tool == "pnpm" {
+                "RUN corepack enable\n"
+            } else {
+                ""
+            };
+            let install = a
+                .build_command
+                .split(" && ")
+                .next()
+                .unwrap_or("npm install");
+            let build = a
+                .build_command
+                .split_once(" && ")
+                .map(|(_, b)| format!("RUN {b}\n"))
+                .unwrap_or_default();
+            let cmd = exec_form(&a.start_command);
+            render(
+                template::NODE,
+                &[
+                    ("pre", pre),
+                    ("lockfiles", lockfiles),
+                    ("install", install),
+                    ("build", &build),
+                    ("port", &port),
+                    ("cmd", &cmd),
+                ],
             )
         }
-        ("python", _) => format!(
-            "FROM python:3.12-slim\nENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1\nWORKDIR /app\nCOPY . .\nRUN {build}\nRUN useradd --create-home appuser\nUSER appuser\nEXPOSE {port}\nCMD {cmd}\n",
-            build = a.build_command,
-            cmd = exec_form(&a.start_command),
+        ("python", _) => render(
+            template::PYTHON,
+            &[
+                ("build", &a.build_command),
+                ("port", &port),
+                ("cmd", &exec_form(&a.start_command)),
+            ],
         ),
-        ("go", _) => format!(
-            "FROM golang:1.22-alpine AS build\nWORKDIR /src\nCOPY go.* ./\nRUN go mod download\nCOPY . .\nRUN CGO_ENABLED=0 go build -o /out/server .\n\nFROM gcr.io/distroless/static-debian12:nonroot\nCOPY --from=build /out/server /server\nEXPOSE {port}\nENTRYPOINT [\"/server\"]\n"
+        ("go", _) => render(template::GO, &[("port", &port)]),
+        ("java", "gradle") => render(
+            template::GRADLE,
+            &[("build", &a.build_command), ("port", &port)],
         ),
-        ("java", "gradle") => format!(
-            "FROM eclipse-temurin:21-jdk AS build\nWORKDIR /src\nCOPY . .\nRUN {build} && cp build/libs/*[!n].jar /app.jar\n\nFROM eclipse-temurin:21-jre\nWORKDIR /app\nCOPY --from=build /app.jar /app/app.jar\nRUN useradd --create-home appuser\nUSER appuser\nEXPOSE {port}\nENTRYPOINT [\"java\", \"-jar\", \"/app/app.jar\"]\n",
-            build = a.build_command,
+        ("java", _) => render(
+            template::MAVEN,
+            &[("build", &a.build_command), ("port", &port)],
         ),
-        ("java", _) => format!(
-            "FROM maven:3.9-eclipse-temurin-21 AS build\nWORKDIR /src\nCOPY pom.xml .\nRUN mvn -B dependency:go-offline\nCOPY . .\nRUN {build} && cp target/*.jar /app.jar\n\nFROM eclipse-temurin:21-jre\nWORKDIR /app\nCOPY --from=build /app.jar /app/app.jar\nRUN useradd --create-home appuser\nUSER appuser\nEXPOSE {port}\nENTRYPOINT [\"java\", \"-jar\", \"/app/app.jar\"]\n",
-            build = a.build_command,
-        ),
-        ("rust", _) => format!(
-            "FROM rust:1-slim AS build\nWORKDIR /src\nCOPY . .\nRUN cargo build --release --locked || cargo build --release\n\nFROM debian:bookworm-slim\nRUN useradd --create-home appuser\nCOPY --from=build /src/target/release/{name} /usr/local/bin/{name}\nUSER appuser\nEXPOSE {port}\nENTRYPOINT [\"/usr/local/bin/{name}\"]\n",
-            name = if a.app_name.is_empty() { "app" } else { &a.app_name },
-        ),
-        ("csharp", _) => format!(
-            "FROM mcr.microsoft.com/dotnet/sdk:8.0 AS build\nWORKDIR /src\nCOPY . .\nRUN dotnet publish -c Release -o /out\n\nFROM mcr.microsoft.com/dotnet/aspnet:8.0\nWORKDIR /app\nCOPY --from=build /out .\nENV ASPNETCORE_URLS=http://+:{port}\nUSER app\nEXPOSE {port}\nENTRYPOINT [\"dotnet\", \"{name}.dll\"]\n",
-            name = a.app_name,
-        ),
-        _ => format!(
-            "FROM alpine:3.20\nWORKDIR /app\nCOPY . .\nEXPOSE {port}\n# container-kit could not detect the stack: set the start command below.\nCMD [\"sh\", \"-c\", \"echo 'set CMD in this Dockerfile' && exit 1\"]\n"
-        ),
+        ("rust", _) => {
+            let name = if a.app_name.is_empty() {
+                "app"
+            } else {
+                &a.app_name
+            };
+            render(template::RUST, &[("name", name), ("port", &port)])
+        }
+        ("csharp", _) => render(template::CSHARP, &[("name", &a.app_name), ("port", &port)]),
+        _ => render(template::UNKNOWN, &[("port", &port)]),
     };
     format!(
         "# Generated by container-kit-mcp for a {} application.\n{body}",
         a.language
     )
+}
+
+/// Fills `{name}` placeholders of `template` with `values`, in one pass: a value is never
+/// scanned again, so a start command that contains braces stays as written. A brace that
+/// opens no known name is copied as it is.
+fn render(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let key = &after[..close];
+            let (_, v) = values.iter().find(|(k, _)| *k == key)?;
+            Some((*v, close))
+        });
+        match value {
+            Some((v, close)) => {
+                out.push_str(v);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `npm start` → `["npm", "start"]` (a JSON array: exec form, signals reach the process).
@@ -70,16 +135,17 @@ fn exec_form(cmd: &str) -> String {
 /// The Kubernetes manifests for `image`: a Deployment and a Service, as one YAML document
 /// stream.
 pub fn k8s_manifests(app: &str, image: &str, port: u16) -> String {
-    let port = if port == 0 { 8080 } else { port };
-    format!(
-        "# Generated by container-kit-mcp.\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {app}\n  labels:\n    app: {app}\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: {app}\n  template:\n    metadata:\n      labels:\n        app: {app}\n    spec:\n      containers:\n        - name: {app}\n          image: \"{image}\"\n          ports:\n            - containerPort: {port}\n          readinessProbe:\n            tcpSocket:\n              port: {port}\n            initialDelaySeconds: 3\n            periodSeconds: 5\n          resources:\n            requests:\n              cpu: 100m\n              memory: 128Mi\n            limits:\n              memory: 512Mi\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {app}\n  labels:\n    app: {app}\nspec:\n  type: ClusterIP\n  selector:\n    app: {app}\n  ports:\n    - port: {port}\n      targetPort: {port}\n      protocol: TCP\n"
+    let port = if port == 0 { 8080 } else { port }.to_string();
+    render(
+        template::K8S,
+        &[("app", app), ("image", image), ("port", &port)],
     )
 }
 
 /// What [`write_file`] did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Written {
-    /// The file written.
+    /// Where the generated content now is (the path asked for).
     pub path: String,
     /// Where the user's previous, different file was moved, if there was one.
     pub backup: Option<String>,
@@ -176,5 +242,132 @@ mod tests {
             d.contains("EXPOSE 3000") && d.contains("CMD [\"npm\", \"start\"]"),
             "{d}"
         );
+    }
+
+    /// Compares `actual` with `templates/golden/<name>`; `UPDATE_GOLDEN=1` rewrites the file.
+    /// The goldens were written by the generator before its templates moved to files, so
+    /// this proves the move kept every byte.
+    fn check_golden(name: &str, actual: &str) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("templates/golden")
+            .join(name);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, actual).unwrap();
+        }
+        let expected = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+        assert!(
+            actual == expected,
+            "{name} differs from its golden:\n{actual}"
+        );
+    }
+
+    fn analysis(language: &str, build_tool: &str, port: u16) -> AnalyzeResult {
+        AnalyzeResult {
+            language: language.into(),
+            build_tool: build_tool.into(),
+            port,
+            app_name: "my-app".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn generated_files_are_byte_identical_to_their_goldens() {
+        let node = |tool: &str, build: &str| AnalyzeResult {
+            build_command: build.into(),
+            start_command: "node server.js --port 3000".into(),
+            ..analysis("javascript", tool, 3000)
+        };
+        let cases: Vec<(&str, AnalyzeResult)> = vec![
+            ("npm.Dockerfile", node("npm", "npm ci && npm run build")),
+            (
+                "yarn.Dockerfile",
+                node("yarn", "yarn install --frozen-lockfile"),
+            ),
+            (
+                "pnpm.Dockerfile",
+                AnalyzeResult {
+                    language: "typescript".into(),
+                    ..node("pnpm", "pnpm install && pnpm build")
+                },
+            ),
+            (
+                "python.Dockerfile",
+                AnalyzeResult {
+                    build_command: "pip install -r requirements.txt".into(),
+                    start_command: "gunicorn app:app".into(),
+                    ..analysis("python", "pip", 0)
+                },
+            ),
+            ("go.Dockerfile", analysis("go", "go", 9000)),
+            (
+                "gradle.Dockerfile",
+                AnalyzeResult {
+                    build_command: "./gradlew build -x test".into(),
+                    ..analysis("java", "gradle", 8081)
+                },
+            ),
+            (
+                "maven.Dockerfile",
+                AnalyzeResult {
+                    build_command: "mvn -B package -DskipTests".into(),
+                    ..analysis("java", "maven", 8080)
+                },
+            ),
+            ("rust.Dockerfile", analysis("rust", "cargo", 7000)),
+            (
+                "rust-unnamed.Dockerfile",
+                AnalyzeResult {
+                    app_name: String::new(),
+                    ..analysis("rust", "cargo", 0)
+                },
+            ),
+            ("csharp.Dockerfile", analysis("csharp", "dotnet", 5000)),
+            ("unknown.Dockerfile", analysis("unknown", "", 0)),
+        ];
+        for (name, a) in &cases {
+            check_golden(name, &dockerfile(a));
+        }
+        check_golden(
+            "web.k8s.yaml",
+            &k8s_manifests("web", "registry.local/web:v1", 3000),
+        );
+        check_golden(
+            "default-port.k8s.yaml",
+            &k8s_manifests("my-app", "my-app:latest", 0),
+        );
+    }
+
+    #[test]
+    fn render_fills_known_names_once_and_keeps_other_braces() {
+        assert_eq!(
+            render("a {x} b {y} {z} {", &[("x", "{y}"), ("y", "2")]),
+            "a {y} b 2 {z} {"
+        );
+    }
+
+    #[test]
+    fn every_template_placeholder_is_filled() {
+        let a = |language: &str, build_tool: &str| AnalyzeResult {
+            build_command: "make && make install".into(),
+            start_command: "run".into(),
+            ..analysis(language, build_tool, 1)
+        };
+        for (language, tool) in [
+            ("javascript", "pnpm"),
+            ("python", ""),
+            ("go", ""),
+            ("java", "gradle"),
+            ("java", "maven"),
+            ("rust", ""),
+            ("csharp", ""),
+            ("unknown", ""),
+        ] {
+            let d = dockerfile(&a(language, tool));
+            assert!(!d.contains('{'), "{language}/{tool}: {d}");
+        }
+        assert!(!k8s_manifests("a", "b", 1).contains('{'));
     }
 }

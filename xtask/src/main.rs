@@ -10,6 +10,7 @@ mod bolt;
 mod ci;
 mod load;
 mod migrate;
+mod progress;
 mod via_server;
 
 use clap::{Parser, Subcommand};
@@ -25,9 +26,9 @@ struct Cli {
 enum Command {
     /// Load-test a session backend and verify that no update was lost.
     Load(load::LoadArgs),
-    /// Copy sessions between backends (redb, sled) or import a Go container-kit BoltDB store.
+    /// Copy sessions between backends (redb, sled, etcd) or import a Go container-kit BoltDB store.
     Migrate(migrate::MigrateArgs),
-    /// Run the CI checks locally: fmt, dependency edges, clippy, tests.
+    /// Run the CI checks locally: fmt, dependency edges, file sizes, clippy, tests.
     Ci,
 }
 

@@ -70,6 +70,9 @@ pub(crate) struct ServerRun {
     pub(crate) stats: Value,
 }
 
+/// Starts the server binary on a fresh `backend` store in `dir` (dry run, stdio) and drives
+/// `sessions` concurrent workflows of `calls_per_session` step calls each through it,
+/// then checks every workflow's recorded steps against the calls acknowledged.
 pub(crate) async fn run(
     backend: &str,
     dir: &Path,

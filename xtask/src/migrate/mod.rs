@@ -1,5 +1,5 @@
 //! `cargo xtask migrate --from KIND:PATH --to KIND:PATH`: copies every session with its
-//! version and expiry between backends (redb, sled), upgrades old record formats, and
+//! version and expiry between backends (redb, sled, etcd), upgrades old record formats, and
 //! imports the Go container-kit server's BoltDB store (`bolt:PATH`).
 //!
 //! The source is never modified: redb is opened read-only, a sled directory is copied and
@@ -7,46 +7,53 @@
 //! `--force`; records are written with `WriteOp::Restore` (their own versions) in atomic
 //! batches, so a rerun after an interruption, with `--force`, finishes the job. At the end
 //! every record is read back and compared byte for byte (the codec's CRC included).
+//!
+//! This module holds the flags, the plan and the copy; `read.rs` reads each kind of source,
+//! `verify.rs` compares the target with the source.
+
+mod read;
+mod verify;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use serde::Serialize;
-use session_core::adapter::{decode_record, encode_record};
-use session_core::{Session, SessionStore, Version, Versioned, WriteOp};
+use session_core::{Session, SessionStore, Versioned, WriteOp};
+use store_open::{Backend, SpecError, StoreSpec};
 
-use crate::bolt::BoltFile;
+/// Records per etcd transaction, within etcd's default `--max-txn-ops`: the budget is
+/// stated once, in the README ("The `--max-txn-ops` budget").
+const ETCD_BATCH: usize = 40;
 
-/// Where sessions come from or go to.
+/// Where sessions come from or go to: a store (parsed by store-open) or a Go server's
+/// BoltDB file, which can only be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Endpoint {
-    Redb(PathBuf),
-    Sled(PathBuf),
+    /// `redb:PATH`, `sled:PATH` or `etcd:URL[,URL…]` (the prefix comes from `--etcd-prefix`).
+    Store(Backend),
+    /// `bolt:PATH`: the Go container-kit server's store, imported read-only.
     Bolt(PathBuf),
-    /// Comma-separated endpoints, e.g. `etcd:http://127.0.0.1:2379`.
-    Etcd(String),
 }
 
 impl std::str::FromStr for Endpoint {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (kind, path) = s
-            .split_once(':')
-            .ok_or_else(|| format!("{s:?}: use KIND:PATH, e.g. redb:./sessions.redb"))?;
-        if path.is_empty() {
-            return Err(format!("{s:?}: the path is empty"));
-        }
-        match kind {
-            "redb" => Ok(Endpoint::Redb(path.into())),
-            "sled" => Ok(Endpoint::Sled(path.into())),
-            "bolt" => Ok(Endpoint::Bolt(path.into())),
-            "etcd" => Ok(Endpoint::Etcd(path.into())),
-            other => Err(format!(
-                "unknown store kind {other:?}: use redb, sled, etcd or bolt"
-            )),
+        let unknown =
+            |kind: &str| format!("unknown store kind {kind:?}: use redb, sled, etcd or bolt");
+        match s.split_once(':') {
+            Some(("bolt", "")) => Err(SpecError::EmptyLocation(s.to_owned()).to_string()),
+            Some(("bolt", path)) => Ok(Endpoint::Bolt(path.into())),
+            // Nothing to migrate from or to in a store that lives only in this process.
+            Some(("memory", _)) => Err(unknown("memory")),
+            _ => match Backend::parse(s) {
+                Ok(Backend::Memory) => Err(unknown("memory")),
+                Ok(backend) => Ok(Endpoint::Store(backend)),
+                Err(SpecError::UnknownKind(kind)) => Err(unknown(&kind)),
+                Err(e) => Err(e.to_string()),
+            },
         }
     }
 }
@@ -73,7 +80,8 @@ pub(crate) struct MigrateArgs {
     /// expired until purged).
     #[arg(long)]
     pub(crate) skip_expired: bool,
-    /// Records per atomic batch.
+    /// Records per atomic batch: an interrupted migration loses at most the batch in flight.
+    /// Capped at 40 for an etcd target (the README's --max-txn-ops budget).
     #[arg(long, default_value_t = 500)]
     pub(crate) batch: usize,
     /// Write the report as JSON here too.
@@ -97,6 +105,8 @@ pub(crate) struct MigrationReport {
     pub(crate) dry_run: bool,
 }
 
+/// Runs `cargo xtask migrate`: the migration, the report (stdout and `--json`); an error
+/// when a record differs after the copy or a source record was corrupt.
 pub(crate) fn run(args: MigrateArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -125,11 +135,15 @@ pub(crate) fn run(args: MigrateArgs) -> anyhow::Result<()> {
 }
 
 /// A source record in the current format.
-struct Record {
-    versioned: Versioned<Session>,
-    bytes: Vec<u8>,
+pub(super) struct Record {
+    /// The session with its version, as it is written to the target.
+    pub(super) versioned: Versioned<Session>,
+    /// Its encoding in the current format: what the target must hold afterwards.
+    pub(super) bytes: Vec<u8>,
 }
 
+/// Reads the source, checks the target (empty, or `--force`), copies in atomic batches
+/// and verifies every record; with `--dry-run` it stops after reading.
 pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<MigrationReport> {
     if matches!(args.to, Endpoint::Bolt(_)) {
         bail!("bolt is an import format only; migrate to redb:PATH or sled:PATH");
@@ -141,7 +155,7 @@ pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<MigrationRepor
         dry_run: args.dry_run,
         ..Default::default()
     };
-    let records = read_source(&args.from, &args.etcd_prefix, &mut report).await?;
+    let records = read::read_source(&args.from, &args.etcd_prefix, &mut report).await?;
     let now = chrono::Utc::now();
     let mut keep = Vec::with_capacity(records.len());
     for r in records {
@@ -157,17 +171,16 @@ pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<MigrationRepor
     if args.dry_run {
         return Ok(report);
     }
-    let target = open_target(&args.to, &args.etcd_prefix)?;
+    let target = open_target(&args.to, &args.etcd_prefix).await?;
     let existing = target.count().await?;
     if existing > 0 && !args.force {
         bail!(
             "the target holds {existing} sessions; rerun with --force to write into it (same ids are overwritten; safe after an interrupted migration)"
         );
     }
-    let bar = crate::load::progress_bar(keep.len() as u64, "records");
-    // etcd caps a txn's operations (--max-txn-ops, 128 by default; up to 3 per record).
+    let bar = crate::progress::progress_bar(keep.len() as u64, "records");
     let batch = match args.to {
-        Endpoint::Etcd(_) => args.batch.clamp(1, 40),
+        Endpoint::Store(Backend::Etcd { .. }) => args.batch.clamp(1, ETCD_BATCH),
         _ => args.batch.max(1),
     };
     for chunk in keep.chunks(batch) {
@@ -184,200 +197,42 @@ pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<MigrationRepor
     }
     bar.finish_and_clear();
     target.flush().await?;
-    for r in &keep {
-        let id = &r.versioned.value.id;
-        let ok = match target.get(id).await {
-            Ok(Some(got)) => encode_record(got.version, &got.value)
-                .is_ok_and(|b| crc32(&b) == crc32(&r.bytes) && b == r.bytes),
-            _ => false,
-        };
-        if ok {
-            report.verified += 1;
-        } else {
-            report.mismatched.push(id.to_string());
-        }
-    }
+    verify::verify(target.as_ref(), &keep, &mut report).await;
     report.target_count = target.count().await?;
     Ok(report)
 }
 
-fn crc32(b: &[u8]) -> u32 {
-    // The record's own CRC covers the body; this one covers the header (version, expiry) too.
-    let mut h: u32 = 0xFFFF_FFFF;
-    for byte in b {
-        h ^= u32::from(*byte);
-        for _ in 0..8 {
-            h = if h & 1 != 0 {
-                (h >> 1) ^ 0xEDB8_8320
-            } else {
-                h >> 1
-            };
-        }
-    }
-    !h
-}
-
 fn same_path(a: &Endpoint, b: &Endpoint) -> bool {
     let path = |e: &Endpoint| match e {
-        Endpoint::Redb(p) | Endpoint::Sled(p) | Endpoint::Bolt(p) => {
+        Endpoint::Store(Backend::Redb(p) | Backend::Sled(p)) | Endpoint::Bolt(p) => {
             p.canonicalize().unwrap_or_else(|_| p.clone())
         }
-        Endpoint::Etcd(urls) => PathBuf::from(urls),
+        Endpoint::Store(Backend::Etcd { endpoints, .. }) => PathBuf::from(endpoints.join(",")),
+        Endpoint::Store(other) => PathBuf::from(other.to_string()),
     };
     path(a) == path(b)
 }
 
-fn etcd_store(urls: &str, prefix: &str) -> anyhow::Result<session_etcd::EtcdStore> {
-    let config = session_etcd::EtcdConfig {
-        prefix: prefix.to_owned(),
-        ..session_etcd::EtcdConfig::default()
-    };
-    Ok(session_etcd::EtcdStore::new(
-        urls.split(',').map(str::trim),
-        config,
-    )?)
-}
-
-fn open_target(to: &Endpoint, etcd_prefix: &str) -> anyhow::Result<Arc<dyn SessionStore>> {
-    Ok(match to {
-        Endpoint::Etcd(urls) => Arc::new(etcd_store(urls, etcd_prefix)?),
-        Endpoint::Redb(p) => Arc::new(session_redb::RedbStore::open(p)?),
-        Endpoint::Sled(p) => Arc::new(session_sled::SledStore::open(p)?),
-        Endpoint::Bolt(_) => bail!("bolt is an import format only"),
-    })
-}
-
-/// Every record of the source, decoded (old formats upgraded) and re-encoded in the current
-/// format. Corrupt records are listed in the report and left out.
-async fn read_source(
-    from: &Endpoint,
+/// Opens `endpoint`'s store through store-open, with `--etcd-prefix` for etcd.
+pub(super) async fn open_store(
+    backend: &Backend,
     etcd_prefix: &str,
-    report: &mut MigrationReport,
-) -> anyhow::Result<Vec<Record>> {
-    let raw: Vec<(String, Vec<u8>)> = match from {
-        Endpoint::Etcd(urls) => read_store(&etcd_store(urls, etcd_prefix)?).await?,
-        Endpoint::Redb(p) => read_redb(p)?,
-        Endpoint::Sled(p) => read_sled(p)?,
-        Endpoint::Bolt(p) => return read_bolt(p, report),
+) -> anyhow::Result<Arc<dyn SessionStore>> {
+    let backend = match backend {
+        Backend::Etcd { endpoints, .. } => Backend::Etcd {
+            endpoints: endpoints.clone(),
+            prefix: etcd_prefix.to_owned(),
+        },
+        other => other.clone(),
     };
-    let mut out = Vec::with_capacity(raw.len());
-    for (key, bytes) in raw {
-        report.source_records += 1;
-        let format = bytes.get(4).map_or("unknown".to_owned(), |v| v.to_string());
-        *report.source_formats.entry(format).or_default() += 1;
-        match decode_record(&key, &bytes) {
-            Ok(v) => {
-                let current = encode_record(v.version, &v.value)?;
-                out.push(Record {
-                    versioned: v,
-                    bytes: current,
-                });
-            }
-            Err(_) => report.corrupt.push(key),
-        }
-    }
-    Ok(out)
+    Ok(store_open::open(&StoreSpec::new(backend)).await?)
 }
 
-/// Every record of a live store through the port (read-only: `scan` pages), re-encoded.
-async fn read_store(store: &dyn SessionStore) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    let mut out = Vec::new();
-    let mut q = session_core::ScanQuery {
-        limit: 500,
-        ..Default::default()
-    };
-    loop {
-        let page = store.scan(&q).await?;
-        for s in page.items {
-            out.push((s.value.id.to_string(), encode_record(s.version, &s.value)?));
-        }
-        match page.next_cursor {
-            Some(c) => q.after = Some(c),
-            None => return Ok(out),
-        }
+async fn open_target(to: &Endpoint, etcd_prefix: &str) -> anyhow::Result<Arc<dyn SessionStore>> {
+    match to {
+        Endpoint::Store(backend) => open_store(backend, etcd_prefix).await,
+        Endpoint::Bolt(_) => bail!("bolt is an import format only"),
     }
-}
-
-fn read_redb(path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    use redb::{ReadableDatabase, ReadableTable};
-    if !path.exists() {
-        bail!("source {} does not exist", path.display());
-    }
-    const SESSIONS: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("sessions");
-    let db = redb::ReadOnlyDatabase::open(path).with_context(|| {
-        format!(
-            "cannot open {} read-only (is a server using it? stop it first)",
-            path.display()
-        )
-    })?;
-    let txn = db.begin_read()?;
-    let table = txn
-        .open_table(SESSIONS)
-        .with_context(|| format!("{} holds no sessions table", path.display()))?;
-    let mut out = Vec::new();
-    for entry in table.iter()? {
-        let (k, v) = entry?;
-        out.push((k.value().to_owned(), v.value().to_vec()));
-    }
-    Ok(out)
-}
-
-/// sled has no read-only mode and writes when it opens: read a copy, never the source.
-fn read_sled(path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    if !path.is_dir() {
-        bail!("source {} is not a sled directory", path.display());
-    }
-    let copy = tempfile::tempdir()?;
-    copy_dir(path, copy.path())
-        .with_context(|| format!("cannot copy {} to read it", path.display()))?;
-    let db = sled::open(copy.path())
-        .with_context(|| format!("cannot open the copy of {}", path.display()))?;
-    let tree = db.open_tree("sessions")?;
-    let mut out = Vec::new();
-    for entry in tree.iter() {
-        let (k, v) = entry?;
-        out.push((String::from_utf8_lossy(&k).into_owned(), v.to_vec()));
-    }
-    Ok(out)
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
-}
-
-/// The Go server's store: JSON sessions without versions; each becomes version 1.
-fn read_bolt(path: &Path, report: &mut MigrationReport) -> anyhow::Result<Vec<Record>> {
-    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let file = BoltFile::parse(data)
-        .with_context(|| format!("{} is not a readable BoltDB file", path.display()))?;
-    let mut out = Vec::new();
-    for (key, value) in file.bucket(b"sessions")? {
-        report.source_records += 1;
-        *report.source_formats.entry("go-json".into()).or_default() += 1;
-        let key = String::from_utf8_lossy(&key).into_owned();
-        match serde_json::from_slice::<Session>(&value) {
-            Ok(s) if s.id.as_str() == key => {
-                let versioned = Versioned {
-                    version: Version::FIRST,
-                    value: s,
-                };
-                let bytes = encode_record(versioned.version, &versioned.value)?;
-                out.push(Record { versioned, bytes });
-            }
-            _ => report.corrupt.push(key),
-        }
-    }
-    Ok(out)
 }
 
 #[allow(clippy::print_stdout)] // xtask's report goes to stdout
@@ -411,7 +266,20 @@ fn print_report(r: &MigrationReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use session_core::{SessionId, Sessions, SessionsConfig, StoreError};
+    use session_core::{SessionId, Sessions, SessionsConfig, StoreError, Version};
+    use std::path::Path;
+
+    fn redb_at(p: impl AsRef<Path>) -> Endpoint {
+        Endpoint::Store(Backend::Redb(p.as_ref().into()))
+    }
+
+    fn sled_at(p: impl AsRef<Path>) -> Endpoint {
+        Endpoint::Store(Backend::Sled(p.as_ref().into()))
+    }
+
+    fn etcd_at(urls: String) -> Endpoint {
+        format!("etcd:{urls}").parse().unwrap()
+    }
 
     const BOLT: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -448,7 +316,7 @@ mod tests {
         let report = rt
             .block_on(migrate(&args(
                 Endpoint::Bolt(BOLT.into()),
-                Endpoint::Redb(target.clone()),
+                redb_at(target.clone()),
             )))
             .unwrap();
         assert_eq!(
@@ -496,7 +364,7 @@ mod tests {
         // Skipping expired sessions, into sled this time.
         let mut skip = args(
             Endpoint::Bolt(BOLT.into()),
-            Endpoint::Sled(dir.path().join("imported.sled")),
+            sled_at(dir.path().join("imported.sled")),
         );
         skip.skip_expired = true;
         let report = rt.block_on(migrate(&skip)).unwrap();
@@ -539,22 +407,22 @@ mod tests {
             }
         });
         rt.block_on(migrate(&args(
-            Endpoint::Sled(sled1.clone()),
-            Endpoint::Redb(redb.clone()),
+            sled_at(sled1.clone()),
+            redb_at(redb.clone()),
         )))
         .unwrap();
         let report = rt
             .block_on(migrate(&args(
-                Endpoint::Redb(redb.clone()),
-                Endpoint::Sled(sled2.clone()),
+                redb_at(redb.clone()),
+                sled_at(sled2.clone()),
             )))
             .unwrap();
         assert_eq!(
             (report.copied, report.verified, report.target_count),
             (10_000, 10_000, 10_000)
         );
-        let a = read_sled(&sled1).unwrap();
-        let c = read_sled(&sled2).unwrap();
+        let a = read::read_sled(&sled1).unwrap();
+        let c = read::read_sled(&sled2).unwrap();
         assert_eq!(a.len(), 10_000);
         assert!(
             a == c,
@@ -574,17 +442,14 @@ mod tests {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos();
-        let mut to_etcd = args(Endpoint::Bolt(BOLT.into()), Endpoint::Etcd(urls.clone()));
+        let mut to_etcd = args(Endpoint::Bolt(BOLT.into()), etcd_at(urls.clone()));
         to_etcd.etcd_prefix = format!("migrate-test/{nanos}/");
         let report = rt.block_on(migrate(&to_etcd)).unwrap();
         assert_eq!(
             (report.copied, report.verified, report.target_count),
             (60, 60, 60)
         );
-        let mut from_etcd = args(
-            Endpoint::Etcd(urls),
-            Endpoint::Redb(dir.path().join("back.redb")),
-        );
+        let mut from_etcd = args(etcd_at(urls), redb_at(dir.path().join("back.redb")));
         from_etcd.etcd_prefix = to_etcd.etcd_prefix.clone();
         let report = rt.block_on(migrate(&from_etcd)).unwrap();
         assert_eq!(
@@ -598,7 +463,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("t.redb");
         let rt = rt();
-        let a = args(Endpoint::Bolt(BOLT.into()), Endpoint::Redb(target.clone()));
+        let a = args(Endpoint::Bolt(BOLT.into()), redb_at(target.clone()));
         let mut dry = a.clone();
         dry.dry_run = true;
         let report = rt.block_on(migrate(&dry)).unwrap();
@@ -612,8 +477,8 @@ mod tests {
         let report = rt.block_on(migrate(&forced)).unwrap();
         assert_eq!((report.verified, report.target_count), (60, 60));
         let bad = rt.block_on(migrate(&args(
-            Endpoint::Redb(target.clone()),
-            Endpoint::Redb(target.clone()),
+            redb_at(target.clone()),
+            redb_at(target.clone()),
         )));
         assert!(bad.unwrap_err().to_string().contains("same store"));
         assert!("nope:/x".parse::<Endpoint>().is_err());

@@ -1,0 +1,59 @@
+//! `container-kit-mcp serve`: MCP on stdio or streamable HTTP until the client leaves or a
+//! signal arrives, then the store is flushed and closed.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use rmcp::ServiceExt;
+
+use crate::cli::{ServeArgs, Transport};
+use crate::config::Config;
+use crate::handler::Handler;
+use crate::services::{close, services};
+use crate::signal::ShutdownSignal;
+
+/// How long the server waits at startup for another process that holds the store file.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+pub(crate) async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let signal = ShutdownSignal::install()?;
+    let services = services(&config, LOCK_WAIT).await?;
+    let maintenance = services.tools.sessions().spawn_maintenance();
+    if config.exec.dry_run {
+        tracing::info!("dry run: external commands are recorded, not executed");
+    }
+    let handler = Handler::new(services.tools.clone());
+    match args.transport {
+        Transport::Stdio => {
+            tracing::info!("serving MCP on stdio");
+            let running = handler
+                .serve(rmcp::transport::stdio())
+                .await
+                .context("the MCP handshake on stdio failed")?;
+            let stop = running.cancellation_token();
+            let signals = tokio::spawn(async move {
+                signal.recv().await;
+                tracing::info!("signal received: stopping");
+                stop.cancel();
+            });
+            let reason = running.waiting().await;
+            signals.abort();
+            tracing::info!(?reason, "stdio session ended");
+        }
+        Transport::Http => {
+            crate::http::serve(
+                handler,
+                args.listen,
+                args.auth_token,
+                args.allowed_hosts,
+                signal.recv(),
+            )
+            .await?;
+        }
+    }
+    drop(maintenance);
+    close(services).await?;
+    tracing::info!("store flushed; bye");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,161 @@
+//! Opens a [`SessionStore`] from a typed spec: the one place, besides the adapters' own
+//! tests, that names every backend. The server (`--store`, `--store-path`, …) and xtask
+//! (`load --backend`, `migrate --from/--to KIND:PATH`) build a [`StoreSpec`] from their flags
+//! and call [`open`]; nothing else constructs an adapter. [`parse_duration`] is the one
+//! duration syntax of those command lines.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), store_open::OpenError> {
+//! use store_open::{Backend, OpenOptions, StoreSpec};
+//!
+//! let backend: Backend = "redb:./sessions.redb".parse()?;
+//! let store = store_open::open(&StoreSpec::new(backend)).await?;
+//! # let _ = store;
+//! # Ok(())
+//! # }
+//! ```
+
+mod duration;
+mod spec;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use session_core::{MemoryStore, SessionStore, StoreError};
+use session_etcd::{EtcdConfig, EtcdStore};
+use session_redb::{RedbConfig, RedbStore};
+use session_sled::{SledConfig, SledStore};
+
+pub use crate::duration::{parse_duration, DurationError};
+pub use crate::spec::{Backend, OpenOptions, SpecError, StoreSpec};
+
+/// Why a store did not open.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The spec cannot be opened as written (e.g. etcd without endpoints). Callers usually
+    /// catch this one to name their own flag.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// Another process holds the store's file and did not release it within the lock wait.
+    #[error("{source} (waited {waited:?})")]
+    Locked {
+        /// The adapter's `Locked` error, naming the file and, where known, the holder.
+        source: StoreError,
+        /// How long the opener waited for the holder to exit.
+        waited: Duration,
+    },
+    /// The adapter refused to open: a damaged file, an unreachable cluster, …
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Opens the store `spec` describes.
+///
+/// redb and sled wait up to `spec.options.lock_wait` for another process holding the file
+/// (then [`OpenError::Locked`]); etcd is contacted once when `spec.options.check_connection`
+/// is set, otherwise at its first operation; memory always opens, empty.
+///
+/// # Errors
+/// [`OpenError::Spec`] with [`SpecError::NoEndpoints`] for etcd without endpoints,
+/// [`OpenError::Locked`] as above, [`OpenError::Store`] for anything the adapter refused.
+pub async fn open(spec: &StoreSpec) -> Result<Arc<dyn SessionStore>, OpenError> {
+    let lock_wait = spec.options.lock_wait;
+    let locked = |e: StoreError| match e {
+        // A zero wait fails at once: the adapter's own message says all there is.
+        e @ StoreError::Locked { .. } if !lock_wait.is_zero() => OpenError::Locked {
+            source: e,
+            waited: lock_wait,
+        },
+        e => OpenError::Store(e),
+    };
+    Ok(match &spec.backend {
+        Backend::Memory => Arc::new(MemoryStore::new()),
+        Backend::Redb(path) => {
+            let config = RedbConfig {
+                lock_wait,
+                ..RedbConfig::default()
+            };
+            Arc::new(RedbStore::open_with(path, config).map_err(locked)?)
+        }
+        Backend::Sled(path) => {
+            let config = SledConfig {
+                lock_wait,
+                ..SledConfig::default()
+            };
+            Arc::new(SledStore::open_with(path, config).map_err(locked)?)
+        }
+        Backend::Etcd { endpoints, prefix } => {
+            if endpoints.is_empty() {
+                return Err(SpecError::NoEndpoints.into());
+            }
+            let config = EtcdConfig {
+                prefix: prefix.clone(),
+                ..EtcdConfig::default()
+            };
+            let store = if spec.options.check_connection {
+                EtcdStore::connect(endpoints.clone(), config).await?
+            } else {
+                EtcdStore::new(endpoints.clone(), config)?
+            };
+            Arc::new(store)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use session_core::{Session, SessionId};
+
+    #[tokio::test]
+    async fn every_embedded_backend_opens_and_keeps_a_session() {
+        let dir = tempfile::tempdir().unwrap();
+        for text in [
+            "memory".to_owned(),
+            format!("redb:{}", dir.path().join("s.redb").display()),
+            format!("sled:{}", dir.path().join("s.sled").display()),
+        ] {
+            let store = open(&StoreSpec::new(text.parse().unwrap())).await.unwrap();
+            let id = SessionId::new("open-1").unwrap();
+            let s = Session::new(id.clone(), chrono_now(), Duration::from_secs(60));
+            store.insert(s).await.unwrap();
+            assert!(store.get(&id).await.unwrap().is_some(), "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_held_file_is_locked_and_says_how_long_it_waited() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("held.redb");
+        let _holder = open(&StoreSpec::new(Backend::Redb(path.clone())))
+            .await
+            .unwrap();
+        let mut spec = StoreSpec::new(Backend::Redb(path.clone()));
+        let at_once = open(&spec).await.err().unwrap();
+        assert!(matches!(
+            at_once,
+            OpenError::Store(StoreError::Locked { .. })
+        ));
+        spec.options.lock_wait = Duration::from_millis(50);
+        let waited = open(&spec).await.err().unwrap();
+        assert!(matches!(waited, OpenError::Locked { .. }), "{waited:?}");
+        assert!(waited.to_string().ends_with("(waited 50ms)"), "{waited}");
+    }
+
+    #[tokio::test]
+    async fn etcd_without_endpoints_is_a_spec_error() {
+        let spec = StoreSpec::new(Backend::Etcd {
+            endpoints: Vec::new(),
+            prefix: "p/".into(),
+        });
+        assert!(matches!(
+            open(&spec).await.err().unwrap(),
+            OpenError::Spec(SpecError::NoEndpoints)
+        ));
+    }
+
+    fn chrono_now() -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+}
