@@ -24,7 +24,7 @@ impl Version {
         Version(self.0.saturating_add(1))
     }
 
-    /// The number.
+    /// The version as a plain integer (1 after insert, +1 per committed write).
     pub fn get(self) -> u64 {
         self.0
     }
@@ -41,7 +41,7 @@ impl fmt::Display for Version {
 pub struct Versioned<T> {
     /// The record's version.
     pub version: Version,
-    /// The record.
+    /// The record as it was at `version`.
     pub value: T,
 }
 
@@ -51,7 +51,7 @@ pub struct Versioned<T> {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
-    /// Live.
+    /// Live: reads and writes succeed until `expires_at`.
     #[default]
     Active,
     /// Marked expired (the Go server set this when a session's TTL ran out).
@@ -100,7 +100,7 @@ pub struct Session {
     pub updated_at: DateTime<Utc>,
     /// When the session expires (reads then answer `Expired`, purges remove it).
     pub expires_at: DateTime<Utc>,
-    /// Lifecycle status.
+    /// Lifecycle status; `active` when absent (records written before the field existed).
     #[serde(default)]
     pub status: SessionStatus,
     /// Free-form stage name (`"workflow"` for container-kit workflows).

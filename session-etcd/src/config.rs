@@ -25,7 +25,7 @@ pub struct EtcdConfig {
     pub retry: RetryPolicy,
     /// The cluster's `--max-txn-ops` (etcd's default is 128): a batch whose txn would be
     /// larger is refused with `StoreError::Invalid` before it is sent. How many operations a
-    /// batch needs, and so what to run etcd with, is in the crate docs (`--max-txn-ops`).
+    /// batch needs, and so what to run etcd with: the README's "The `--max-txn-ops` budget".
     pub max_txn_ops: usize,
     /// The lease of a session lock held across replicas: a holder that dies releases its
     /// locks after at most this long (kept alive every third of it while held; at least

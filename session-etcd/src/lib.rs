@@ -17,15 +17,11 @@
 //!
 //! # `--max-txn-ops`
 //!
-//! A write of N sessions is one etcd txn of up to 3·N operations (each session's record, and
-//! the delete and put that move its expiry-index entry) and N compares, one more when fenced
-//! by a lock; etcd refuses a txn with more than `--max-txn-ops` entries (default 128) in
-//! either list, and this adapter refuses such a batch before sending it
-//! ([`StoreError::Invalid`](session_core::StoreError::Invalid), from
-//! [`EtcdConfig::max_txn_ops`], which must match the cluster's flag). So run etcd with
-//! `--max-txn-ops` of at least 3·N for the largest batch N any client writes: a server's
-//! single-session updates need 3, and `cargo xtask migrate` writes 40 sessions a txn (120,
-//! within etcd's default).
+//! A write of N sessions is one etcd txn, and etcd refuses a txn over its `--max-txn-ops`;
+//! this adapter refuses such a batch first ([`StoreError::Invalid`](session_core::StoreError::Invalid),
+//! from [`EtcdConfig::max_txn_ops`], which must match the cluster's flag). How many operations
+//! a batch takes and what to run etcd with is stated once, in the repository's README
+//! ("The `--max-txn-ops` budget").
 //!
 //! Upstream supports etcd 3.5 and 3.6 for production; the tests here run Debian's 3.4.
 //!

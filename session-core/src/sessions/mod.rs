@@ -120,7 +120,7 @@ impl Sessions {
         &self.inner.store
     }
 
-    /// The configuration.
+    /// The TTL, capacity, retry policy and lock timeout this service was built with.
     pub fn config(&self) -> &SessionsConfig {
         &self.inner.config
     }
