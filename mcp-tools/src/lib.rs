@@ -18,6 +18,7 @@ mod params;
 mod state;
 mod steps;
 mod toolbox;
+mod toolchain;
 
 pub use crate::analyze::{analyze, AnalyzeResult};
 pub use crate::exec::{CommandRecord, ExecConfig};
@@ -26,4 +27,7 @@ pub use crate::state::{Step, WorkflowError, WorkflowState, WorkflowStatus, STATE
 pub use crate::toolbox::{
     catalogue, CallContext, ProgressSink, ToolDescriptor, ToolError, ToolErrorKind, ToolOutput,
     Toolbox, ToolboxConfig,
+};
+pub use crate::toolchain::{
+    choose, Choice, DeclKind, Declared, Ecosystem, Evidence, Flag, Source, ToolchainError,
 };
