@@ -1,4 +1,4 @@
-//! [`choose`]: from a project's declarations to an image tag, by the policy table.
+//! [`choose()`]: from a project's declarations to an image tag, by the policy table.
 //!
 //! The candidates are release series (`1.26`, `22`): an image tag delivers the newest
 //! release of its series, so a series satisfies a declaration when that newest release
@@ -327,5 +327,7 @@ fn pinned(policy: &Policy, pin: &Declared, declared: &[Declared]) -> Choice {
     }
 }
 
+#[cfg(test)]
+mod fixture_tests;
 #[cfg(test)]
 mod tests;

@@ -10,112 +10,19 @@ use super::forms::{
     rust_channel, rust_toolchain, target_frameworks, RustPin,
 };
 use super::release::Release;
+use super::source::Source;
 use super::syntax::{value_of, NpmRange, PythonRange};
-use super::{Ecosystem, Evidence, ToolchainError};
+use super::{Evidence, ToolchainError};
 
-/// Where a declaration comes from. Each source reads either the value alone (`1.24`,
-/// `>=3.10`) or the whole line it sits on (`go 1.24`, `requires-python = ">=3.10"`,
-/// `<TargetFramework>net8.0</TargetFramework>`); the file sources (`.python-version`,
-/// `.nvmrc`, `rust-toolchain`) also take the whole file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Source {
-    /// `go.mod`'s `go 1.24` line: the minimum Go release of the module.
-    GoDirective,
-    /// `go.mod`'s `toolchain go1.24.3` line: the Go release the module prefers; with the
-    /// `go` line, the higher of the two counts.
-    GoToolchain,
-    /// `pyproject.toml`'s `[project] requires-python`, a PEP 440 range (`>=3.10,<4.0`).
-    RequiresPython,
-    /// Poetry's `[tool.poetry.dependencies] python` (`^3.12`, `~3.11`, `>=3.9,<3.13`).
-    PoetryPython,
-    /// `Pipfile`'s `[requires] python_version` / `python_full_version` (`3.12`).
-    PipfilePython,
-    /// `.python-version` (`3.12`, `3.12.4`; `pypy3.10` is refused: not CPython).
-    PythonVersionFile,
-    /// `runtime.txt` (`python-3.11.9`).
-    RuntimeTxt,
-    /// `package.json`'s `engines.node`, an npm range (`>=20.9.0`, `18.x || 20.x`, `^22`).
-    EnginesNode,
-    /// `.nvmrc` or `.node-version` (`20`, `v20.11.1`, `lts/iron`, `lts/*`, `node`).
-    NodeVersionFile,
-    /// `pom.xml`'s `java.version`, `maven.compiler.release` or `maven.compiler.source`
-    /// property (`17`, `1.8`).
-    MavenProperty,
-    /// Gradle's `JavaLanguageVersion.of(17)`, `JavaVersion.VERSION_17`, `jvmToolchain(17)`
-    /// or `sourceCompatibility = '17'`.
-    Gradle,
-    /// A project file's `TargetFramework` or `TargetFrameworks` (`net8.0`, `net8.0;net9.0`:
-    /// the highest runnable one counts).
-    TargetFramework,
-    /// `global.json`'s `sdk.version` (`9.0.100`): the SDK the build needs, at or above.
-    GlobalJson,
-    /// `rust-toolchain` or `rust-toolchain.toml` (`1.88.0`, `stable`,
-    /// `[toolchain] channel = "1.88"`, `nightly-2024-05-01`): an exact pin.
-    RustToolchain,
-    /// `Cargo.toml`'s `rust-version` (`1.85`): a minimum.
-    RustVersion,
-}
-
-impl Source {
-    /// The ecosystem whose toolchain this source declares.
-    pub fn ecosystem(self) -> Ecosystem {
-        match self {
-            Source::GoDirective | Source::GoToolchain => Ecosystem::Go,
-            Source::RequiresPython
-            | Source::PoetryPython
-            | Source::PipfilePython
-            | Source::PythonVersionFile
-            | Source::RuntimeTxt => Ecosystem::Python,
-            Source::EnginesNode | Source::NodeVersionFile => Ecosystem::Node,
-            Source::MavenProperty | Source::Gradle => Ecosystem::Java,
-            Source::TargetFramework | Source::GlobalJson => Ecosystem::Dotnet,
-            Source::RustToolchain | Source::RustVersion => Ecosystem::Rust,
-        }
-    }
-
-    /// The declaration as the user would recognize it in a sentence: `go 1.24`,
-    /// `requires-python >=3.10`, `java.version 17`, `net8.0`.
-    fn describe(self, raw: &str, value: &str) -> String {
-        match self {
-            // `<java.version>17</java.version>` → `java.version 17`.
-            Source::MavenProperty => {
-                match raw.trim().strip_prefix('<').and_then(|r| r.split_once('>')) {
-                    Some((property, _)) => format!("{property} {value}"),
-                    None => value.to_owned(),
-                }
-            }
-            // Gradle's spellings vary too much to rebuild: show the line.
-            Source::Gradle => raw.trim().to_owned(),
-            Source::GoDirective => format!("go {value}"),
-            Source::GoToolchain => format!("toolchain go{value}"),
-            Source::RequiresPython => format!("requires-python {value}"),
-            Source::PoetryPython => format!("python {value}"),
-            Source::PipfilePython => format!("python_version {value}"),
-            Source::EnginesNode => format!("engines.node {value}"),
-            Source::GlobalJson => format!("sdk.version {value}"),
-            Source::RustVersion => format!("rust-version {value}"),
-            Source::RustToolchain => format!("channel {value}"),
-            Source::PythonVersionFile
-            | Source::RuntimeTxt
-            | Source::NodeVersionFile
-            | Source::TargetFramework => value.to_owned(),
-        }
-    }
-
-    fn example(self) -> &'static str {
-        match self.ecosystem() {
-            Ecosystem::Go => "1.26",
-            Ecosystem::Python => "3.13 or >=3.12",
-            Ecosystem::Node => "24 or >=22",
-            Ecosystem::Java => "21",
-            Ecosystem::Dotnet => "net10.0",
-            Ecosystem::Rust | Ecosystem::Bun => "1.88",
-        }
+/// `text` without its leading keyword (`go 1.24` → `1.24`); `text` itself without one.
+fn strip_word<'a>(text: &'a str, word: &str) -> &'a str {
+    match text.strip_prefix(word) {
+        Some(rest) if rest.starts_with(char::is_whitespace) => rest.trim_start(),
+        _ => text,
     }
 }
 
-/// What kind of statement a declaration makes, which decides how [`super::choose`] reads
+/// What kind of statement a declaration makes, which decides how [`super::choose()`] reads
 /// it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeclKind {
@@ -162,85 +69,55 @@ impl Declared {
             why: why.to_owned(),
             example: source.example(),
         };
+        // A minimum read by `read`, or the reason it could not be.
+        let at_least = |release: Option<Release>, why: &str| {
+            release
+                .map(Constraint::AtLeast)
+                .ok_or_else(|| unreadable(why))
+        };
         let (value, constraint) = match source {
             Source::GoDirective => {
-                let value = raw.trim();
-                let value = value.strip_prefix("go").map_or(value, str::trim_start);
-                (
-                    value,
-                    Constraint::AtLeast(
-                        go_release(value).ok_or_else(|| unreadable("not a Go release"))?,
-                    ),
-                )
+                let value = strip_word(raw.trim(), "go");
+                (value, at_least(go_release(value), "not a Go release"))
             }
             Source::GoToolchain => {
-                let value = raw.trim();
-                let value = value
-                    .strip_prefix("toolchain")
-                    .map_or(value, str::trim_start);
+                let value = strip_word(raw.trim(), "toolchain");
                 let value = value.strip_prefix("go").unwrap_or(value);
-                (
-                    value,
-                    Constraint::AtLeast(
-                        go_release(value).ok_or_else(|| unreadable("not a go1.N toolchain"))?,
-                    ),
-                )
+                (value, at_least(go_release(value), "not a go1.N toolchain"))
             }
             Source::RequiresPython => {
                 let value = value_of(raw, &["requires-python"]);
-                (
-                    value,
-                    Constraint::Python(PythonRange::pep440(value).map_err(|e| unreadable(&e))?),
-                )
+                let range = PythonRange::pep440(value).map_err(|e| unreadable(&e));
+                (value, range.map(Constraint::Python))
             }
             Source::PoetryPython => {
                 let value = value_of(raw, &["python"]);
-                (
-                    value,
-                    Constraint::Python(PythonRange::poetry(value).map_err(|e| unreadable(&e))?),
-                )
+                let range = PythonRange::poetry(value).map_err(|e| unreadable(&e));
+                (value, range.map(Constraint::Python))
             }
             Source::PipfilePython => {
                 let value = value_of(raw, &["python_full_version", "python_version"]);
-                (
-                    value,
-                    Constraint::AtLeast(
-                        Release::parse(value).ok_or_else(|| unreadable("not a release"))?,
-                    ),
-                )
+                (value, at_least(Release::parse(value), "not a release"))
             }
             Source::PythonVersionFile => {
                 let value = first_line(raw);
-                (
-                    value,
-                    Constraint::AtLeast(python_version_file(value, &evidence, unreadable)?),
-                )
+                let release = python_version_file(value, &evidence, unreadable);
+                (value, release.map(Constraint::AtLeast))
             }
             Source::RuntimeTxt => {
                 let value = first_line(raw);
-                let number = value
-                    .strip_prefix("python-")
-                    .ok_or_else(|| unreadable("expected python-X.Y.Z"))?;
-                (
-                    value,
-                    Constraint::AtLeast(
-                        Release::parse(number).ok_or_else(|| unreadable("not a release"))?,
-                    ),
-                )
+                let release = value.strip_prefix("python-").and_then(Release::parse);
+                (value, at_least(release, "expected python-X.Y.Z"))
             }
             Source::EnginesNode => {
                 let value = value_of(raw, &["node"]);
-                (
-                    value,
-                    Constraint::Npm(NpmRange::parse(value).map_err(|e| unreadable(&e))?),
-                )
+                let range = NpmRange::parse(value).map_err(|e| unreadable(&e));
+                (value, range.map(Constraint::Npm))
             }
             Source::NodeVersionFile => {
                 let value = first_line(raw);
-                (
-                    value,
-                    Constraint::AtLeast(node_version_file(value, &evidence, unreadable)?),
-                )
+                let release = node_version_file(value, &evidence, unreadable);
+                (value, release.map(Constraint::AtLeast))
             }
             Source::MavenProperty => {
                 let keys = [
@@ -250,53 +127,38 @@ impl Declared {
                     "maven.compiler.target",
                 ];
                 let value = value_of(raw, &keys);
-                (
-                    value,
-                    Constraint::AtLeast(
-                        java_release(value).ok_or_else(|| unreadable("not a Java release"))?,
-                    ),
-                )
+                (value, at_least(java_release(value), "not a Java release"))
             }
             Source::Gradle => {
                 let value = gradle_value(raw);
-                (
-                    value,
-                    Constraint::AtLeast(
-                        java_release(value).ok_or_else(|| unreadable("not a Java release"))?,
-                    ),
-                )
+                (value, at_least(java_release(value), "not a Java release"))
             }
             Source::TargetFramework => {
                 let value = value_of(raw, &["TargetFrameworks", "TargetFramework"]);
-                (
-                    value,
-                    Constraint::Exact(target_frameworks(value, &evidence, unreadable)?),
-                )
+                let release = target_frameworks(value, &evidence, unreadable);
+                (value, release.map(Constraint::Exact))
             }
             Source::GlobalJson => {
+                // The SDK's feature band (`9.0.100`) does not matter to the image: `9.0`.
                 let value = value_of(raw, &["version"]);
-                let sdk = Release::parse(value).ok_or_else(|| unreadable("not an SDK version"))?;
-                (value, Constraint::AtLeast(sdk.series(2)))
+                let sdk = Release::parse(value).map(|r| r.series(2));
+                (value, at_least(sdk, "not an SDK version"))
             }
             Source::RustToolchain => {
                 let value = rust_channel(raw);
                 let constraint = match rust_toolchain(value) {
-                    Some(RustPin::Release(release)) => Constraint::Exact(release),
-                    Some(RustPin::Channel(channel)) => Constraint::Channel(channel),
-                    None => return Err(unreadable("not a Rust channel")),
+                    Some(RustPin::Release(release)) => Ok(Constraint::Exact(release)),
+                    Some(RustPin::Channel(channel)) => Ok(Constraint::Channel(channel)),
+                    None => Err(unreadable("not a Rust channel")),
                 };
                 (value, constraint)
             }
             Source::RustVersion => {
                 let value = value_of(raw, &["rust-version"]);
-                (
-                    value,
-                    Constraint::AtLeast(
-                        Release::parse(value).ok_or_else(|| unreadable("not a release"))?,
-                    ),
-                )
+                (value, at_least(Release::parse(value), "not a release"))
             }
         };
+        let constraint = constraint?;
         let mut described = source.describe(raw, value);
         if let (Source::NodeVersionFile, Constraint::AtLeast(release)) = (source, &constraint) {
             // An nvm alias says which release it stands for: `lts/iron (Node.js 20)`.

@@ -3,7 +3,7 @@
 //! policy table of `mcp-tools/tests/repos/README.md`.
 //!
 //! The analysis finds the declarations and hands each to [`Declared::parse`] with its file
-//! and line; [`choose`] then picks the image tag:
+//! and line; [`choose()`] then picks the image tag:
 //!
 //! - the lowest supported release that satisfies every declaration, a plain minimum
 //!   (`go 1.24`, `.nvmrc` `20`) meaning "at or above": never older than declared, bumped up
@@ -37,12 +37,14 @@ mod declared;
 mod forms;
 mod policy;
 mod release;
+mod source;
 mod syntax;
 
 use serde::{Deserialize, Serialize};
 
 pub use self::choose::choose;
-pub use self::declared::{DeclKind, Declared, Source};
+pub use self::declared::{DeclKind, Declared};
+pub use self::source::Source;
 
 /// A language toolchain with an official container image. The order of the variants is the
 /// order of the policy table's rows.
@@ -211,7 +213,7 @@ pub enum ToolchainError {
     /// The ecosystem has no default and the project declares nothing.
     #[error("the project declares no {ecosystem} version and this ecosystem has no default; declare one (for .NET, a TargetFramework in the project file)")]
     NothingDeclared { ecosystem: &'static str },
-    /// A declaration of another ecosystem was passed to [`choose`].
+    /// A declaration of another ecosystem was passed to [`choose()`].
     #[error("{evidence} declares a {found} version, not a {expected} one")]
     WrongEcosystem {
         evidence: Evidence,
