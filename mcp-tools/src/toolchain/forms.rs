@@ -156,7 +156,7 @@ pub(crate) fn target_frameworks(
     let mut best: Option<Release> = None;
     let mut first_refusal = None;
     for tfm in value.split(';').map(str::trim).filter(|t| !t.is_empty()) {
-        match target_framework(tfm, evidence) {
+        match target_framework(tfm, evidence, &unreadable) {
             Ok(release) => best = best.max(Some(release)),
             Err(e) => {
                 first_refusal.get_or_insert(e);
@@ -173,34 +173,39 @@ pub(crate) fn target_frameworks(
 /// One TFM: `net8.0` and `netcoreapp3.1` run on Linux; `netstandard2.0` is a library;
 /// `net48` (.NET Framework) and `net8.0-windows` need Windows; other platform TFMs
 /// (`net8.0-android`) are not services.
-fn target_framework(tfm: &str, evidence: &Evidence) -> Result<Release, ToolchainError> {
+fn target_framework(
+    tfm: &str,
+    evidence: &Evidence,
+    unreadable: impl Fn(&str) -> ToolchainError,
+) -> Result<Release, ToolchainError> {
     let lower = tfm.to_ascii_lowercase();
     let (base, platform) = lower.split_once('-').unwrap_or((&lower, ""));
-    let refuse_library = || ToolchainError::NotRunnable {
+    let not_runnable = |what| ToolchainError::NotRunnable {
         evidence: evidence.clone(),
         tfm: tfm.to_owned(),
+        what,
     };
-    let refuse_windows = || ToolchainError::WindowsOnly {
+    let windows_only = || ToolchainError::WindowsOnly {
         evidence: evidence.clone(),
         tfm: tfm.to_owned(),
     };
     if base.starts_with("netstandard") {
-        return Err(refuse_library());
+        return Err(not_runnable("a library"));
     }
     let number = base
         .strip_prefix("netcoreapp")
         .or_else(|| base.strip_prefix("net"))
-        .ok_or_else(refuse_library)?;
+        .ok_or_else(|| unreadable("not a TargetFramework moniker"))?;
     let release = match Release::parse(number) {
         // `net48`, `net472`: .NET Framework writes its version without dots.
-        Some(_) if !number.contains('.') => return Err(refuse_windows()),
+        Some(_) if !number.contains('.') => return Err(windows_only()),
         Some(release) => release,
-        None => return Err(refuse_library()),
+        None => return Err(unreadable("not a TargetFramework moniker")),
     };
     match platform {
         "" => Ok(release.series(2)),
-        p if p.starts_with("windows") => Err(refuse_windows()),
-        _ => Err(refuse_library()),
+        p if p.starts_with("windows") => Err(windows_only()),
+        _ => Err(not_runnable("an app for another platform")),
     }
 }
 
@@ -333,6 +338,7 @@ mod tests {
         check("net472;net48", "windows");
         check("net8.0-windows", "windows");
         check("net8.0-android", "library");
+        assert!(show(target_frameworks("banana", &ev(), unreadable)).starts_with("error"));
     }
 
     #[test]

@@ -187,9 +187,15 @@ pub enum ToolchainError {
     /// carry CPython only.
     #[error("{evidence} asks for {raw:?}, which is not CPython; the python images carry CPython only, so declare a CPython version or write the Dockerfile by hand")]
     NotCPython { evidence: Evidence, raw: String },
-    /// A `netstandard` TargetFramework: a library, which nothing can start.
-    #[error("{evidence} targets {tfm}, a library that cannot run on its own; analyze the project that references it instead")]
-    NotRunnable { evidence: Evidence, tfm: String },
+    /// A TargetFramework that builds no Linux service: `netstandard2.0` (a library) or a
+    /// mobile or browser platform (`net8.0-android`).
+    #[error("{evidence} targets {tfm}, {what} that no Linux container can start; analyze the project that runs it instead")]
+    NotRunnable {
+        evidence: Evidence,
+        tfm: String,
+        /// `a library`, or `an app for another platform`.
+        what: &'static str,
+    },
     /// A .NET Framework or Windows-only TargetFramework: no Linux container runs it.
     #[error("{evidence} targets {tfm}, which runs on Windows only; port the project to a cross-platform TargetFramework such as net10.0 to containerize it on Linux")]
     WindowsOnly { evidence: Evidence, tfm: String },
