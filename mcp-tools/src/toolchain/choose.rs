@@ -73,7 +73,7 @@ pub fn choose(ecosystem: Ecosystem, declared: &[Declared]) -> Result<Choice, Too
             policy,
             series.to_string(),
             binding,
-            Flag::NewerThanKnown,
+            &[Flag::NewerThanKnown],
             reason,
         ));
     }
@@ -99,7 +99,7 @@ pub fn choose(ecosystem: Ecosystem, declared: &[Declared]) -> Result<Choice, Too
             policy,
             series.to_string(),
             binding,
-            Flag::Unsupported,
+            &[Flag::Unsupported],
             reason,
         ));
     }
@@ -132,12 +132,19 @@ fn fallback(policy: &Policy) -> Result<Choice, ToolchainError> {
     })
 }
 
-fn choice(policy: &Policy, tag: String, binding: &Declared, flag: Flag, reason: String) -> Choice {
+/// A choice decided by `binding`.
+fn choice(
+    policy: &Policy,
+    tag: String,
+    binding: &Declared,
+    flags: &[Flag],
+    reason: String,
+) -> Choice {
     Choice {
         ecosystem: policy.ecosystem,
         tag,
         evidence: Some(binding.evidence().clone()),
-        flags: vec![flag],
+        flags: flags.to_vec(),
         build_sdk: None,
         reason,
     }
@@ -268,15 +275,12 @@ fn pinned(policy: &Policy, pin: &Declared, declared: &[Declared]) -> Choice {
         let channel = pin.channel().unwrap_or_default();
         if channel.starts_with("stable") {
             let reason = format!("{says}, so {image}:{latest}, the latest stable");
-            return Choice {
-                flags: Vec::new(),
-                ..choice(policy, latest, pin, Flag::Unsupported, reason)
-            };
+            return choice(policy, latest, pin, &[], reason);
         }
         let reason = format!(
             "{says}, which no {image} image carries, so {image}:{latest}, whose rustup installs {channel} from the rust-toolchain file when cargo first runs"
         );
-        return choice(policy, latest, pin, Flag::Unsupported, reason);
+        return choice(policy, latest, pin, &[Flag::Unsupported], reason);
     };
     let series = release.series(policy.width);
     let tag = series.to_string();
