@@ -23,6 +23,7 @@ mod results;
 mod state;
 mod steps;
 mod toolbox;
+mod toolchain;
 mod workflow;
 
 pub use crate::analyze::{analyze, AnalyzeResult};
@@ -43,3 +44,6 @@ pub use crate::steps::{
     tag_image::TagArtifact, verify_deployment::VerifyArtifact,
 };
 pub use crate::toolbox::{CallContext, ProgressSink, ToolOutput, Toolbox, ToolboxConfig};
+pub use crate::toolchain::{
+    choose, Choice, DeclKind, Declared, Ecosystem, Evidence, Flag, Source, ToolchainError,
+};
