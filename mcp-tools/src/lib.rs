@@ -26,7 +26,10 @@ mod toolbox;
 mod toolchain;
 mod workflow;
 
-pub use crate::analyze::{analyze, AnalyzeResult};
+pub use crate::analyze::{
+    analyze, analyze_dir, AnalyzeError, AnalyzeResult, Candidate, Details, Fact, Facts,
+    ServiceKind, ToolchainFact,
+};
 pub use crate::error::{ToolError, ToolErrorKind};
 pub use crate::exec::{CommandRecord, ExecConfig};
 pub use crate::params::*;

@@ -2,7 +2,26 @@
 
 use std::path::Path;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
 use super::{read, AnalyzeResult};
+use super::{Detection, Repo};
+
+/// What a .NET Dockerfile needs beyond the common facts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct DotnetDetails {}
+
+/// Reads directory `dir` of `repo` as a .NET project.
+pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
+    let root = repo.root().join(dir);
+    let csproj = super::find_ext(&root, "csproj")?;
+    let mut r = AnalyzeResult::default();
+    dotnet(&root, &csproj, &mut r);
+    super::legacy_port(&root, &mut r);
+    Detection::service(r)
+}
 
 /// The project named by `csproj` (a file name under `root`): ASP.NET Core for the web SDK,
 /// the project name as the assembly to start, port 8080.

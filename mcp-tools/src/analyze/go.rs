@@ -2,7 +2,28 @@
 
 use std::path::Path;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
 use super::{read, AnalyzeResult};
+use super::{Detection, Repo};
+
+/// What a Go Dockerfile needs beyond the common facts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct GoDetails {}
+
+/// Reads directory `dir` of `repo` as a Go project.
+pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
+    let root = repo.root().join(dir);
+    if !repo.is_file(&super::repo::join(dir, "go.mod")) {
+        return None;
+    }
+    let mut r = AnalyzeResult::default();
+    go(&root, &mut r);
+    super::legacy_port(&root, &mut r);
+    Detection::service(r)
+}
 
 /// Dependencies and framework from `go.mod`, the module's last path segment as the name;
 /// a static binary built to `/out/server`, port 8080.

@@ -3,7 +3,33 @@
 
 use std::path::Path;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
 use super::{between, exists, read, AnalyzeResult};
+use super::{Detection, Repo};
+
+/// What a Java on Maven or Gradle Dockerfile needs beyond the common facts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct JavaDetails {}
+
+/// Reads directory `dir` of `repo` as a Java on Maven or Gradle project.
+pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
+    let root = repo.root().join(dir);
+    let mut r = AnalyzeResult::default();
+    if repo.is_file(&super::repo::join(dir, "pom.xml")) {
+        maven(&root, &mut r);
+    } else if repo.is_file(&super::repo::join(dir, "build.gradle"))
+        || repo.is_file(&super::repo::join(dir, "build.gradle.kts"))
+    {
+        gradle(&root, &mut r);
+    } else {
+        return None;
+    }
+    super::legacy_port(&root, &mut r);
+    Detection::service(r)
+}
 
 /// A Maven project: framework from `pom.xml`, the project's own `artifactId` (not the
 /// parent's) as the name, `mvnw` when present.

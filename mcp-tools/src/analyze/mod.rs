@@ -1,19 +1,35 @@
-//! `analyze_repository`'s real work: detect language, framework, port, build and start
-//! commands from the repository's files.
+//! `analyze_repository`'s real work: the facts of one deployable service — stack,
+//! toolchain, entrypoint, port, health path, build context — each with its evidence, read
+//! from the repository through [`Repo`] (bounded, confined reads), or a refusal saying why
+//! `repo_path` is not one service ([`AnalyzeError`]).
 //!
-//! [`analyze`] picks the ecosystem by its manifest; each ecosystem has its file (`node.rs`,
-//! `python.rs`, `go.rs`, `rust.rs`, `java.rs` for Maven and Gradle, `dotnet.rs`), and
-//! `port.rs` reads a port stated in the sources, which wins over the ecosystem's default.
+//! Each ecosystem has its file (`node.rs`, `python.rs`, `go.rs`, `rust.rs`, `java.rs` for
+//! Maven and Gradle, `dotnet.rs`) with a `detect(repo, dir)` that reads one directory and
+//! says how strongly it is a service of that ecosystem ([`Strength`]). [`analyze_dir`] takes
+//! the strongest detection at `repo_path`; when none is a service it looks for services in
+//! the subdirectories and refuses with the candidates (a monorepo root), or refuses as a
+//! library or an unknown stack. `port.rs` reads a port stated in the sources; `facts.rs`
+//! holds the facts, their evidence and the refusals.
 
 mod dotnet;
+// The reader and the facts API serve the ecosystem detectors, which are being moved onto
+// them one by one (issue #11); until then parts are unused.
+#[allow(dead_code)]
+mod facts;
 mod go;
 mod java;
 mod node;
 mod port;
 mod python;
+#[allow(dead_code)]
+pub(crate) mod repo;
 mod rust;
 
 use std::path::Path;
+
+pub use self::facts::{AnalyzeError, Candidate, Evidence, Fact, Facts, ServiceKind};
+
+pub(crate) use self::repo::Repo;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -53,7 +69,144 @@ pub struct AnalyzeResult {
     /// The repository directory the analysis read, after the workspace check resolved it.
     #[serde(default)]
     pub repo_path: String,
+    /// `web` (listens on `port`: gets a Service and probes) or `worker` (listens on
+    /// nothing: no Service, no port probe).
+    #[serde(default)]
+    pub kind: ServiceKind,
+    /// What starts the service: a Python `module:object`, a Node script, a Go package path,
+    /// a jar, a Rust binary, a .NET assembly (case preserved).
+    #[serde(default)]
+    pub entrypoint: String,
+    /// The base image's toolchain version and why it was chosen.
+    #[serde(default)]
+    pub toolchain: Option<ToolchainFact>,
+    /// An HTTP path that answers when the service is healthy, when one is known (a route in
+    /// the code, Spring Boot's actuator); probes fall back to TCP without it.
+    #[serde(default)]
+    pub health_path: Option<String>,
+    /// The build context relative to `repo_path` (`.`, or a module root above it such as
+    /// `../..` for a Go main package two levels below its `go.mod`).
+    #[serde(default = "dot")]
+    pub build_context: String,
+    /// Every fact with its evidence (file and line, or the rule that gave it).
+    #[serde(default)]
+    pub facts: Facts,
+    /// What the assistant should check: the facts that are fallbacks, and warnings.
+    #[serde(default)]
+    pub checks: Vec<String>,
+    /// What the Dockerfile of this stack needs beyond the common facts.
+    #[serde(default)]
+    pub details: Details,
 }
+
+fn dot() -> String {
+    ".".into()
+}
+
+/// The base image's version: the image, its tag, and the reason (from the declared
+/// toolchain, see `crate::toolchain`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct ToolchainFact {
+    /// The official image (`golang`, `python`, `node`, `eclipse-temurin`, `rust`, …).
+    pub image: String,
+    /// The version part of its tag (`1.26`, `3.11`, `22`, `21`, `10.0`, `1`).
+    pub tag: String,
+    /// .NET: the SDK tag of the build stage when `global.json` asks for a newer one.
+    pub build_sdk: Option<String>,
+    /// The declaration that decided it, as written (`go 1.24`, `>=3.10`), empty when the
+    /// project declares none.
+    pub declared: String,
+    /// Why this version, in one sentence (the declaration and the policy).
+    pub reason: String,
+    /// `fallback` (nothing declared), `unsupported` (out of upstream support),
+    /// `newer_than_known`.
+    pub flags: Vec<String>,
+}
+
+/// Per-stack facts the Dockerfile needs, written by that stack's detector.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "stack", rename_all = "snake_case")]
+pub enum Details {
+    /// Nothing beyond the common facts (an analysis stored by an older version).
+    #[default]
+    None,
+    /// Python.
+    Python(python::PythonDetails),
+    /// Node.js, Bun, Deno.
+    Node(node::NodeDetails),
+    /// Go.
+    Go(go::GoDetails),
+    /// Rust.
+    Rust(rust::RustDetails),
+    /// Java on Maven or Gradle.
+    Java(java::JavaDetails),
+    /// .NET.
+    Dotnet(dotnet::DotnetDetails),
+}
+
+/// How strongly a directory is a service of one ecosystem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[allow(dead_code)]
+pub(crate) enum Strength {
+    /// Only tooling (a `package.json` of linters next to a Django app).
+    Tooling,
+    /// Builds, but runs nothing (libraries), or refuses for a reason of its own
+    /// (several main packages): a refusal unless a service is found elsewhere.
+    Refusal,
+    /// One deployable service.
+    Service,
+}
+
+/// One ecosystem's reading of a directory.
+#[derive(Debug)]
+pub(crate) struct Detection {
+    pub(crate) strength: Strength,
+    pub(crate) outcome: Result<AnalyzeResult, AnalyzeError>,
+}
+
+#[allow(dead_code)]
+impl Detection {
+    /// A deployable service.
+    pub(crate) fn service(r: AnalyzeResult) -> Option<Detection> {
+        Some(Detection {
+            strength: Strength::Service,
+            outcome: Ok(r),
+        })
+    }
+
+    /// A refusal, unless a service is found in a subdirectory.
+    pub(crate) fn refusal(e: AnalyzeError) -> Option<Detection> {
+        Some(Detection {
+            strength: Strength::Refusal,
+            outcome: Err(e),
+        })
+    }
+
+    /// Tooling only: the directory is no service of this ecosystem.
+    pub(crate) fn tooling(r: AnalyzeResult) -> Option<Detection> {
+        Some(Detection {
+            strength: Strength::Tooling,
+            outcome: Ok(r),
+        })
+    }
+}
+
+/// A detector: one ecosystem's reading of directory `dir` (relative to the repo's root).
+type Detector = fn(&Repo, &str) -> Option<Detection>;
+
+/// Every detector, in the order that breaks ties between equally strong detections.
+const DETECTORS: [Detector; 6] = [
+    node::detect,
+    go::detect,
+    rust::detect,
+    java::detect,
+    dotnet::detect,
+    python::detect,
+];
+
+/// How deep below `repo_path` the search for services goes when `repo_path` is none.
+const SERVICE_SEARCH_DEPTH: usize = 3;
 
 fn lenient_port<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
     let v = Option::<serde_json::Value>::deserialize(d)?;
@@ -72,58 +225,183 @@ fn exists(root: &Path, name: &str) -> bool {
     root.join(name).exists()
 }
 
-/// Analyzes the repository at `root`. Never fails: an unrecognized repository is
-/// `language: "unknown"` with a note in `evidence`.
-pub fn analyze(root: &Path) -> AnalyzeResult {
-    let dir_name = root.file_name().and_then(|n| n.to_str()).unwrap_or("app");
-    let mut r = AnalyzeResult {
-        repo_path: root.display().to_string(),
-        ..Default::default()
+/// Analyzes the repository at `root` (its own root): [`analyze_dir`] of `root` in `root`.
+///
+/// # Errors
+/// [`AnalyzeError`] when `root` is not one deployable service.
+pub fn analyze(root: &Path) -> Result<AnalyzeResult, AnalyzeError> {
+    analyze_dir(root, root)
+}
+
+/// Analyzes the directory `dir`, reading nothing outside `bound` (the workspace root that
+/// holds it): a module root above `dir` (a `go.mod` one level up, a .NET solution) may be
+/// read when it lies inside `bound`.
+///
+/// # Errors
+/// [`AnalyzeError`] when `dir` is not one deployable service: several services below it
+/// (with the candidates), several Go main packages, only libraries, or no known stack.
+pub fn analyze_dir(bound: &Path, dir: &Path) -> Result<AnalyzeResult, AnalyzeError> {
+    let repo = Repo::new(bound);
+    let rel = dir
+        .strip_prefix(bound)
+        .ok()
+        .and_then(|p| p.to_str())
+        .unwrap_or("")
+        .to_owned();
+    let shown = dir.display().to_string();
+    let best = detect_at(&repo, &rel);
+    let mut result = match best {
+        Some(Detection {
+            strength: Strength::Service,
+            outcome,
+        }) => outcome?,
+        other => {
+            let candidates = find_services(&repo, &rel);
+            if !candidates.is_empty() {
+                return Err(AnalyzeError::Services {
+                    path: shown,
+                    candidates,
+                });
+            }
+            return Err(match other {
+                Some(Detection {
+                    outcome: Err(e), ..
+                }) => e,
+                _ => AnalyzeError::Unknown {
+                    path: shown,
+                    detail: "no package.json with a start script or server, go.mod, Cargo.toml, pom.xml, build.gradle(.kts), *.csproj, requirements.txt, pyproject.toml or Pipfile".into(),
+                },
+            });
+        }
     };
-    if let Some(pkg) = read(root, "package.json") {
-        node::node(root, &pkg, &mut r);
-    } else if exists(root, "go.mod") {
-        go::go(root, &mut r);
-    } else if exists(root, "Cargo.toml") {
-        rust::rust(root, &mut r);
-    } else if exists(root, "pom.xml") {
-        java::maven(root, &mut r);
-    } else if exists(root, "build.gradle") || exists(root, "build.gradle.kts") {
-        java::gradle(root, &mut r);
-    } else if let Some(csproj) = find_ext(root, "csproj") {
-        dotnet::dotnet(root, &csproj, &mut r);
-    } else if exists(root, "requirements.txt")
-        || exists(root, "pyproject.toml")
-        || exists(root, "Pipfile")
-    {
-        python::python(root, &mut r);
-    } else {
-        r.language = "unknown".into();
-        r.evidence.push("no package.json, go.mod, Cargo.toml, pom.xml, build.gradle, *.csproj, requirements.txt or pyproject.toml found".into());
+    finish(&repo, &rel, dir, &mut result);
+    Ok(result)
+}
+
+/// The strongest detection at `dir`, ties going to the earlier detector.
+fn detect_at(repo: &Repo, dir: &str) -> Option<Detection> {
+    let mut best: Option<Detection> = None;
+    for detect in DETECTORS {
+        if let Some(d) = detect(repo, dir) {
+            if best.as_ref().is_none_or(|b| d.strength > b.strength) {
+                best = Some(d);
+            }
+        }
     }
+    best
+}
+
+/// The service directories below `dir` (relative to it), breadth first: a directory that
+/// is a service is listed and not searched further.
+fn find_services(repo: &Repo, dir: &str) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    let mut queue: Vec<(String, usize)> = vec![(dir.to_owned(), 0)];
+    while let Some((d, depth)) = (!queue.is_empty()).then(|| queue.remove(0)) {
+        for e in repo.list(&d).into_iter().filter(|e| e.is_dir) {
+            if repo::skipped_dir(&e.name) || is_test_dir(&e.name) {
+                continue;
+            }
+            match detect_at(repo, &e.path) {
+                Some(Detection {
+                    strength: Strength::Service,
+                    outcome: Ok(r),
+                }) => out.push(Candidate {
+                    path: relative_to(&e.path, dir),
+                    stack: stack_name(&r),
+                }),
+                _ if depth + 1 < SERVICE_SEARCH_DEPTH => queue.push((e.path, depth + 1)),
+                _ => {}
+            }
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+fn is_test_dir(name: &str) -> bool {
+    matches!(
+        name,
+        "test" | "tests" | "testdata" | "spec" | "e2e" | "docs" | "examples" | "fixtures"
+    )
+}
+
+/// `path` relative to `dir` (both relative to the repo root, `dir` an ancestor).
+fn relative_to(path: &str, dir: &str) -> String {
+    match dir {
+        "" | "." => path.to_owned(),
+        d => path
+            .strip_prefix(d)
+            .map_or(path, |p| p.trim_start_matches('/'))
+            .to_owned(),
+    }
+}
+
+/// `language` or `language/framework`.
+fn stack_name(r: &AnalyzeResult) -> String {
+    if r.framework.is_empty() {
+        r.language.clone()
+    } else {
+        format!("{}/{}", r.language, r.framework)
+    }
+}
+
+/// What every analysis ends with: the path, a DNS-1035 name, the common facts.
+fn finish(repo: &Repo, rel: &str, dir: &Path, r: &mut AnalyzeResult) {
+    r.repo_path = dir.display().to_string();
+    let dir_name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("app");
     if r.app_name.is_empty() {
         r.app_name = dir_name.to_owned();
     }
     r.app_name = sanitize_name(&r.app_name);
+    if r.build_context.is_empty() {
+        r.build_context = dot();
+    }
+    if r.facts.get("language").is_none() {
+        r.facts
+            .record("language", &r.language, Evidence::rule("detected stack"));
+    }
+    if r.facts.get("name").is_none() {
+        r.facts.record(
+            "name",
+            &r.app_name,
+            Evidence::rule("manifest or directory name, as a DNS-1035 label"),
+        );
+    }
+    let _ = (repo, rel);
+    let mut checks = r.facts.checks();
+    checks.append(&mut r.checks);
+    r.checks = checks;
+}
+
+/// The port the first round's reading found in a few likely source files, over the
+/// ecosystem's default. (Each ecosystem's detector replaces this with its own reading of the
+/// code and config, with evidence.)
+fn legacy_port(root: &Path, r: &mut AnalyzeResult) {
     if let Some(port) = port::port_from_sources(root) {
         r.port = port;
     }
-    r
 }
 
-/// Lowercase `[a-z0-9-]`, as image and Kubernetes names need.
+/// A DNS-1035 label, as image names and Kubernetes Services need: lowercase `[a-z0-9-]`,
+/// starting with a letter (`2048` → `app-2048`), no double or edge dashes, at most 50
+/// characters (room for suffixes within the 63 a label allows).
 pub fn sanitize_name(name: &str) -> String {
-    let s: String = name
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    let s = s.trim_matches('-').to_owned();
-    if s.is_empty() {
-        "app".into()
-    } else {
-        s.chars().take(50).collect()
+    let mut s = String::new();
+    for c in name.to_ascii_lowercase().chars() {
+        let c = if c.is_ascii_alphanumeric() { c } else { '-' };
+        if !(c == '-' && (s.is_empty() || s.ends_with('-'))) {
+            s.push(c);
+        }
     }
+    let mut s = s.trim_end_matches('-').to_owned();
+    if s.is_empty() {
+        return "app".into();
+    }
+    if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
+        s = format!("app-{s}");
+    }
+    s.truncate(50);
+    s.trim_end_matches('-').to_owned()
 }
 
 /// The first (by name) file of `root` with extension `ext`, e.g. a `*.csproj`.
@@ -168,7 +446,8 @@ mod tests {
         start: &str,
     ) {
         let dir = repo(files);
-        let r = analyze(dir.path());
+        let root = dir.path().canonicalize().unwrap();
+        let r = analyze(&root).unwrap();
         assert_eq!(
             (r.language.as_str(), r.framework.as_str(), r.port),
             (language, framework, port),
@@ -269,12 +548,37 @@ mod tests {
             "dotnet publish",
             "dotnet Api.dll",
         );
-        check(&[("README.md", "hi")], "unknown", "", 0, "", "");
+    }
+
+    #[test]
+    fn an_unknown_stack_is_refused_not_given_a_placeholder() {
+        let dir = repo(&[
+            ("README.md", "hi"),
+            ("hello.c", "int main(void) { return 0; }"),
+        ]);
+        let err = analyze(&dir.path().canonicalize().unwrap()).unwrap_err();
+        assert_eq!(err.kind(), "unknown", "{err}");
+    }
+
+    #[test]
+    fn a_monorepo_root_is_refused_with_its_services() {
+        let dir = repo(&[
+            ("services/api/go.mod", "module x\n\ngo 1.26\n"),
+            ("services/api/main.go", "package main"),
+            ("services/worker/requirements.txt", "celery\n"),
+            ("README.md", "platform"),
+        ]);
+        let err = analyze(&dir.path().canonicalize().unwrap()).unwrap_err();
+        assert_eq!(err.kind(), "services", "{err}");
+        let paths: Vec<&str> = err.candidates().iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["services/api", "services/worker"]);
     }
 
     #[test]
     fn names_are_sanitized_for_images() {
         assert_eq!(sanitize_name("My_App.Service"), "my-app-service");
         assert_eq!(sanitize_name("___"), "app");
+        assert_eq!(sanitize_name("2048"), "app-2048");
+        assert_eq!(sanitize_name("a--b__c"), "a-b-c");
     }
 }

@@ -3,7 +3,26 @@
 
 use std::path::Path;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
 use super::{exists, AnalyzeResult};
+use super::{Detection, Repo};
+
+/// What a Node.js, Bun and Deno Dockerfile needs beyond the common facts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct NodeDetails {}
+
+/// Reads directory `dir` of `repo` as a Node.js, Bun and Deno project.
+pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
+    let root = repo.root().join(dir);
+    let pkg = repo.read(&super::repo::join(dir, "package.json"))?;
+    let mut r = AnalyzeResult::default();
+    node(&root, &pkg, &mut r);
+    super::legacy_port(&root, &mut r);
+    Detection::service(r)
+}
 
 /// Language, framework (from the dependencies), package manager (from the lockfile), the
 /// build command (`install && run build` when there is a build script), the start command

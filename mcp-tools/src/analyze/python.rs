@@ -3,7 +3,31 @@
 
 use std::path::Path;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
 use super::{exists, read, AnalyzeResult};
+use super::{Detection, Repo};
+
+/// What a Python Dockerfile needs beyond the common facts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct PythonDetails {}
+
+/// Reads directory `dir` of `repo` as a Python project.
+pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
+    let root = repo.root().join(dir);
+    if !["requirements.txt", "pyproject.toml", "Pipfile"]
+        .iter()
+        .any(|f| repo.is_file(&super::repo::join(dir, f)))
+    {
+        return None;
+    }
+    let mut r = AnalyzeResult::default();
+    python(&root, &mut r);
+    super::legacy_port(&root, &mut r);
+    Detection::service(r)
+}
 
 /// Framework (FastAPI, Django, Flask), its port and server command, the dependencies of
 /// `requirements.txt`, and a `pip install` of the requirements or of the project.

@@ -2,7 +2,28 @@
 
 use std::path::Path;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
 use super::{read, AnalyzeResult};
+use super::{Detection, Repo};
+
+/// What a Rust Dockerfile needs beyond the common facts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct RustDetails {}
+
+/// Reads directory `dir` of `repo` as a Rust project.
+pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
+    let root = repo.root().join(dir);
+    if !repo.is_file(&super::repo::join(dir, "Cargo.toml")) {
+        return None;
+    }
+    let mut r = AnalyzeResult::default();
+    rust(&root, &mut r);
+    super::legacy_port(&root, &mut r);
+    Detection::service(r)
+}
 
 /// Dependencies and framework from `Cargo.toml`'s `[dependencies]`, the first `name =` as
 /// the binary name; `cargo build --release`, port 8080.

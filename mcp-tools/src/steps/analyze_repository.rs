@@ -30,7 +30,8 @@ impl StepTool for AnalyzeRepository {
     async fn work(_: &Toolbox, repo: PathBuf, _: WorkflowState) -> Result<AnalyzeResult, Failure> {
         tokio::task::spawn_blocking(move || analyze(&repo))
             .await
-            .map_err(|e| Failure::Ran(format!("analysis crashed: {e}")))
+            .map_err(|e| Failure::Ran(format!("analysis crashed: {e}")))?
+            .map_err(|refusal| Failure::Ran(refusal.to_string()))
     }
 
     fn workflow_params(session_id: &str, state: &WorkflowState) -> AnalyzeParams {

@@ -7,6 +7,7 @@
 mod bad_input;
 mod cli;
 mod concurrency;
+mod fixtures;
 mod go_state;
 mod registry;
 mod workflow;
