@@ -124,6 +124,35 @@ pub struct ToolchainFact {
     pub flags: Vec<String>,
 }
 
+#[allow(dead_code)] // used by the detectors as they move onto the toolchain policy (#11)
+impl ToolchainFact {
+    /// The fact for a `choice` of `crate::toolchain::choose`, decided by the declarations
+    /// `declared` (their raw text, the deciding one first; empty when none).
+    pub(crate) fn from_choice(choice: &crate::toolchain::Choice, declared: &[&str]) -> Self {
+        use crate::toolchain::Flag;
+        ToolchainFact {
+            image: choice.ecosystem.image().to_owned(),
+            tag: choice.tag.clone(),
+            build_sdk: choice.build_sdk.clone(),
+            reason: choice.reason.clone(),
+            declared: declared
+                .first()
+                .map(|d| (*d).to_owned())
+                .unwrap_or_default(),
+            flags: choice
+                .flags
+                .iter()
+                .map(|f| match f {
+                    Flag::Fallback => "fallback",
+                    Flag::NewerThanKnown => "newer_than_known",
+                    Flag::Unsupported => "unsupported",
+                })
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+}
+
 /// Per-stack facts the Dockerfile needs, written by that stack's detector.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "stack", rename_all = "snake_case")]

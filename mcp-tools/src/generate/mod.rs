@@ -5,87 +5,42 @@ use std::path::{Path, PathBuf};
 
 use crate::analyze::AnalyzeResult;
 
+mod dotnet;
+mod go;
+mod java;
+mod k8s;
+mod node;
+mod python;
+mod rust;
+
+pub use self::k8s::k8s_manifests;
+
 /// The Dockerfile bodies, one file per stack under `templates/dockerfile/`; `{name}` marks a
 /// value [`render`] fills in.
-mod template {
-    pub(super) const NODE: &str = include_str!("../templates/dockerfile/node.Dockerfile");
-    pub(super) const PYTHON: &str = include_str!("../templates/dockerfile/python.Dockerfile");
-    pub(super) const GO: &str = include_str!("../templates/dockerfile/go.Dockerfile");
-    pub(super) const GRADLE: &str = include_str!("../templates/dockerfile/gradle.Dockerfile");
-    pub(super) const MAVEN: &str = include_str!("../templates/dockerfile/maven.Dockerfile");
-    pub(super) const RUST: &str = include_str!("../templates/dockerfile/rust.Dockerfile");
-    pub(super) const CSHARP: &str = include_str!("../templates/dockerfile/csharp.Dockerfile");
-    pub(super) const UNKNOWN: &str = include_str!("../templates/dockerfile/unknown.Dockerfile");
+pub(crate) mod template {
+    pub(super) const NODE: &str = include_str!("../../templates/dockerfile/node.Dockerfile");
+    pub(super) const PYTHON: &str = include_str!("../../templates/dockerfile/python.Dockerfile");
+    pub(super) const GO: &str = include_str!("../../templates/dockerfile/go.Dockerfile");
+    pub(super) const GRADLE: &str = include_str!("../../templates/dockerfile/gradle.Dockerfile");
+    pub(super) const MAVEN: &str = include_str!("../../templates/dockerfile/maven.Dockerfile");
+    pub(super) const RUST: &str = include_str!("../../templates/dockerfile/rust.Dockerfile");
+    pub(super) const CSHARP: &str = include_str!("../../templates/dockerfile/csharp.Dockerfile");
+    pub(super) const UNKNOWN: &str = include_str!("../../templates/dockerfile/unknown.Dockerfile");
     /// A Deployment and a Service.
-    pub(super) const K8S: &str = include_str!("../templates/k8s/manifests.yaml");
+    pub(super) const K8S: &str = include_str!("../../templates/k8s/manifests.yaml");
 }
 
 /// A Dockerfile for the analyzed application: multi-stage where the stack compiles, a
 /// non-root user, the detected port exposed.
 pub fn dockerfile(a: &AnalyzeResult) -> String {
     let port = if a.port == 0 { 8080 } else { a.port }.to_string();
-    let body = match (a.language.as_str(), a.build_tool.as_str()) {
-        ("javascript" | "typescript", tool) => {
-            let lockfiles = match tool {
-                "yarn" => "package.json yarn.lock",
-                "pnpm" => "package.json pnpm-lock.yaml",
-                _ => "package*.json",
-            };
-            // A line of its own when present, nothing otherwise.
-            let pre = if tool == "pnpm" {
-                "RUN corepack enable\n"
-            } else {
-                ""
-            };
-            let install = a
-                .build_command
-                .split(" && ")
-                .next()
-                .unwrap_or("npm install");
-            let build = a
-                .build_command
-                .split_once(" && ")
-                .map(|(_, b)| format!("RUN {b}\n"))
-                .unwrap_or_default();
-            let cmd = exec_form(&a.start_command);
-            render(
-                template::NODE,
-                &[
-                    ("pre", pre),
-                    ("lockfiles", lockfiles),
-                    ("install", install),
-                    ("build", &build),
-                    ("port", &port),
-                    ("cmd", &cmd),
-                ],
-            )
-        }
-        ("python", _) => render(
-            template::PYTHON,
-            &[
-                ("build", &a.build_command),
-                ("port", &port),
-                ("cmd", &exec_form(&a.start_command)),
-            ],
-        ),
-        ("go", _) => render(template::GO, &[("port", &port)]),
-        ("java", "gradle") => render(
-            template::GRADLE,
-            &[("build", &a.build_command), ("port", &port)],
-        ),
-        ("java", _) => render(
-            template::MAVEN,
-            &[("build", &a.build_command), ("port", &port)],
-        ),
-        ("rust", _) => {
-            let name = if a.app_name.is_empty() {
-                "app"
-            } else {
-                &a.app_name
-            };
-            render(template::RUST, &[("name", name), ("port", &port)])
-        }
-        ("csharp", _) => render(template::CSHARP, &[("name", &a.app_name), ("port", &port)]),
+    let body = match a.language.as_str() {
+        "javascript" | "typescript" => node::dockerfile(a, &port),
+        "python" => python::dockerfile(a, &port),
+        "go" => go::dockerfile(a, &port),
+        "java" => java::dockerfile(a, &port),
+        "rust" => rust::dockerfile(a, &port),
+        "csharp" => dotnet::dotnet_dockerfile(a, &port),
         _ => render(template::UNKNOWN, &[("port", &port)]),
     };
     format!(
@@ -97,7 +52,7 @@ pub fn dockerfile(a: &AnalyzeResult) -> String {
 /// Fills `{name}` placeholders of `template` with `values`, in one pass: a value is never
 /// scanned again, so a start command that contains braces stays as written. A brace that
 /// opens no known name is copied as it is.
-fn render(template: &str, values: &[(&str, &str)]) -> String {
+pub(crate) fn render(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len() + 64);
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -124,22 +79,12 @@ fn render(template: &str, values: &[(&str, &str)]) -> String {
 }
 
 /// `npm start` → `["npm", "start"]` (a JSON array: exec form, signals reach the process).
-fn exec_form(cmd: &str) -> String {
+pub(crate) fn exec_form(cmd: &str) -> String {
     let parts: Vec<String> = cmd
         .split_whitespace()
         .map(|p| serde_json::Value::from(p).to_string())
         .collect();
     format!("[{}]", parts.join(", "))
-}
-
-/// The Kubernetes manifests for `image`: a Deployment and a Service, as one YAML document
-/// stream.
-pub fn k8s_manifests(app: &str, image: &str, port: u16) -> String {
-    let port = if port == 0 { 8080 } else { port }.to_string();
-    render(
-        template::K8S,
-        &[("app", app), ("image", image), ("port", &port)],
-    )
 }
 
 /// What [`write_file`] did.
