@@ -284,6 +284,12 @@ pub fn analyze_dir(bound: &Path, dir: &Path) -> Result<AnalyzeResult, AnalyzeErr
             strength: Strength::Service,
             outcome,
         }) => outcome?,
+        // A refusal of the directory's own ecosystem (a library-only workspace, several Go
+        // mains) is final: its subdirectories are its own packages, not services.
+        Some(Detection {
+            strength: Strength::Refusal,
+            outcome: Err(e),
+        }) => return Err(e),
         other => {
             let candidates = find_services(&repo, &rel);
             if !candidates.is_empty() {
