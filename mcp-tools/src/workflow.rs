@@ -118,7 +118,7 @@ impl Toolbox {
         p: StartWorkflowParams,
         ctx: &CallContext,
     ) -> Result<StartWorkflowResult, ToolError> {
-        let repo = self.check_repo_path(&p.repo_path, ctx)?;
+        let repo = self.check_repo_path(&p.repo_path, ctx)?.dir;
         let repo_str = repo.display().to_string();
         let id = match &p.session_id {
             Some(raw) => Toolbox::session_id(raw)?,

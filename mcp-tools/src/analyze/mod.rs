@@ -8,9 +8,12 @@
 //! says how strongly it is a service of that ecosystem ([`Strength`]). [`analyze_dir`] takes
 //! the strongest detection at `repo_path`; when none is a service it looks for services in
 //! the subdirectories and refuses with the candidates (a monorepo root), or refuses as a
-//! library or an unknown stack. `port.rs` reads a port stated in the sources; `facts.rs`
-//! holds the facts, their evidence and the refusals.
+//! library or an unknown stack. `port.rs` reads a port stated in the sources and, for every
+//! stack, the generic sources (an existing `EXPOSE`, compose ports, `.env`) that replace a
+//! defaulted port; `compose.rs` reads compose files; `facts.rs` holds the facts, their
+//! evidence and the refusals.
 
+mod compose;
 mod dotnet;
 // The reader and the facts API serve the ecosystem detectors, which are being moved onto
 // them one by one (issue #11); until then parts are unused.
@@ -24,6 +27,8 @@ mod python;
 #[allow(dead_code)]
 pub(crate) mod repo;
 mod rust;
+mod services;
+mod summary;
 
 use std::path::Path;
 
@@ -234,9 +239,6 @@ const DETECTORS: [Detector; 6] = [
     python::detect,
 ];
 
-/// How deep below `repo_path` the search for services goes when `repo_path` is none.
-const SERVICE_SEARCH_DEPTH: usize = 3;
-
 fn lenient_port<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
     let v = Option::<serde_json::Value>::deserialize(d)?;
     Ok(v.and_then(|v| v.as_f64())
@@ -291,7 +293,7 @@ pub fn analyze_dir(bound: &Path, dir: &Path) -> Result<AnalyzeResult, AnalyzeErr
             outcome: Err(e),
         }) => return Err(e),
         other => {
-            let candidates = find_services(&repo, &rel);
+            let candidates = services::candidates(&repo, &rel);
             if !candidates.is_empty() {
                 return Err(AnalyzeError::Services {
                     path: shown,
@@ -326,60 +328,6 @@ fn detect_at(repo: &Repo, dir: &str) -> Option<Detection> {
     best
 }
 
-/// The service directories below `dir` (relative to it), breadth first: a directory that
-/// is a service is listed and not searched further.
-fn find_services(repo: &Repo, dir: &str) -> Vec<Candidate> {
-    let mut out = Vec::new();
-    let mut queue: Vec<(String, usize)> = vec![(dir.to_owned(), 0)];
-    while let Some((d, depth)) = (!queue.is_empty()).then(|| queue.remove(0)) {
-        for e in repo.list(&d).into_iter().filter(|e| e.is_dir) {
-            if repo::skipped_dir(&e.name) || is_test_dir(&e.name) {
-                continue;
-            }
-            match detect_at(repo, &e.path) {
-                Some(Detection {
-                    strength: Strength::Service,
-                    outcome: Ok(r),
-                }) => out.push(Candidate {
-                    path: relative_to(&e.path, dir),
-                    stack: stack_name(&r),
-                }),
-                _ if depth + 1 < SERVICE_SEARCH_DEPTH => queue.push((e.path, depth + 1)),
-                _ => {}
-            }
-        }
-    }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    out
-}
-
-fn is_test_dir(name: &str) -> bool {
-    matches!(
-        name,
-        "test" | "tests" | "testdata" | "spec" | "e2e" | "docs" | "examples" | "fixtures"
-    )
-}
-
-/// `path` relative to `dir` (both relative to the repo root, `dir` an ancestor).
-fn relative_to(path: &str, dir: &str) -> String {
-    match dir {
-        "" | "." => path.to_owned(),
-        d => path
-            .strip_prefix(d)
-            .map_or(path, |p| p.trim_start_matches('/'))
-            .to_owned(),
-    }
-}
-
-/// `language` or `language/framework`.
-fn stack_name(r: &AnalyzeResult) -> String {
-    if r.framework.is_empty() {
-        r.language.clone()
-    } else {
-        format!("{}/{}", r.language, r.framework)
-    }
-}
-
 /// What every analysis ends with: the path, a DNS-1035 name, the common facts.
 fn finish(repo: &Repo, rel: &str, dir: &Path, r: &mut AnalyzeResult) {
     r.repo_path = dir.display().to_string();
@@ -402,9 +350,19 @@ fn finish(repo: &Repo, rel: &str, dir: &Path, r: &mut AnalyzeResult) {
             Evidence::rule("manifest or directory name, as a DNS-1035 label"),
         );
     }
-    let _ = (repo, rel);
+    port::apply_generic_port(repo, rel, r);
     let mut checks = r.facts.checks();
+    if let Some(t) = r.toolchain.as_ref().filter(|t| !t.flags.is_empty()) {
+        checks.push(format!(
+            "toolchain {}:{} is flagged {}: {}",
+            t.image,
+            t.tag,
+            t.flags.join(", "),
+            t.reason
+        ));
+    }
     checks.append(&mut r.checks);
+    checks.dedup();
     r.checks = checks;
 }
 
