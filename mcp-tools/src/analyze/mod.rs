@@ -568,6 +568,30 @@ mod tests {
     }
 
     #[test]
+    fn a_flagged_toolchain_is_a_check_with_its_reason() {
+        let dir = repo(&[]);
+        let root = dir.path().canonicalize().unwrap();
+        let mut r = AnalyzeResult {
+            toolchain: Some(ToolchainFact {
+                image: "python".into(),
+                tag: "3.13".into(),
+                reason: "nothing declared: the policy's default".into(),
+                flags: vec!["fallback".into()],
+                ..ToolchainFact::default()
+            }),
+            ..AnalyzeResult::default()
+        };
+        r.facts.fallback("port", 8000, "uvicorn's default");
+        finish(&Repo::new(&root), "", &root, &mut r);
+        assert_eq!(r.checks.len(), 2, "{:?}", r.checks);
+        assert!(r.checks[0].starts_with("port = 8000 is a fallback"));
+        assert_eq!(
+            r.checks[1],
+            "toolchain python:3.13 is flagged fallback: nothing declared: the policy's default"
+        );
+    }
+
+    #[test]
     fn names_are_sanitized_for_images() {
         assert_eq!(sanitize_name("My_App.Service"), "my-app-service");
         assert_eq!(sanitize_name("___"), "app");

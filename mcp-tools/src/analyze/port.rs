@@ -250,6 +250,21 @@ mod tests {
     }
 
     #[test]
+    fn the_node_existing_dockerfile_fixture_exposes_4000() {
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/repos/node-existing-dockerfile");
+        let repo = Repo::new(fixture.canonicalize().unwrap());
+        let mut r = defaulted(3000);
+        r.start_command = "node app.js".into();
+        apply_generic_port(&repo, "", &mut r);
+        assert_eq!((r.port, r.start_command.as_str()), (4000, "node app.js"));
+        assert_eq!(
+            r.facts.get("port").unwrap().evidence.to_string(),
+            "Dockerfile:5 (EXPOSE of the existing Dockerfile)"
+        );
+    }
+
+    #[test]
     fn only_the_whole_number_is_replaced() {
         assert_eq!(
             replace_number("-b 0.0.0.0:8000 --x 18000 8000", 8000, 80),

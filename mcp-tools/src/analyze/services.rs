@@ -99,3 +99,34 @@ pub(super) fn stack_name(r: &AnalyzeResult) -> String {
         format!("{}/{}", r.language, r.framework)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compose_build_contexts_are_candidates_even_without_a_known_stack() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = [
+            ("compose.yaml", "services:\n  api:\n    build: ./api\n  native:\n    build:\n      context: ./native\n  db:\n    image: postgres\n"),
+            ("api/requirements.txt", "flask\n"),
+            ("native/main.c", "int main(void) { return 0; }\n"),
+            ("docs/requirements.txt", "mkdocs\n"),
+            (".hidden/requirements.txt", "flask\n"),
+        ];
+        for (name, body) in files {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        }
+        let repo = Repo::new(dir.path().canonicalize().unwrap());
+        let got: Vec<(String, String)> = candidates(&repo, "")
+            .into_iter()
+            .map(|c| (c.path, c.stack))
+            .collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].0, "api");
+        assert!(got[0].1.starts_with("python"), "{got:?}");
+        assert_eq!(got[1], ("native".into(), "unknown".into()));
+    }
+}

@@ -4,11 +4,14 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+mod analysis_time;
 mod bad_input;
 mod cli;
 mod concurrency;
 mod fixtures;
 mod go_state;
+mod hostile;
+mod refusals;
 mod registry;
 mod workflow;
 
