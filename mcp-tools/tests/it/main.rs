@@ -10,10 +10,11 @@ mod cli;
 mod concurrency;
 mod fixtures;
 mod go_state;
-mod hostile;
-mod refusals;
 mod registry;
 mod workflow;
+// Refusals and hostile repositories end to end (issue #11).
+mod hostile;
+mod refusals;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
