@@ -328,6 +328,17 @@ fn detect_at(repo: &Repo, dir: &str) -> Option<Detection> {
     best
 }
 
+/// `path` relative to `dir` (both relative to the repo root, `dir` an ancestor).
+fn relative_to(path: &str, dir: &str) -> String {
+    match dir {
+        "" | "." => path.to_owned(),
+        d => path
+            .strip_prefix(d)
+            .map_or(path, |p| p.trim_start_matches('/'))
+            .to_owned(),
+    }
+}
+
 /// What every analysis ends with: the path, a DNS-1035 name, the common facts.
 fn finish(repo: &Repo, rel: &str, dir: &Path, r: &mut AnalyzeResult) {
     r.repo_path = dir.display().to_string();

@@ -3,7 +3,7 @@
 //! and by reading the build contexts its compose files name.
 
 use super::repo::{self, Repo};
-use super::{compose, detect_at, AnalyzeResult, Candidate, Detection, Strength};
+use super::{compose, detect_at, relative_to, AnalyzeResult, Candidate, Detection, Strength};
 
 /// How deep below `repo_path` the search for services goes when `repo_path` is none.
 const SERVICE_SEARCH_DEPTH: usize = 3;
@@ -78,17 +78,6 @@ fn is_test_dir(name: &str) -> bool {
         name,
         "test" | "tests" | "testdata" | "spec" | "e2e" | "docs" | "examples" | "fixtures"
     )
-}
-
-/// `path` relative to `dir` (both relative to the repo root, `dir` an ancestor).
-fn relative_to(path: &str, dir: &str) -> String {
-    match dir {
-        "" | "." => path.to_owned(),
-        d => path
-            .strip_prefix(d)
-            .map_or(path, |p| p.trim_start_matches('/'))
-            .to_owned(),
-    }
 }
 
 /// `language` or `language/framework`.
