@@ -29,7 +29,8 @@ pub enum ToolErrorKind {
     Precondition,
     /// `repo_path` is not one deployable service (a monorepo root, a library-only workspace,
     /// several Go mains, an unknown stack); nothing is recorded. `details` holds the refusal
-    /// (`refusal`, `candidates`): call `analyze_repository` again on one of the candidates.
+    /// (`refusal`, `candidates`): call `analyze_repository` again on one of the candidates
+    /// (or, for an unknown stack, `generate_dockerfile` with the user's `dockerfile_content`).
     NotAService,
     /// The store refused or failed.
     Store,

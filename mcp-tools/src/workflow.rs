@@ -180,7 +180,9 @@ impl Toolbox {
                 let tool = registry::for_step(step).ok_or_else(|| {
                     ToolError::internal(format!("no tool runs step {}", step.name()))
                 })?;
-                (tool.run_in_workflow)(self, id.as_str(), &state, ctx).await?;
+                (tool.run_in_workflow)(self, id.as_str(), &state, ctx)
+                    .await
+                    .map_err(|e| with_session(e, &id))?;
                 steps_run.push(step);
                 let cur = self.sessions().get(&id).await?;
                 state = WorkflowState::from_session(&cur.value)?.unwrap_or_default();
@@ -231,4 +233,14 @@ impl Toolbox {
             version: cur.version.get(),
         })
     }
+}
+
+/// A step's error as `start_workflow` reports it: a refusal's details also name the session
+/// the workflow runs in (generated when the call gave none), so the assistant can go on in
+/// it — `analyze_repository` on a candidate — instead of starting over.
+fn with_session(mut e: ToolError, id: &SessionId) -> ToolError {
+    if let Some(details) = e.details.as_mut().and_then(|d| d.as_object_mut()) {
+        details.insert("session_id".into(), id.to_string().into());
+    }
+    e
 }

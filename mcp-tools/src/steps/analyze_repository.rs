@@ -5,6 +5,7 @@
 //! that lists the candidate directories; nothing is recorded, so the assistant can call the
 //! step again on one of them.
 
+use super::generate_dockerfile::GenerateDockerfile;
 use super::{Failure, StepTool};
 use crate::analyze::{analyze_dir, AnalyzeError, AnalyzeResult};
 use crate::error::{ToolError, ToolErrorKind};
@@ -49,18 +50,25 @@ impl StepTool for AnalyzeRepository {
 }
 
 /// The tool error of a refusal: its message (which names the candidates and their stacks),
-/// `analyze_repository` to call next, and the refusal itself as `details` (`refusal`,
-/// `path`, `candidates`, and `detail` where the refusal has one).
+/// the tool to call next (`analyze_repository` on a candidate; `generate_dockerfile` with
+/// the user's own Dockerfile for an unknown stack), and the refusal itself as `details`
+/// (`refusal`, `path`, `candidates`, and `detail` where the refusal has one).
 pub(crate) fn refusal_error(refusal: &AnalyzeError) -> ToolError {
     let mut details = serde_json::to_value(refusal).unwrap_or_default();
     if let Some(map) = details.as_object_mut() {
         map.entry("candidates")
             .or_insert_with(|| serde_json::to_value(refusal.candidates()).unwrap_or_default());
     }
+    // An unknown stack can still be containerized with the user's own Dockerfile (the
+    // message says so); every other refusal is answered by analyzing another directory.
+    let next = match refusal {
+        AnalyzeError::Unknown { .. } => GenerateDockerfile::NAME,
+        _ => AnalyzeRepository::NAME,
+    };
     ToolError {
         kind: ToolErrorKind::NotAService,
         message: refusal.to_string(),
-        next_tool: Some(AnalyzeRepository::NAME.into()),
+        next_tool: Some(next.into()),
         details: Some(details),
     }
 }
@@ -91,6 +99,7 @@ mod tests {
         })
         .to_json();
         assert_eq!(unknown["error"]["details"]["refusal"], "unknown");
+        assert_eq!(unknown["error"]["next_tool"], "generate_dockerfile");
         assert_eq!(
             unknown["error"]["details"]["candidates"],
             serde_json::json!([])

@@ -124,6 +124,7 @@ fn a_run_on_an_unknown_stack_stops_at_the_refusal() {
         let json = err.to_json();
         assert_eq!(json["error"]["kind"], "not_a_service", "{json}");
         assert_eq!(json["error"]["details"]["refusal"], "unknown", "{json}");
+        assert_eq!(json["error"]["details"]["session_id"], "c", "{json}");
         assert!(
             err.message.contains("no supported stack"),
             "{}",
