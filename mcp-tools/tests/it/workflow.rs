@@ -185,6 +185,7 @@ fn a_no_op_retag_is_refused_and_a_push_names_its_registry() {
     let rt = rt();
     let f = fixture(dry());
     let repo = repo(f.dir.path(), "web", "node");
+    std::fs::write(repo.join(".dockerignore"), "mine\n").unwrap();
     rt.block_on(async {
         let id = "tags";
         call(
@@ -268,8 +269,10 @@ fn a_no_op_retag_is_refused_and_a_push_names_its_registry() {
         let yaml = m["artifact"]["content"].as_str().unwrap();
         assert!(yaml.contains("image: \"localhost:5001/web:1.0\""), "{yaml}");
         assert!(yaml.contains("imagePullPolicy: IfNotPresent"), "{yaml}");
-        // The Dockerfile came with its .dockerignore.
+        // The Dockerfile came with its .dockerignore; the user's one is kept as a backup.
         let ignore = std::fs::read_to_string(repo.join(".dockerignore")).unwrap();
         assert!(ignore.contains("**/node_modules"), "{ignore}");
+        let mine = std::fs::read_to_string(repo.join(".dockerignore.orig")).unwrap();
+        assert_eq!(mine, "mine\n");
     });
 }
