@@ -11,7 +11,7 @@ use mcp_tools::{analyze_dir, AnalyzeError, AnalyzeResult};
 use serde::Deserialize;
 
 /// Targets (`fixture` or `fixture/path`) the analysis does not meet yet.
-const PENDING: &[&str] = &[
+pub(crate) const PENDING: &[&str] = &[
     "flask-minimal",
     "flask-factory",
     "flask-service-module",

@@ -9,6 +9,7 @@ mod cli;
 mod concurrency;
 mod fixtures;
 mod go_state;
+mod lint;
 mod registry;
 mod workflow;
 
