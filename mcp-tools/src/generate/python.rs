@@ -1,16 +1,192 @@
-//! The Python Dockerfile, from the analysis's facts.
+//! The Python Dockerfile, from the analysis's facts: a builder stage that installs the
+//! dependencies into a venv at `/opt/venv` with the project's manager (pip, uv, Poetry,
+//! Pipenv), its manifests and lockfile copied and installed before the sources; a slim
+//! runtime stage that copies the venv and the sources and runs the server as uid 10001.
 
 use super::{exec_form, render, template};
-use crate::analyze::AnalyzeResult;
+use crate::analyze::{AnalyzeResult, Details, ServiceKind};
 
-/// The Python Dockerfile for `a`, exposing `port`.
+/// The builder stage's install steps, one template per manager.
+const PIP: &str = include_str!("../../templates/dockerfile/python-pip.Dockerfile");
+const PYPROJECT: &str = include_str!("../../templates/dockerfile/python-pyproject.Dockerfile");
+const UV: &str = include_str!("../../templates/dockerfile/python-uv.Dockerfile");
+const POETRY: &str = include_str!("../../templates/dockerfile/python-poetry.Dockerfile");
+const PIPENV: &str = include_str!("../../templates/dockerfile/python-pipenv.Dockerfile");
+
+/// The uv image the builder copies `uv` from (Astral's documented way, pinned).
+const UV_VERSION: &str = "0.9.0";
+/// The Poetry and Pipenv the builder installs, pinned.
+const POETRY_PIN: &str = "poetry==2.1.3";
+const PIPENV_PIN: &str = "pipenv==2024.4.0";
+/// The image tag when the analysis chose none (the policy's default).
+const DEFAULT_TAG: &str = "3.13";
+
+/// The Python Dockerfile for `a`, exposing `port` (nothing for a worker).
 pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
+    let d = match &a.details {
+        Details::Python(d) => d.clone(),
+        _ => Default::default(),
+    };
+    let files = if d.dep_files.is_empty() {
+        "requirements.txt".to_owned()
+    } else {
+        d.dep_files.join(" ")
+    };
+    let mut install = match d.manager.as_str() {
+        "uv" => render(UV, &[("uv", UV_VERSION), ("files", &files)]),
+        "poetry" => render(POETRY, &[("poetry", POETRY_PIN), ("files", &files)]),
+        "pipenv" => {
+            // `--deploy` refuses a Pipfile.lock out of date with the Pipfile.
+            let deploy = if d.locked { " --deploy" } else { "" };
+            let values = [
+                ("pipenv", PIPENV_PIN),
+                ("files", &files),
+                ("deploy", deploy),
+            ];
+            render(PIPENV, &values)
+        }
+        _ if !d.requirements_txt && d.dep_files.iter().any(|f| f == "pyproject.toml") => {
+            PYPROJECT.to_owned()
+        }
+        _ => PIP.to_owned(),
+    };
+    if !d.extra_packages.is_empty() {
+        let pins = d.extra_packages.join(" ");
+        install.push_str(&match d.manager.as_str() {
+            "uv" => format!("RUN uv pip install --python /opt/venv/bin/python {pins}\n"),
+            _ => format!("RUN pip install --no-cache-dir {pins}\n"),
+        });
+    }
+    if d.install_project {
+        install.push_str("COPY . .\nRUN pip install --no-cache-dir --no-deps .\n");
+    }
+    let tag = a
+        .toolchain
+        .as_ref()
+        .map(|t| t.tag.as_str())
+        .filter(|t| !t.is_empty())
+        .unwrap_or(DEFAULT_TAG);
+    let pythonpath = d
+        .python_path
+        .as_ref()
+        .map(|p| format!(" PYTHONPATH={p}"))
+        .unwrap_or_default();
+    let web = a.kind == ServiceKind::Web;
+    let expose = if web {
+        format!("EXPOSE {port}\n")
+    } else {
+        String::new()
+    };
+    let healthcheck = match &a.health_path {
+        Some(path) if web => {
+            let probe = format!(
+                "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=2)"
+            );
+            let cmd = serde_json::json!(["python", "-c", probe]).to_string();
+            let cmd = cmd.replace("\",\"", "\", \"");
+            format!("HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 CMD {cmd}\n")
+        }
+        _ => String::new(),
+    };
+    let start = if a.start_command.is_empty() {
+        "python app.py"
+    } else {
+        &a.start_command
+    };
     render(
         template::PYTHON,
         &[
-            ("build", &a.build_command),
-            ("port", port),
-            ("cmd", &exec_form(&a.start_command)),
+            ("tag", tag),
+            ("install", &install),
+            ("pythonpath", &pythonpath),
+            ("expose", &expose),
+            ("healthcheck", &healthcheck),
+            ("cmd", &exec_form(start)),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::dockerfile;
+    use crate::analyze::analyze_dir;
+
+    /// The Python targets of `tests/repos/expected.toml` (fixture, path) and their goldens.
+    const FIXTURES: &[(&str, &str, &str)] = &[
+        ("flask-minimal", "", "python-flask-minimal.Dockerfile"),
+        ("flask-factory", "", "python-flask-factory.Dockerfile"),
+        (
+            "flask-service-module",
+            "",
+            "python-flask-service-module.Dockerfile",
+        ),
+        (
+            "fastapi-app-package",
+            "",
+            "python-fastapi-app-package.Dockerfile",
+        ),
+        ("fastapi-uv", "", "python-fastapi-uv.Dockerfile"),
+        ("fastapi-poetry", "", "python-fastapi-poetry.Dockerfile"),
+        (
+            "django-lint-package-json",
+            "",
+            "python-django-lint-package-json.Dockerfile",
+        ),
+        ("django-pipenv", "", "python-django-pipenv.Dockerfile"),
+        ("python-procfile", "", "python-procfile.Dockerfile"),
+        ("python-worker", "", "python-worker.Dockerfile"),
+        ("python-dotenv-port", "", "python-dotenv-port.Dockerfile"),
+        ("python-src-layout", "", "python-src-layout.Dockerfile"),
+        (
+            "monorepo-services",
+            "services/worker",
+            "python-celery-worker.Dockerfile",
+        ),
+        (
+            "compose-fullstack",
+            "backend",
+            "python-compose-backend.Dockerfile",
+        ),
+    ];
+
+    /// Analyzes each fixture as the tool does, generates its Dockerfile and compares it with
+    /// `templates/golden/<name>`; `UPDATE_GOLDEN=1` rewrites the goldens.
+    #[test]
+    fn python_fixtures_generate_their_golden_dockerfiles() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut failed = Vec::new();
+        for (fixture, path, golden) in FIXTURES {
+            let bound = root
+                .join("tests/repos")
+                .join(fixture)
+                .canonicalize()
+                .unwrap();
+            let dir = if path.is_empty() {
+                bound.clone()
+            } else {
+                bound.join(path)
+            };
+            let a = analyze_dir(&bound, &dir).unwrap();
+            // The Node detector may still claim django-lint-package-json's package.json.
+            if a.language != "python" {
+                continue;
+            }
+            let actual = dockerfile(&a);
+            let file = root.join("templates/golden").join(golden);
+            if std::env::var_os("UPDATE_GOLDEN").is_some() {
+                std::fs::write(&file, &actual).unwrap();
+            }
+            let expected = std::fs::read_to_string(&file).unwrap_or_default();
+            if actual != expected {
+                failed.push(format!("{golden}:\n{actual}"));
+            }
+        }
+        assert!(
+            failed.is_empty(),
+            "differ from their goldens (UPDATE_GOLDEN=1 rewrites):\n{}",
+            failed.join("\n")
+        );
+    }
 }
