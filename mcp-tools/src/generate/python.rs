@@ -52,10 +52,13 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
     };
     if !d.extra_packages.is_empty() {
         let pins = d.extra_packages.join(" ");
-        install.push_str(&match d.manager.as_str() {
-            "uv" => format!("RUN uv pip install --python /opt/venv/bin/python {pins}\n"),
-            _ => format!("RUN pip install --no-cache-dir {pins}\n"),
-        });
+        let add = match d.manager.as_str() {
+            "uv" => format!("uv pip install --python /opt/venv/bin/python {pins}"),
+            _ => format!("pip install --no-cache-dir {pins}"),
+        };
+        // Onto the install's last RUN (every install template ends with one): one layer.
+        let trimmed = install.trim_end().to_owned();
+        install = format!("{trimmed} \\\n    && {add}\n");
     }
     if d.install_project {
         install.push_str("COPY . .\nRUN pip install --no-cache-dir --no-deps .\n");
@@ -110,8 +113,10 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
 mod tests {
     use std::path::Path;
 
+    use serde_json::json;
+
     use super::super::dockerfile;
-    use crate::analyze::analyze_dir;
+    use crate::analyze::{analyze_dir, AnalyzeResult, Details};
 
     /// The Python targets of `tests/repos/expected.toml` (fixture, path) and their goldens.
     const FIXTURES: &[(&str, &str, &str)] = &[
@@ -188,5 +193,64 @@ mod tests {
             "differ from their goldens (UPDATE_GOLDEN=1 rewrites):\n{}",
             failed.join("\n")
         );
+    }
+
+    /// A Python analysis whose details are `details` (JSON, as a stored analysis holds them).
+    fn analysis(details: serde_json::Value, kind: &str) -> AnalyzeResult {
+        let mut details = details;
+        details["stack"] = "python".into();
+        AnalyzeResult {
+            language: "python".into(),
+            port: 8000,
+            kind: serde_json::from_value(kind.into()).unwrap(),
+            start_command: "gunicorn --bind 0.0.0.0:8000 app:app".into(),
+            health_path: Some("/healthz".into()),
+            details: serde_json::from_value::<Details>(details).unwrap(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn every_manager_installs_before_the_sources_and_adds_its_pins_in_one_layer() {
+        let cases = [
+            json!({"manager": "pip", "dep_files": ["requirements.txt"], "requirements_txt": true}),
+            json!({"manager": "pip", "dep_files": ["pyproject.toml"], "install_project": true}),
+            json!({"manager": "uv", "dep_files": ["pyproject.toml", "uv.lock"], "locked": true}),
+            json!({"manager": "poetry", "dep_files": ["pyproject.toml", "poetry.lock"], "locked": true}),
+            json!({"manager": "pipenv", "dep_files": ["Pipfile", "Pipfile.lock"], "locked": true}),
+            json!({"manager": "pipenv", "dep_files": ["Pipfile"]}),
+        ];
+        for mut details in cases {
+            details["extra_packages"] = json!(["gunicorn==23.0.0"]);
+            let d = dockerfile(&analysis(details.clone(), "web"));
+            let (builder, runtime) = d.rsplit_once("\nFROM ").unwrap();
+            let deps = builder.find("COPY ").unwrap();
+            let sources = builder.find("COPY . .").unwrap_or(usize::MAX);
+            assert!(deps < sources, "{details}: {d}");
+            assert!(
+                builder.contains("&& pip install --no-cache-dir gunicorn==23.0.0")
+                    || builder.contains(
+                        "&& uv pip install --python /opt/venv/bin/python gunicorn==23.0.0"
+                    ),
+                "{d}"
+            );
+            assert!(!builder.contains("RUN pip install gunicorn"), "{d}");
+            assert!(
+                runtime.contains("USER 10001\nEXPOSE 8000\nHEALTHCHECK"),
+                "{d}"
+            );
+            let locked = details["locked"].as_bool().unwrap_or(false);
+            assert_eq!(
+                d.contains("--deploy"),
+                locked && details["manager"] == "pipenv",
+                "{d}"
+            );
+        }
+        let worker = dockerfile(&analysis(json!({"manager": "pip"}), "worker"));
+        assert!(
+            !worker.contains("EXPOSE") && !worker.contains("HEALTHCHECK"),
+            "{worker}"
+        );
+        assert!(worker.contains("COPY requirements.txt ./"), "{worker}");
     }
 }

@@ -353,7 +353,8 @@ pub(super) fn django(repo: &Repo, dir: &str, files: &[PyFile]) -> Option<Found<S
 
 /// The first quoted string after `key` on `line`.
 fn quoted_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let rest = &line[line.find(key)? + key.len()..];
+    // Past the key and its own closing quote (`"DJANGO_SETTINGS_MODULE", "mysite.settings"`).
+    let rest = line[line.find(key)? + key.len()..].trim_start_matches(['"', '\'']);
     let open = rest.find(['"', '\''])?;
     let quote = rest[open..].chars().next()?;
     let body = &rest[open + 1..];

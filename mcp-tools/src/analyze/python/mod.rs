@@ -373,3 +373,6 @@ fn name_rank(module: &str) -> usize {
     .position(|n| *n == last)
     .unwrap_or(usize::MAX)
 }
+
+#[cfg(test)]
+mod tests;
