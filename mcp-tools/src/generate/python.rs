@@ -27,28 +27,20 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
         Details::Python(d) => d.clone(),
         _ => Default::default(),
     };
-    let files = if d.dep_files.is_empty() {
-        "requirements.txt".to_owned()
-    } else {
-        d.dep_files.join(" ")
-    };
+    let copy = copy_lines(&d.dep_files);
     let mut install = match d.manager.as_str() {
-        "uv" => render(UV, &[("uv", UV_VERSION), ("files", &files)]),
-        "poetry" => render(POETRY, &[("poetry", POETRY_PIN), ("files", &files)]),
+        "uv" => render(UV, &[("uv", UV_VERSION), ("copy", &copy)]),
+        "poetry" => render(POETRY, &[("poetry", POETRY_PIN), ("copy", &copy)]),
         "pipenv" => {
             // `--deploy` refuses a Pipfile.lock out of date with the Pipfile.
             let deploy = if d.locked { " --deploy" } else { "" };
-            let values = [
-                ("pipenv", PIPENV_PIN),
-                ("files", &files),
-                ("deploy", deploy),
-            ];
+            let values = [("pipenv", PIPENV_PIN), ("copy", &copy), ("deploy", deploy)];
             render(PIPENV, &values)
         }
         _ if !d.requirements_txt && d.dep_files.iter().any(|f| f == "pyproject.toml") => {
             PYPROJECT.to_owned()
         }
-        _ => PIP.to_owned(),
+        _ => render(PIP, &[("copy", &copy)]),
     };
     if !d.extra_packages.is_empty() {
         let pins = d.extra_packages.join(" ");
@@ -107,6 +99,37 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
             ("cmd", &exec_form(start)),
         ],
     )
+}
+
+/// The `COPY` lines of the dependency files, each into its own directory
+/// (`requirements/base.txt` → `COPY requirements/base.txt requirements/`): the root's files
+/// in one line, then one line a directory.
+fn copy_lines(files: &[String]) -> String {
+    let default = ["requirements.txt".to_owned()];
+    let files = if files.is_empty() {
+        &default[..]
+    } else {
+        files
+    };
+    let mut dirs: Vec<(&str, Vec<&str>)> = Vec::new();
+    for f in files {
+        let dir = f.rsplit_once('/').map_or("", |(d, _)| d);
+        match dirs.iter_mut().find(|(d, _)| *d == dir) {
+            Some((_, list)) => list.push(f),
+            None => dirs.push((dir, vec![f])),
+        }
+    }
+    dirs.iter()
+        .map(|(dir, list)| {
+            let to = if dir.is_empty() {
+                "./".to_owned()
+            } else {
+                format!("{dir}/")
+            };
+            format!("COPY {} {to}", list.join(" "))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]

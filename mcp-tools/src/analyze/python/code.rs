@@ -222,7 +222,8 @@ pub(super) fn port(files: &[PyFile], first: &str) -> Option<Found<u16>> {
         if !l.contains(".run(") {
             continue;
         }
-        if let Some(p) = word_value(l, "port").and_then(number) {
+        let value = word_value(l, "port");
+        if let Some(p) = value.and_then(|v| number(v).or_else(|| constant(f, v))) {
             let rule = if l.contains("uvicorn.run(") {
                 "uvicorn.run(port=...)"
             } else {
@@ -232,6 +233,24 @@ pub(super) fn port(files: &[PyFile], first: &str) -> Option<Found<u16>> {
         }
     }
     None
+}
+
+/// The number a module-level constant of `f` holds, `text` starting with its name
+/// (`PORT)` with `PORT = 8001` at the top of the file).
+fn constant(f: &PyFile, text: &str) -> Option<u16> {
+    let name: String = text
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    if name.is_empty() {
+        return None;
+    }
+    f.text.lines().find_map(|l| {
+        let rest = l.strip_prefix(name.as_str())?.trim_start();
+        let value = rest.strip_prefix('=').filter(|v| !v.starts_with('='))?;
+        number(value)
+    })
 }
 
 /// Whether the code reads the `PORT` environment variable (so `.env`'s PORT applies).
@@ -272,6 +291,7 @@ const HEALTH_PATHS: &[&str] = &["/healthz", "/health", "/livez", "/readyz", "/pi
 pub(super) fn health(files: &[PyFile], first: &str) -> Option<Found<String>> {
     let routes = |l: &str| {
         l.starts_with('@')
+            || l.contains("path(")
             || l.contains("Route(")
             || l.contains("add_url_rule(")
             || l.contains("add_api_route(")
@@ -279,12 +299,24 @@ pub(super) fn health(files: &[PyFile], first: &str) -> Option<Found<String>> {
     let mut best: Option<(usize, Found<String>)> = None;
     for (f, n, l) in lines(files, first).filter(|(_, _, l)| routes(l)) {
         for (rank, path) in HEALTH_PATHS.iter().enumerate() {
-            let quoted = [format!("\"{path}\""), format!("'{path}'")];
+            // Django's `path("healthz/", …)` has no leading slash and a trailing one.
+            let bare = path.trim_start_matches('/');
+            let quoted = [
+                format!("\"{path}\""),
+                format!("'{path}'"),
+                format!("\"{bare}/\""),
+                format!("'{bare}/'"),
+            ];
             if quoted.iter().any(|q| l.contains(q.as_str()))
                 && best.as_ref().is_none_or(|(r, _)| rank < *r)
             {
+                let django = quoted[2..].iter().any(|q| l.contains(q.as_str()));
                 let found = Found {
-                    value: (*path).to_owned(),
+                    value: if django {
+                        format!("{path}/")
+                    } else {
+                        (*path).to_owned()
+                    },
                     file: f.rel.clone(),
                     line: n,
                     rule: "a health route in the code",

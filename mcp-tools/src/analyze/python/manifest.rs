@@ -42,6 +42,8 @@ pub(super) struct Manifest {
     pub(super) manager: Option<(Manager, &'static str)>,
     /// The files the image copies and installs before the sources, in that order.
     pub(super) dep_files: Vec<&'static str>,
+    /// `dep_files` and the requirement files they include (`-r requirements/base.txt`).
+    pub(super) files: Vec<String>,
     /// `requirements.txt` holds the pip dependencies (rather than pyproject's `[project]`).
     pub(super) requirements_txt: bool,
     /// `[project].name` or `[tool.poetry].name`.
@@ -100,14 +102,10 @@ pub(super) fn read(repo: &Repo, dir: &str) -> Option<Manifest> {
         return None;
     }
     let mut m = Manifest::default();
+    let mut included = Vec::new();
     if let Some(text) = &requirements {
         m.requirements_txt = true;
-        m.requirements.extend(
-            text.lines()
-                .map(|l| l.split(" #").next().unwrap_or("").trim())
-                .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('-'))
-                .map(str::to_ascii_lowercase),
-        );
+        requirement_lines(repo, dir, text, &mut m.requirements, &mut included, 0);
     }
     let py: toml::Table = pyproject
         .as_deref()
@@ -167,7 +165,7 @@ pub(super) fn read(repo: &Repo, dir: &str) -> Option<Manifest> {
             Some((Manager::Uv, "uv.lock")),
             vec!["pyproject.toml", "uv.lock"],
         )
-    } else if exists("poetry.lock") && poetry.is_some() {
+    } else if exists("poetry.lock") && pyproject.is_some() {
         let files = vec!["pyproject.toml", "poetry.lock"];
         (Some((Manager::Poetry, "poetry.lock")), files)
     } else if exists("Pipfile.lock") && pipfile.is_some() {
@@ -189,8 +187,48 @@ pub(super) fn read(repo: &Repo, dir: &str) -> Option<Manifest> {
             vec!["pyproject.toml"],
         )
     };
+    m.files = m.dep_files.iter().map(|f| (*f).to_owned()).collect();
+    if m.manager.is_some_and(|(mgr, _)| mgr == Manager::Pip) && m.requirements_txt {
+        m.files.extend(included);
+    }
     declarations(repo, dir, &py, &pip, &mut m);
     Some(m)
+}
+
+/// How deep `-r other.txt` includes are followed.
+const MAX_INCLUDE_DEPTH: usize = 3;
+
+/// The requirements of a requirements file's `text` into `out`, following `-r`/`-c`
+/// includes (inside `dir`) whose paths go into `included`.
+fn requirement_lines(
+    repo: &Repo,
+    dir: &str,
+    text: &str,
+    out: &mut Vec<String>,
+    included: &mut Vec<String>,
+    depth: usize,
+) {
+    for line in text.lines() {
+        let l = line.split(" #").next().unwrap_or("").trim();
+        let include = ["--requirement", "--constraint", "-r", "-c"]
+            .iter()
+            .find_map(|flag| l.strip_prefix(flag))
+            .map(|rest| rest.trim_start_matches('=').trim());
+        if let Some(path) = include {
+            let path = path.trim_start_matches("./");
+            let inside = !path.is_empty() && !path.starts_with('/') && !path.contains("..");
+            if inside && !included.iter().any(|p| p == path) && depth < MAX_INCLUDE_DEPTH {
+                included.push(path.to_owned());
+                if let Some(text) = repo.read(&join(dir, path)) {
+                    requirement_lines(repo, dir, &text, out, included, depth + 1);
+                }
+            }
+            continue;
+        }
+        if !l.is_empty() && !l.starts_with('#') && !l.starts_with('-') {
+            out.push(l.to_ascii_lowercase());
+        }
+    }
 }
 
 /// The strings of a TOML array (absent or not an array: none).

@@ -81,7 +81,7 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     r.dependencies = m.names().collect();
     r.dev_dependencies = m.dev.iter().map(|d| manifest::req_name(d)).collect();
     r.app_name = m.name.clone().unwrap_or_default();
-    r.evidence = m.dep_files.iter().map(|f| (*f).to_owned()).collect();
+    r.evidence = m.files.clone();
     let files = code::sources(repo, dir);
     let mut extras = Vec::new();
     let project = Project {
@@ -113,7 +113,7 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     r.build_command = install_command(manager, &m, install_project);
     let details = PythonDetails {
         manager: manager.as_str().into(),
-        dep_files: m.dep_files.iter().map(|f| (*f).to_owned()).collect(),
+        dep_files: m.files.clone(),
         requirements_txt: m.requirements_txt,
         install_project,
         locked: manager_file.ends_with(".lock"),
@@ -203,6 +203,11 @@ fn service(p: &Project, r: &mut AnalyzeResult, extras: &mut Vec<String>) -> Opti
     r.facts
         .record("kind", "web", Evidence::rule("a web framework serves it"));
     serve::web(p, procfile, &file, r, extras);
+    if framework == "django" {
+        r.checks.push(
+            "Django: the image runs neither `manage.py migrate` nor `collectstatic`; run them (a Job, an init container, or a RUN step) if the project needs them".into(),
+        );
+    }
     if let Some(h) = code::health(files, &file) {
         r.facts.record(
             "health",

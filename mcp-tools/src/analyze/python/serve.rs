@@ -84,6 +84,18 @@ pub(super) fn web(
     extras: &mut Vec<String>,
 ) {
     let m = p.manifest;
+    // A command of another program that needs a shell for `$PORT` cannot run as exec form.
+    let procfile = match procfile {
+        Some((_, cmd))
+            if cmd.contains('$') && cmd.split_whitespace().next().and_then(server_of).is_none() =>
+        {
+            r.checks.push(format!(
+                "the Procfile's web command ({cmd}) needs a shell to expand its variables: the image runs the detected server instead"
+            ));
+            None
+        }
+        other => other,
+    };
     let asgi = matches!(r.framework.as_str(), "fastapi" | "starlette" | "quart");
     let proc_server = procfile
         .as_ref()
@@ -103,7 +115,7 @@ pub(super) fn web(
             r.facts.record("port", p, ev);
             p
         }
-        _ => code_port(p, file, procfile.as_ref(), proc_server, r),
+        _ => code_port(p, file, procfile.as_ref(), server, proc_server, r),
     };
     let bind = format!("0.0.0.0:{}", r.port);
     let port = r.port.to_string();
@@ -152,16 +164,40 @@ pub(super) fn web(
     }
 }
 
-/// The port from the code, a `.env` PORT the code reads, else the server's default (a
+/// The config files gunicorn reads from its working directory (the first one found).
+const GUNICORN_CONFS: &[&str] = &["gunicorn.conf.py", "gunicorn_conf.py", "gunicorn_config.py"];
+
+/// The port of a `bind = "0.0.0.0:8000"` (or `["0.0.0.0:8000"]`) in gunicorn's config file.
+fn gunicorn_conf(p: &Project) -> Option<(&'static str, u32, u16)> {
+    GUNICORN_CONFS.iter().find_map(|name| {
+        let (line, text) = p.repo.find_line(&join(p.dir, name), |l| {
+            l.starts_with("bind") && l[4..].trim_start().starts_with('=')
+        })?;
+        let port = text
+            .rsplit_once(':')
+            .and_then(|(_, port)| code::number(port))?;
+        Some((*name, line, port))
+    })
+}
+
+/// The port from gunicorn's config file, the code, a `.env` PORT the code reads, else the server's default (a
 /// fallback).
 fn code_port(
     p: &Project,
     file: &str,
     procfile: Option<&(u32, String)>,
+    server: Server,
     proc_server: Option<Server>,
     r: &mut AnalyzeResult,
 ) -> u16 {
     let (repo, dir, files) = (p.repo, p.dir, p.files);
+    if server == Server::Gunicorn {
+        if let Some((file, line, port)) = gunicorn_conf(p) {
+            let ev = Evidence::at(file, Some(line), "bind in gunicorn's config file");
+            r.facts.record("port", port, ev);
+            return port;
+        }
+    }
     if let Some(found) = code::port(files, file) {
         let ev = Evidence::at(&found.file, Some(found.line), found.rule);
         r.facts.record("port", found.value, ev);

@@ -178,3 +178,76 @@ fn django_wins_over_a_package_json_of_linters_on_the_python_side() {
         "gunicorn --bind 0.0.0.0:8000 mysite.wsgi:application"
     );
 }
+
+#[test]
+fn included_requirement_files_are_read_and_copied() {
+    let r = service(&[
+        ("requirements.txt", "-r requirements/base.txt\n"),
+        ("requirements/base.txt", "Django==5.1\n"),
+        (
+            "manage.py",
+            "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'site.settings')\n",
+        ),
+        (
+            "site/settings.py",
+            "WSGI_APPLICATION = 'site.wsgi.application'\n",
+        ),
+        (
+            "site/urls.py",
+            "urlpatterns = [path(\"healthz/\", health)]\n",
+        ),
+    ]);
+    assert_eq!(
+        details(&r).dep_files,
+        ["requirements.txt", "requirements/base.txt"]
+    );
+    assert!(
+        r.dependencies.iter().any(|d| d == "django"),
+        "{:?}",
+        r.dependencies
+    );
+    assert_eq!(r.entrypoint, "site.wsgi:application");
+    assert_eq!(r.health_path.as_deref(), Some("/healthz/"));
+    let d = crate::generate::dockerfile(&r);
+    assert!(
+        d.contains("COPY requirements.txt ./\nCOPY requirements/base.txt requirements/\n"),
+        "{d}"
+    );
+}
+
+#[test]
+fn ports_come_from_constants_and_gunicorns_config() {
+    let app = "from flask import Flask\n\nPORT = 8001\napp = Flask(__name__)\n\nif __name__ == '__main__':\n    app.run(port=PORT)\n";
+    let reqs = ("requirements.txt", "flask\ngunicorn\n");
+    assert_eq!(service(&[reqs, ("app.py", app)]).port, 8001);
+    let conf = ("gunicorn.conf.py", "workers = 2\nbind = \"0.0.0.0:8200\"\n");
+    let r = service(&[reqs, ("app.py", app), conf]);
+    assert_eq!(r.port, 8200);
+    assert_eq!(r.start_command, "gunicorn --bind 0.0.0.0:8200 app:app");
+    let fact = r.facts.get("port").unwrap();
+    assert_eq!(
+        (fact.evidence.file.as_deref(), fact.evidence.line),
+        (Some("gunicorn.conf.py"), Some(2))
+    );
+}
+
+#[test]
+fn a_procfile_command_that_needs_a_shell_gives_way_to_the_server() {
+    let r = service(&[
+        ("requirements.txt", "django\ngunicorn\n"),
+        (
+            "Procfile",
+            "web: python manage.py runserver 0.0.0.0:$PORT\n",
+        ),
+        ("proj/wsgi.py", "application = get_wsgi_application()\n"),
+    ]);
+    assert_eq!(
+        r.start_command,
+        "gunicorn --bind 0.0.0.0:8000 proj.wsgi:application"
+    );
+    assert!(
+        r.checks.iter().any(|c| c.contains("needs a shell")),
+        "{:?}",
+        r.checks
+    );
+}
