@@ -27,7 +27,11 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
         Details::Python(d) => d.clone(),
         _ => Default::default(),
     };
-    let copy = copy_lines(&d.dep_files);
+    let copy = if d.install_needs_sources {
+        "COPY . .".to_owned()
+    } else {
+        copy_lines(&d.dep_files)
+    };
     let mut install = match d.manager.as_str() {
         "uv" => render(UV, &[("uv", UV_VERSION), ("copy", &copy)]),
         "poetry" => render(POETRY, &[("poetry", POETRY_PIN), ("copy", &copy)]),

@@ -44,6 +44,9 @@ pub(super) struct Manifest {
     pub(super) dep_files: Vec<&'static str>,
     /// `dep_files` and the requirement files they include (`-r requirements/base.txt`).
     pub(super) files: Vec<String>,
+    /// A requirement is a path of the project itself (`-e .`, `./libs/common`): the install
+    /// needs the sources.
+    pub(super) local_requirements: bool,
     /// `requirements.txt` holds the pip dependencies (rather than pyproject's `[project]`).
     pub(super) requirements_txt: bool,
     /// `[project].name` or `[tool.poetry].name`.
@@ -106,6 +109,8 @@ pub(super) fn read(repo: &Repo, dir: &str) -> Option<Manifest> {
     if let Some(text) = &requirements {
         m.requirements_txt = true;
         requirement_lines(repo, dir, text, &mut m.requirements, &mut included, 0);
+        m.local_requirements = m.requirements.iter().any(|r| is_local(r));
+        m.requirements.retain(|r| !is_local(r));
     }
     let py: toml::Table = pyproject
         .as_deref()
@@ -225,10 +230,21 @@ fn requirement_lines(
             }
             continue;
         }
-        if !l.is_empty() && !l.starts_with('#') && !l.starts_with('-') {
+        let editable = l
+            .strip_prefix("-e")
+            .or_else(|| l.strip_prefix("--editable"))
+            .map(|rest| rest.trim_start_matches('=').trim());
+        if let Some(path) = editable.filter(|p| is_local(p)) {
+            out.push(path.to_owned());
+        } else if !l.is_empty() && !l.starts_with('#') && !l.starts_with('-') {
             out.push(l.to_ascii_lowercase());
         }
     }
+}
+
+/// A requirement that is a local path (`.`, `./libs/common`, `../shared`).
+fn is_local(req: &str) -> bool {
+    req == "." || req.starts_with("./") || req.starts_with("../")
 }
 
 /// The strings of a TOML array (absent or not an array: none).

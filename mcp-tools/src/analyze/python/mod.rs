@@ -41,6 +41,8 @@ pub struct PythonDetails {
     pub extra_packages: Vec<String>,
     /// `PYTHONPATH` for a src layout that is not installed (`/app/src`).
     pub python_path: Option<String>,
+    /// The install needs the sources (a requirement `-e .`): they are copied before it.
+    pub install_needs_sources: bool,
 }
 
 /// The project being read: its directory, manifests and sources.
@@ -106,6 +108,9 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         ),
     );
     r.checks.extend(m.unreadable.iter().cloned());
+    if m.local_requirements {
+        r.checks.push("requirements.txt installs the project itself (a local path such as -e .): the sources are copied before the install, so every change rebuilds the dependency layer".into());
+    }
     let src_layout = files.iter().any(|f| f.in_src && f.rel == entry_file)
         || (entry_file.is_empty() && files.iter().any(|f| f.in_src));
     let runs_script = m.scripts.iter().any(|(name, _)| *name == r.start_command);
@@ -119,6 +124,7 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         locked: manager_file.ends_with(".lock"),
         extra_packages: extras,
         python_path: (src_layout && !install_project).then(|| "/app/src".to_owned()),
+        install_needs_sources: m.local_requirements,
     };
     r.details = Details::Python(details);
     Detection::service(r)

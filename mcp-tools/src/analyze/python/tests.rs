@@ -251,3 +251,22 @@ fn a_procfile_command_that_needs_a_shell_gives_way_to_the_server() {
         r.checks
     );
 }
+
+#[test]
+fn a_requirement_on_the_project_itself_copies_the_sources_first() {
+    let r = service(&[
+        ("requirements.txt", "-e .\nflask==3.1.0\n"),
+        (
+            "setup.py",
+            "from setuptools import setup\nsetup(name='x')\n",
+        ),
+        ("app.py", "from flask import Flask\napp = Flask(__name__)\n"),
+    ]);
+    assert!(details(&r).install_needs_sources);
+    assert_eq!(r.dependencies, ["flask"]);
+    let d = crate::generate::dockerfile(&r);
+    assert!(
+        d.contains("COPY . .\nRUN pip install --no-cache-dir -r requirements.txt"),
+        "{d}"
+    );
+}
