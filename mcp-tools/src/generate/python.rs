@@ -13,8 +13,9 @@ const UV: &str = include_str!("../../templates/dockerfile/python-uv.Dockerfile")
 const POETRY: &str = include_str!("../../templates/dockerfile/python-poetry.Dockerfile");
 const PIPENV: &str = include_str!("../../templates/dockerfile/python-pipenv.Dockerfile");
 
-/// The uv image the builder copies `uv` from (Astral's documented way, pinned).
-const UV_VERSION: &str = "0.9.0";
+/// The uv image the builder copies `uv` from, pinned (Astral's documented way, with the
+/// tag its Docker guide names).
+const UV_VERSION: &str = "0.10.2";
 /// The Poetry and Pipenv the builder installs, pinned.
 const POETRY_PIN: &str = "poetry==2.1.3";
 const PIPENV_PIN: &str = "pipenv==2024.4.0";

@@ -55,6 +55,9 @@ pub(super) struct Manifest {
     pub(super) scripts: Vec<(String, String)>,
     /// pyproject.toml has a `[build-system]`: the project can be installed as a package.
     pub(super) buildable: bool,
+    /// `uv sync` installs the project itself (`[tool.uv] package`, by default whether it
+    /// has a build system).
+    pub(super) uv_package: bool,
     /// The toolchain declarations, each with its value as written, pyproject's first.
     pub(super) declared: Vec<(Declared, String)>,
     /// Declarations that could not be read, as sentences for `checks`.
@@ -155,6 +158,12 @@ pub(super) fn read(repo: &Repo, dir: &str) -> Option<Manifest> {
             .extend(table_keys(dev.or(poetry.get("dev-dependencies"))));
     }
     m.buildable = py.contains_key("build-system");
+    m.uv_package = py
+        .get("tool")
+        .and_then(|t| t.get("uv"))
+        .and_then(|u| u.get("package"))
+        .and_then(|p| p.as_bool())
+        .unwrap_or(m.buildable);
     let pip: toml::Table = pipfile
         .as_deref()
         .and_then(|t| t.parse().ok())

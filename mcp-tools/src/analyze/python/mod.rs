@@ -115,6 +115,10 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         || (entry_file.is_empty() && files.iter().any(|f| f.in_src));
     let runs_script = m.scripts.iter().any(|(name, _)| *name == r.start_command);
     let install_project = manager == Manager::Pip && m.buildable && (src_layout || runs_script);
+    let installed = install_project || (manager == Manager::Uv && m.uv_package);
+    if runs_script && !installed {
+        not_installed_script(&m, &mut r);
+    }
     r.build_command = install_command(manager, &m, install_project);
     let details = PythonDetails {
         manager: manager.as_str().into(),
@@ -128,6 +132,25 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     };
     r.details = Details::Python(details);
     Detection::service(r)
+}
+
+/// A console script of a project its manager does not install (`poetry install --no-root`,
+/// Pipenv, a uv project with `package = false`): `python -m pkg` for a `pkg.__main__`
+/// target, else the script stays, with a check.
+fn not_installed_script(m: &Manifest, r: &mut AnalyzeResult) {
+    let target = m
+        .scripts
+        .iter()
+        .find(|(name, _)| *name == r.start_command)
+        .map(|(_, t)| t.clone())
+        .unwrap_or_default();
+    match target.split(':').next().and_then(|m| m.strip_suffix(".__main__")) {
+        Some(pkg) => r.start_command = format!("python -m {pkg}"),
+        None => r.checks.push(format!(
+            "the start command runs the console script {}, which the install does not create (the project itself is not installed): check it",
+            r.start_command
+        )),
+    }
 }
 
 /// The base image's Python version from what the project declares; `Err` with the

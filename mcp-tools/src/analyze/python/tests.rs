@@ -270,3 +270,19 @@ fn a_requirement_on_the_project_itself_copies_the_sources_first() {
         "{d}"
     );
 }
+
+#[test]
+fn a_console_script_the_install_does_not_create_runs_its_module() {
+    let pyproject = "[tool.poetry]\nname = \"jobs\"\n\n[tool.poetry.dependencies]\npython = \"^3.12\"\nredis = \"*\"\n\n[project.scripts]\njobs = \"jobs.__main__:main\"\n";
+    let r = service(&[
+        ("pyproject.toml", pyproject),
+        ("poetry.lock", ""),
+        ("jobs/__init__.py", ""),
+        ("jobs/__main__.py", "def main():\n    pass\n"),
+    ]);
+    assert_eq!(
+        (r.kind, r.build_tool.as_str()),
+        (ServiceKind::Worker, "poetry")
+    );
+    assert_eq!(r.start_command, "python -m jobs");
+}
