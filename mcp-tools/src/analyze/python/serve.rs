@@ -67,7 +67,11 @@ fn unbind(cmd: &str) -> (Vec<String>, Option<u16>) {
             "--host" => None,
             _ => value.rsplit_once(':').map(|(_, p)| p),
         };
-        if let Some(p) = digits.and_then(code::number) {
+        // `${PORT:-8000}`: the shell default is the port the command binds without PORT.
+        let shell_default = value
+            .find(":-")
+            .and_then(|at| code::number(&value[at + 2..]));
+        if let Some(p) = shell_default.or_else(|| digits.and_then(code::number)) {
             port = Some(p);
         }
     }

@@ -62,6 +62,15 @@ fn a_procfile_bind_is_rebound_to_the_port_it_names() {
         (8000, "gunicorn --bind 0.0.0.0:8000 wsgi:app")
     );
     assert!(r.facts.get("port").unwrap().fallback);
+    let shell = (
+        "Procfile",
+        "web: uvicorn wsgi:app --host=0.0.0.0 --port=${PORT:-5050}\n",
+    );
+    let r = service(&[reqs, app, shell]);
+    assert_eq!(
+        r.start_command,
+        "uvicorn wsgi:app --host 0.0.0.0 --port 5050"
+    );
 }
 
 #[test]
@@ -285,4 +294,26 @@ fn a_console_script_the_install_does_not_create_runs_its_module() {
         (ServiceKind::Worker, "poetry")
     );
     assert_eq!(r.start_command, "python -m jobs");
+}
+
+#[test]
+fn malformed_manifests_and_sources_never_panic() {
+    let weird = [
+        ("pyproject.toml", "[project\nname = \"x"),
+        ("requirements.txt", "-r\n-r ../../etc/passwd\n-e\né==1\n[\n-c=\n"),
+        ("Procfile", "web:\nweb: gunicorn --bind\nworker:"),
+        (".python-version", "\n\n"),
+        ("runtime.txt", "python-"),
+        (".env", "PORT=\nPORT=99999999"),
+        ("gunicorn.conf.py", "bind\nbind = \nbind = ':'"),
+        ("app.py", "é = Flask(\n= Flask(\napp=Flask\n    x = FastAPI(\napp.run(port=)\napp.run(port=PORT\nos.environ.get(\"PORT\", )\n@app.get(\"/healthz\n"),
+        ("manage.py", "DJANGO_SETTINGS_MODULE\nDJANGO_SETTINGS_MODULE'"),
+        ("x/settings.py", "WSGI_APPLICATION = \"\"\nWSGI_APPLICATION = 'nodot'\n"),
+    ];
+    for n in 1..=weird.len() {
+        let d = detection(&weird[..n]);
+        if let Ok(r) = d.outcome {
+            let _ = crate::generate::dockerfile(&r);
+        }
+    }
 }
