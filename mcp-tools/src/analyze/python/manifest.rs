@@ -8,9 +8,10 @@ use crate::analyze::Repo;
 use crate::toolchain::{Declared, Source};
 
 /// The dependency manager, named as `build_tool` names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) enum Manager {
     /// `pip install -r requirements.txt`, or the `[project]` dependencies of pyproject.toml.
+    #[default]
     Pip,
     /// `uv sync --frozen` from `uv.lock`.
     Uv,
@@ -39,7 +40,7 @@ pub(super) struct Manifest {
     /// Development requirements (Poetry's dev group, Pipfile's dev-packages, uv's `dev`).
     pub(super) dev: Vec<String>,
     /// The manager and the file that chose it (the lockfile, or the manifest).
-    pub(super) manager: Option<(Manager, &'static str)>,
+    pub(super) manager: (Manager, &'static str),
     /// The files the image copies and installs before the sources, in that order.
     pub(super) dep_files: Vec<&'static str>,
     /// `dep_files` and the requirement files they include (`-r requirements/base.txt`).
@@ -175,34 +176,25 @@ pub(super) fn read(repo: &Repo, dir: &str) -> Option<Manifest> {
     m.requirements.retain(|r| req_name(r) != "python");
     let exists = |name: &str| repo.is_file(&join(dir, name));
     (m.manager, m.dep_files) = if exists("uv.lock") && pyproject.is_some() {
-        (
-            Some((Manager::Uv, "uv.lock")),
-            vec!["pyproject.toml", "uv.lock"],
-        )
+        ((Manager::Uv, "uv.lock"), vec!["pyproject.toml", "uv.lock"])
     } else if exists("poetry.lock") && pyproject.is_some() {
         let files = vec!["pyproject.toml", "poetry.lock"];
-        (Some((Manager::Poetry, "poetry.lock")), files)
+        ((Manager::Poetry, "poetry.lock"), files)
     } else if exists("Pipfile.lock") && pipfile.is_some() {
         let files = vec!["Pipfile", "Pipfile.lock"];
-        (Some((Manager::Pipenv, "Pipfile.lock")), files)
+        ((Manager::Pipenv, "Pipfile.lock"), files)
     } else if m.requirements_txt {
         let files = vec!["requirements.txt"];
-        (Some((Manager::Pip, "requirements.txt")), files)
+        ((Manager::Pip, "requirements.txt"), files)
     } else if poetry.is_some() {
-        (
-            Some((Manager::Poetry, "pyproject.toml")),
-            vec!["pyproject.toml"],
-        )
+        ((Manager::Poetry, "pyproject.toml"), vec!["pyproject.toml"])
     } else if pipfile.is_some() {
-        (Some((Manager::Pipenv, "Pipfile")), vec!["Pipfile"])
+        ((Manager::Pipenv, "Pipfile"), vec!["Pipfile"])
     } else {
-        (
-            Some((Manager::Pip, "pyproject.toml")),
-            vec!["pyproject.toml"],
-        )
+        ((Manager::Pip, "pyproject.toml"), vec!["pyproject.toml"])
     };
     m.files = m.dep_files.iter().map(|f| (*f).to_owned()).collect();
-    if m.manager.is_some_and(|(mgr, _)| mgr == Manager::Pip) && m.requirements_txt {
+    if m.manager.0 == Manager::Pip && m.requirements_txt {
         m.files.extend(included);
     }
     declarations(repo, dir, &py, &pip, &mut m);

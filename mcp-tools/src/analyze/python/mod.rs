@@ -68,7 +68,7 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         language: "python".into(),
         ..AnalyzeResult::default()
     };
-    let (manager, manager_file) = m.manager.unwrap_or((Manager::Pip, "requirements.txt"));
+    let (manager, manager_file) = m.manager;
     r.facts.record(
         "language",
         "python",
@@ -194,7 +194,8 @@ fn install_command(manager: Manager, m: &Manifest, install_project: bool) -> Str
     }
 }
 
-/// The web frameworks, WSGI ones first, each with the dependency that names it.
+/// The web frameworks a dependency names when the code shows no application object,
+/// in order of preference.
 const WEB: &[&str] = &["django", "flask", "fastapi", "starlette", "quart"];
 
 /// Fills framework, entrypoint, kind, port, health and the start command; returns the file
@@ -213,7 +214,13 @@ fn service(p: &Project, r: &mut AnalyzeResult, extras: &mut Vec<String>) -> Opti
             name_rank(&o.module),
         )
     });
-    let django_dep = m.has("django") || repo.is_file(&join(dir, "manage.py"));
+    // A `manage.py` alone is no proof: Flask-Script projects have one too.
+    let django_manage = repo
+        .find_line(&join(dir, "manage.py"), |l| {
+            l.contains("django") || l.contains("DJANGO_SETTINGS_MODULE")
+        })
+        .is_some();
+    let django_dep = m.has("django") || django_manage;
     let web_object = objects.iter().find(|o| o.framework != "celery");
     let framework = if django_dep {
         Some("django")
