@@ -89,9 +89,11 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
         _ => String::new(),
     };
     let start = if a.start_command.is_empty() {
-        "python app.py"
+        "python app.py".to_owned()
+    } else if web {
+        rebind(&a.start_command, port)
     } else {
-        &a.start_command
+        a.start_command.clone()
     };
     render(
         template::PYTHON,
@@ -101,9 +103,31 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
             ("pythonpath", &pythonpath),
             ("expose", &expose),
             ("healthcheck", &healthcheck),
-            ("cmd", &exec_form(start)),
+            ("cmd", &exec_form(&start)),
         ],
     )
+}
+
+/// `cmd` listening on `port`: the address of gunicorn's `--bind 0.0.0.0:N` and uvicorn's
+/// `--port N` set to it, so that the CMD binds what EXPOSE says even when a later source
+/// (an existing Dockerfile's EXPOSE, a compose file) changed the analysis's port.
+fn rebind(cmd: &str, port: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut tokens = cmd.split_whitespace();
+    while let Some(t) = tokens.next() {
+        out.push(t.to_owned());
+        match t {
+            "--bind" | "-b" => {
+                if let Some(addr) = tokens.next() {
+                    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+                    out.push(format!("{host}:{port}"));
+                }
+            }
+            "--port" if tokens.next().is_some() => out.push(port.to_owned()),
+            _ => {}
+        }
+    }
+    out.join(" ")
 }
 
 /// The `COPY` lines of the dependency files, each into its own directory
@@ -236,6 +260,20 @@ mod tests {
             details: serde_json::from_value::<Details>(details).unwrap(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_cmd_binds_the_port_the_image_exposes() {
+        let mut a = analysis(json!({"manager": "pip"}), "web");
+        a.port = 9000;
+        let d = dockerfile(&a);
+        assert!(
+            d.contains("EXPOSE 9000") && d.contains("\"0.0.0.0:9000\""),
+            "{d}"
+        );
+        a.start_command = "uvicorn app:app --host 0.0.0.0 --port 8000".into();
+        let d = dockerfile(&a);
+        assert!(d.contains("\"--port\", \"9000\"]"), "{d}");
     }
 
     #[test]
