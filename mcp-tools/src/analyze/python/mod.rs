@@ -357,6 +357,8 @@ fn worker(p: &Project, objects: &[AppObject], r: &mut AnalyzeResult) -> Option<S
         (entry, start, ev, f.rel.clone())
     } else if m.has("celery") {
         r.framework = "celery".into();
+        let dep = Evidence::rule("celery in the dependencies");
+        r.facts.record("framework", "celery", dep);
         let start = "celery -A tasks worker --loglevel=INFO".to_owned();
         r.facts.fallback(
             "entrypoint",
@@ -368,6 +370,8 @@ fn worker(p: &Project, objects: &[AppObject], r: &mut AnalyzeResult) -> Option<S
             "worker",
             Evidence::rule("no web framework: a worker listens on nothing"),
         );
+        r.facts
+            .record("port", 0, Evidence::rule("a worker listens on nothing"));
         r.start_command = start;
         r.entrypoint = "tasks".into();
         return Some(String::new());
