@@ -179,6 +179,15 @@ fn django_wins_over_a_package_json_of_linters_on_the_python_side() {
     let d = detect(&Repo::new(root), "").unwrap();
     assert_eq!(d.strength, Strength::Service);
     let r = d.outcome.unwrap();
+    // Its golden, written here while the Node detector still claims the package.json
+    // (generate/python.rs checks it through analyze_dir once it no longer does).
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("templates/golden/python-django-lint-package-json.Dockerfile");
+    let actual = crate::generate::dockerfile(&r);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &actual).unwrap();
+    }
+    assert_eq!(std::fs::read_to_string(&golden).unwrap_or_default(), actual);
     assert_eq!(r.entrypoint, "mysite.wsgi:application");
     let fact = r.facts.get("entrypoint").unwrap();
     assert_eq!(fact.evidence.file.as_deref(), Some("mysite/settings.py"));
