@@ -238,14 +238,6 @@ mod tests {
                     ..node("pnpm", "pnpm install && pnpm build")
                 },
             ),
-            (
-                "python.Dockerfile",
-                AnalyzeResult {
-                    build_command: "pip install -r requirements.txt".into(),
-                    start_command: "gunicorn app:app".into(),
-                    ..analysis("python", "pip", 0)
-                },
-            ),
             ("go.Dockerfile", analysis("go", "go", 9000)),
             (
                 "gradle.Dockerfile",
