@@ -32,6 +32,7 @@ pub use crate::analyze::{
 };
 pub use crate::error::{ToolError, ToolErrorKind};
 pub use crate::exec::{CommandRecord, ExecConfig};
+pub use crate::generate::{dockerfile, dockerignore, dockerignore_name, k8s_manifests};
 pub use crate::params::*;
 pub use crate::registry::{
     catalogue, find_tool, instructions, ParameterKind, ToolDescriptor, ToolParameter,

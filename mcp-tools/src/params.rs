@@ -69,8 +69,8 @@ pub struct TagParams {
     /// The workflow's session id, as returned by start_workflow. An unknown id is an error.
     pub session_id: String,
     /// The tag to give the built image (e.g. `v1.2.0`): 1-128 characters of A-Z a-z 0-9 . _ -;
-    /// anything else is refused before the session is touched. start_workflow's run uses
-    /// `latest`.
+    /// anything else is refused before the session is touched, and a tag that would retag
+    /// the built image as itself (`latest`) is refused. start_workflow's run uses `0.1.0`.
     pub tag: String,
     /// The optional repair context (`fixing_mode`, `previous_error`, `failed_tool`).
     #[serde(flatten)]

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::analyze::AnalyzeResult;
 
+mod dockerignore;
 mod dotnet;
 mod go;
 mod java;
@@ -13,6 +14,7 @@ mod node;
 mod python;
 mod rust;
 
+pub use self::dockerignore::{dockerignore, dockerignore_name};
 pub use self::k8s::k8s_manifests;
 
 /// The Dockerfile bodies, one file per stack under `templates/dockerfile/`; `{name}` marks a
@@ -26,8 +28,6 @@ pub(crate) mod template {
     pub(super) const RUST: &str = include_str!("../../templates/dockerfile/rust.Dockerfile");
     pub(super) const CSHARP: &str = include_str!("../../templates/dockerfile/csharp.Dockerfile");
     pub(super) const UNKNOWN: &str = include_str!("../../templates/dockerfile/unknown.Dockerfile");
-    /// A Deployment and a Service.
-    pub(super) const K8S: &str = include_str!("../../templates/k8s/manifests.yaml");
 }
 
 /// A Dockerfile for the analyzed application: multi-stage where the stack compiles, a
@@ -238,14 +238,6 @@ mod tests {
                     ..node("pnpm", "pnpm install && pnpm build")
                 },
             ),
-            (
-                "python.Dockerfile",
-                AnalyzeResult {
-                    build_command: "pip install -r requirements.txt".into(),
-                    start_command: "gunicorn app:app".into(),
-                    ..analysis("python", "pip", 0)
-                },
-            ),
             ("go.Dockerfile", analysis("go", "go", 9000)),
             (
                 "gradle.Dockerfile",
@@ -275,14 +267,6 @@ mod tests {
         for (name, a) in &cases {
             check_golden(name, &dockerfile(a));
         }
-        check_golden(
-            "web.k8s.yaml",
-            &k8s_manifests("web", "registry.local/web:v1", 3000),
-        );
-        check_golden(
-            "default-port.k8s.yaml",
-            &k8s_manifests("my-app", "my-app:latest", 0),
-        );
     }
 
     #[test]
@@ -313,6 +297,5 @@ mod tests {
             let d = dockerfile(&a(language, tool));
             assert!(!d.contains('{'), "{language}/{tool}: {d}");
         }
-        assert!(!k8s_manifests("a", "b", 1).contains('{'));
     }
 }

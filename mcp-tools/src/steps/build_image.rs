@@ -1,5 +1,6 @@
 //! `build_image`, step 3: build the image from the workflow's Dockerfile with the container
-//! engine (docker or podman).
+//! engine (docker or podman), in the analysis's build context (the repository, or the module
+//! root above it that the Dockerfile copies from).
 
 use std::path::PathBuf;
 
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::generate_dockerfile::DockerfileArtifact;
 use super::{artifact, commands, image_name, need, repo_of, Artifact, Failure, StepTool};
+use crate::analyze::AnalyzeResult;
 use crate::error::ToolError;
 use crate::exec::CommandRecord;
 use crate::params::{FixParams, StepParams};
@@ -18,7 +20,8 @@ use crate::toolbox::{CallContext, Toolbox};
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct BuildArtifact {
-    /// The image built, `<name>:latest`; scan, tag and push work on it.
+    /// The image built, `<name>:latest`; scan and tag work on it (tag_image gives it the
+    /// version the manifests deploy).
     pub image: String,
     /// The image's name without tag (the app name).
     pub image_name: String,
@@ -54,6 +57,14 @@ impl StepTool for BuildImage {
             .map(PathBuf::from)
             .or_else(|| Some(repo.join("Dockerfile")).filter(|p| p.exists()));
         let dockerfile = need(dockerfile, step, "a Dockerfile")?;
+        // The analysis's build context: the repository, or a module root above it (a
+        // go.mod, a Cargo workspace, a .NET solution) the generated Dockerfile copies from.
+        let context = artifact::<AnalyzeResult>(&st)
+            .map(|a| a.build_context)
+            .filter(|c| !matches!(c.trim().trim_end_matches('/'), "" | "."))
+            .map(|c| repo.join(c.trim()))
+            .map(|c| c.canonicalize().unwrap_or(c))
+            .unwrap_or_else(|| repo.clone());
         let name = image_name(&st, &repo);
         let image = format!("{name}:latest");
         let engine = tools.config().exec.container_engine.clone();
@@ -63,7 +74,7 @@ impl StepTool for BuildImage {
             image.clone(),
             "-f".into(),
             dockerfile.display().to_string(),
-            repo.display().to_string(),
+            context.display().to_string(),
         ];
         let commands = commands(tools, &repo, vec![(engine, args)]).await?;
         Ok(BuildArtifact {

@@ -1,5 +1,6 @@
 //! `generate_dockerfile`, step 2: write the given Dockerfile, or one generated from the
-//! analysis, into the repository (a different existing one is kept as `Dockerfile.orig`).
+//! analysis together with its `.dockerignore`, into the repository (a different existing
+//! file is kept as `Dockerfile.orig` / `.dockerignore.orig`, never replaced).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,12 @@ pub struct DockerfileArtifact {
     pub generated: bool,
     /// The Dockerfile's text.
     pub content: String,
+    /// Where the generated ignore file was written (`.dockerignore`, or
+    /// `Dockerfile.dockerignore` when the build context lies above the repository); `None`
+    /// when the Dockerfile was given (a user's Dockerfile may need what it would skip).
+    pub dockerignore: Option<String>,
+    /// Where the user's previous, different ignore file was moved, if there was one.
+    pub dockerignore_backup: Option<String>,
 }
 
 impl Artifact for DockerfileArtifact {
@@ -36,7 +43,7 @@ pub(crate) struct GenerateDockerfile;
 
 impl StepTool for GenerateDockerfile {
     const TITLE: &'static str = "Write a Dockerfile";
-    const DESCRIPTION: &'static str = "Step 2: write a Dockerfile into the repository (dockerfile_content, or generated from the analysis). A different existing Dockerfile is kept as Dockerfile.orig.";
+    const DESCRIPTION: &'static str = "Step 2: write a Dockerfile into the repository (dockerfile_content, or generated from the analysis with a .dockerignore). A different existing file is kept as <name>.orig.";
     type Params = DockerfileParams;
     type Input = Option<String>;
     type Artifact = DockerfileArtifact;
@@ -57,22 +64,30 @@ impl StepTool for GenerateDockerfile {
     ) -> Result<DockerfileArtifact, Failure> {
         let step = Step::GenerateDockerfile;
         let repo = need(repo_of(&st), step, "a repository")?;
-        let (content, generated) = match given {
-            Some(c) => (c, false),
+        let write = |path: std::path::PathBuf, content: &str| {
+            write_file(&path, content)
+                .map_err(|e| Failure::Ran(format!("cannot write {}: {e}", path.display())))
+        };
+        let (content, ignore) = match given {
+            Some(c) => (c, None),
             None => {
                 let a: AnalyzeResult = need(artifact(&st), step, "the repository analysis")?;
-                (generate::dockerfile(&a), true)
+                let ignore = write(
+                    repo.join(generate::dockerignore_name(&a)),
+                    &generate::dockerignore(&a),
+                )?;
+                (generate::dockerfile(&a), Some(ignore))
             }
         };
-        let path = repo.join("Dockerfile");
-        let w = write_file(&path, &content)
-            .map_err(|e| Failure::Ran(format!("cannot write {}: {e}", path.display())))?;
+        let w = write(repo.join("Dockerfile"), &content)?;
         Ok(DockerfileArtifact {
             path: w.path,
             backup: w.backup,
             changed: w.changed,
-            generated,
+            generated: ignore.is_some(),
             content,
+            dockerignore_backup: ignore.as_ref().and_then(|i| i.backup.clone()),
+            dockerignore: ignore.map(|i| i.path),
         })
     }
 

@@ -1,11 +1,12 @@
-//! `generate_k8s_manifests`, step 7: write the given manifests, or a generated Deployment and
-//! Service for the most finished image, to `k8s/<app>.yaml` in the repository.
+//! `generate_k8s_manifests`, step 7: write the given manifests, or ones generated from the
+//! analysis (a Deployment, and a Service unless it is a worker) for the most finished image
+//! (pushed, else tagged, else built), to `k8s/<app>.yaml` in the repository.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{artifact, deployable_image, image_name, need, repo_of, Artifact, Failure, StepTool};
-use crate::analyze::AnalyzeResult;
+use crate::analyze::{sanitize_name, AnalyzeResult};
 use crate::error::ToolError;
 use crate::generate::{self, write_file};
 use crate::params::{FixParams, ManifestParams};
@@ -26,7 +27,7 @@ pub struct ManifestArtifact {
     pub generated: bool,
     /// The app name (Deployment, Service and `app` label); verify_deployment checks it.
     pub app: String,
-    /// The image the manifests deploy.
+    /// The image the manifests deploy: the tagged (or pushed) reference once tag_image ran.
     pub image: String,
     /// The manifests' text.
     pub content: String,
@@ -40,7 +41,7 @@ pub(crate) struct GenerateK8sManifests;
 
 impl StepTool for GenerateK8sManifests {
     const TITLE: &'static str = "Write Kubernetes manifests";
-    const DESCRIPTION: &'static str = "Step 7: write Kubernetes manifests (Deployment + Service) into k8s/ (manifests, or generated).";
+    const DESCRIPTION: &'static str = "Step 7: write Kubernetes manifests into k8s/ (manifests, or generated: a Deployment with probes, resources and a restricted security context, plus a Service unless the analysis found a worker).";
     type Params = ManifestParams;
     type Input = Option<String>;
     type Artifact = ManifestArtifact;
@@ -61,13 +62,13 @@ impl StepTool for GenerateK8sManifests {
     ) -> Result<ManifestArtifact, Failure> {
         let step = Step::GenerateK8sManifests;
         let repo = need(repo_of(&st), step, "a repository")?;
-        let app = image_name(&st, &repo);
+        let app = sanitize_name(&image_name(&st, &repo));
         let image = deployable_image(&st).unwrap_or_else(|| format!("{app}:latest"));
         let (content, generated) = match given {
             Some(m) => (m, false),
             None => {
                 let a: AnalyzeResult = need(artifact(&st), step, "the repository analysis")?;
-                (generate::k8s_manifests(&app, &image, a.port), true)
+                (generate::k8s_manifests(&a, &app, &image), true)
             }
         };
         let path = repo.join("k8s").join(format!("{app}.yaml"));

@@ -1,4 +1,5 @@
-//! `tag_image`, step 5: give the built image the caller's tag.
+//! `tag_image`, step 5: give the built image the caller's tag (`start_workflow run: true`
+//! uses [`WORKFLOW_TAG`]), so the manifests deploy a versioned reference, never `:latest`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -10,13 +11,20 @@ use crate::params::{FixParams, TagParams};
 use crate::state::{Step, WorkflowState};
 use crate::toolbox::{CallContext, Toolbox};
 
+/// The tag `start_workflow run: true` gives the image: a version, not `latest`, so the
+/// manifests name a reference a cluster does not re-resolve, and never a no-op
+/// `docker tag x:latest x:latest`. A fixed default: to roll a rebuilt image out to a running
+/// Deployment, call tag_image with a new tag (e.g. the release's version).
+pub const WORKFLOW_TAG: &str = "0.1.0";
+
 /// The `tag_result` artifact.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct TagArtifact {
     /// The built image that was tagged.
     pub source: String,
-    /// The new reference, `<name>:<tag>`; push_image pushes it.
+    /// The new reference, `<name>:<tag>` (never the built reference itself); push_image
+    /// pushes it and the generated manifests deploy it.
     pub target: String,
     /// The tag given.
     pub tag: String,
@@ -32,7 +40,7 @@ pub(crate) struct TagImage;
 
 impl StepTool for TagImage {
     const TITLE: &'static str = "Tag the image";
-    const DESCRIPTION: &'static str = "Step 5: tag the built image.";
+    const DESCRIPTION: &'static str = "Step 5: tag the built image with a version (start_workflow run: true uses 0.1.0); the manifests then deploy that tag. A tag that names the built reference itself (latest) is refused.";
     type Params = TagParams;
     type Input = String;
     type Artifact = TagArtifact;
@@ -40,8 +48,11 @@ impl StepTool for TagImage {
     /// The tag, trimmed, if it is a valid image tag.
     fn validate(_: &Toolbox, p: &TagParams, _: &CallContext) -> Result<String, ToolError> {
         let tag = p.tag.trim().to_owned();
-        let valid = !tag.is_empty()
-            && tag.len() <= 128
+        let valid = tag.len() <= 128
+            && tag
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
             && tag
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
@@ -49,7 +60,7 @@ impl StepTool for TagImage {
             Ok(tag)
         } else {
             Err(ToolError::invalid(format!(
-                "tag {:?} is not a valid image tag (1-128 of A-Z a-z 0-9 . _ -)",
+                "tag {:?} is not a valid image tag (1-128 of A-Z a-z 0-9 . _ -, not starting with . or -)",
                 p.tag
             )))
         }
@@ -61,6 +72,11 @@ impl StepTool for TagImage {
         let repo = need(repo_of(&st), step, "a repository")?;
         let name = image.rsplit_once(':').map_or(image.as_str(), |(n, _)| n);
         let target = format!("{name}:{tag}");
+        if target == image {
+            return Err(Failure::Precondition(format!(
+                "tag_image would retag {image} as itself: give a tag other than {tag:?} (e.g. {WORKFLOW_TAG} or a release version)"
+            )));
+        }
         let engine = tools.config().exec.container_engine.clone();
         let args = vec!["tag".into(), image.clone(), target.clone()];
         let commands = commands(tools, &repo, vec![(engine, args)]).await?;
@@ -75,7 +91,7 @@ impl StepTool for TagImage {
     fn workflow_params(session_id: &str, _: &WorkflowState) -> TagParams {
         TagParams {
             session_id: session_id.into(),
-            tag: "latest".into(),
+            tag: WORKFLOW_TAG.into(),
             fix: FixParams::default(),
         }
     }

@@ -85,8 +85,8 @@ fn steps_run_the_real_programs_with_the_right_arguments() {
             )
             .as_str(),
             "trivy image --quiet --format json web:latest",
-            "docker tag web:latest web:latest",
-            "docker push web:latest",
+            "docker tag web:latest web:0.1.0",
+            "docker push web:0.1.0",
             "kubectl cluster-info",
             format!("kubectl apply -f {}", manifest.display()).as_str(),
             "kubectl rollout status deployment/web --timeout=120s",

@@ -11,19 +11,8 @@ use mcp_tools::{analyze_dir, AnalyzeError, AnalyzeResult};
 use serde::Deserialize;
 
 /// Targets (`fixture` or `fixture/path`) the analysis does not meet yet.
-const PENDING: &[&str] = &[
-    "flask-minimal",
-    "flask-factory",
-    "flask-service-module",
-    "fastapi-app-package",
-    "fastapi-uv",
-    "fastapi-poetry",
+pub(crate) const PENDING: &[&str] = &[
     "django-lint-package-json",
-    "django-pipenv",
-    "python-procfile",
-    "python-worker",
-    "python-dotenv-port",
-    "python-src-layout",
     "express-src-index",
     "express-yarn",
     "nextjs-standalone",
@@ -48,8 +37,6 @@ const PENDING: &[&str] = &[
     "dotnet-worker",
     "dotnet-assembly-name",
     "monorepo-services/services/api",
-    "monorepo-services/services/worker",
-    "compose-fullstack/backend",
     "compose-fullstack/frontend",
 ];
 

@@ -10,6 +10,7 @@ mod cli;
 mod concurrency;
 mod fixtures;
 mod go_state;
+mod lint;
 mod registry;
 mod workflow;
 // Refusals and hostile repositories end to end (issue #11).

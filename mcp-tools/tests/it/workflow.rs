@@ -179,3 +179,100 @@ fn utilities_answer() {
         }
     });
 }
+
+#[test]
+fn a_no_op_retag_is_refused_and_a_push_names_its_registry() {
+    let rt = rt();
+    let f = fixture(dry());
+    let repo = repo(f.dir.path(), "web", "node");
+    std::fs::write(repo.join(".dockerignore"), "mine\n").unwrap();
+    rt.block_on(async {
+        let id = "tags";
+        call(
+            &f.tools,
+            "start_workflow",
+            json!({"repo_path": repo, "session_id": id}),
+        )
+        .await
+        .unwrap();
+        for step in ["analyze_repository", "generate_dockerfile", "build_image"] {
+            call(&f.tools, step, json!({"session_id": id, "repo_path": repo}))
+                .await
+                .unwrap();
+        }
+        let err = call(
+            &f.tools,
+            "tag_image",
+            json!({"session_id": id, "tag": "latest"}),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.message.contains("retag web:latest as itself"),
+            "{err:?}"
+        );
+        let bad = call(
+            &f.tools,
+            "tag_image",
+            json!({"session_id": id, "tag": "-x"}),
+        )
+        .await;
+        assert!(bad.is_err());
+        call(
+            &f.tools,
+            "tag_image",
+            json!({"session_id": id, "tag": "1.0"}),
+        )
+        .await
+        .unwrap();
+        let hub = call(&f.tools, "push_image", json!({"session_id": id}))
+            .await
+            .unwrap()
+            .structured;
+        let a = &hub["artifact"];
+        assert_eq!(a["image"], "web:1.0");
+        assert_eq!(a["destination"], "docker.io");
+        assert!(a["note"].as_str().unwrap().contains("Docker Hub"), "{a}");
+        let local = call(
+            &f.tools,
+            "push_image",
+            json!({"session_id": id, "registry": "localhost:5001/"}),
+        )
+        .await
+        .unwrap()
+        .structured;
+        let a = &local["artifact"];
+        let cmds: Vec<&str> = a["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["command"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            cmds,
+            [
+                "docker tag web:1.0 localhost:5001/web:1.0",
+                "docker push localhost:5001/web:1.0"
+            ]
+        );
+        assert_eq!(a["destination"], "localhost:5001");
+        assert_eq!(a["note"], serde_json::Value::Null);
+        // The manifests deploy the pushed reference, with the local pull policy.
+        let m = call(
+            &f.tools,
+            "generate_k8s_manifests",
+            json!({"session_id": id}),
+        )
+        .await
+        .unwrap()
+        .structured;
+        let yaml = m["artifact"]["content"].as_str().unwrap();
+        assert!(yaml.contains("image: \"localhost:5001/web:1.0\""), "{yaml}");
+        assert!(yaml.contains("imagePullPolicy: IfNotPresent"), "{yaml}");
+        // The Dockerfile came with its .dockerignore; the user's one is kept as a backup.
+        let ignore = std::fs::read_to_string(repo.join(".dockerignore")).unwrap();
+        assert!(ignore.contains("**/node_modules"), "{ignore}");
+        let mine = std::fs::read_to_string(repo.join(".dockerignore.orig")).unwrap();
+        assert_eq!(mine, "mine\n");
+    });
+}
