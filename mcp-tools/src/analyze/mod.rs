@@ -363,14 +363,22 @@ fn finish(repo: &Repo, rel: &str, dir: &Path, r: &mut AnalyzeResult) {
     }
     port::apply_generic_port(repo, rel, r);
     let mut checks = r.facts.checks();
-    if let Some(t) = r.toolchain.as_ref().filter(|t| !t.flags.is_empty()) {
-        checks.push(format!(
-            "toolchain {}:{} is flagged {}: {}",
-            t.image,
-            t.tag,
-            t.flags.join(", "),
-            t.reason
-        ));
+    // The toolchain's reason when its choice is flagged, unless the only flag is
+    // `fallback` and the toolchain fact's own check already says so.
+    if let Some(t) = &r.toolchain {
+        let said = r.facts.get("toolchain").is_some_and(|f| f.fallback);
+        let flags: Vec<&str> = (t.flags.iter().map(String::as_str))
+            .filter(|f| !(said && *f == "fallback"))
+            .collect();
+        if !flags.is_empty() {
+            checks.push(format!(
+                "toolchain {}:{} is flagged {}: {}",
+                t.image,
+                t.tag,
+                t.flags.join(", "),
+                t.reason
+            ));
+        }
     }
     checks.append(&mut r.checks);
     checks.dedup();
@@ -599,6 +607,30 @@ mod tests {
         assert_eq!(
             r.checks[1],
             "toolchain python:3.13 is flagged fallback: nothing declared: the policy's default"
+        );
+        // Said once: the toolchain fact's own check already names the fallback.
+        r.checks.clear();
+        r.facts.fallback(
+            "toolchain",
+            "3.13",
+            "nothing declared: the policy's default",
+        );
+        finish(&Repo::new(&root), "", &root, &mut r);
+        assert_eq!(r.checks.len(), 2, "{:?}", r.checks);
+        assert!(
+            r.checks.iter().all(|c| !c.contains("is flagged")),
+            "{:?}",
+            r.checks
+        );
+        r.checks.clear();
+        if let Some(t) = r.toolchain.as_mut() {
+            t.flags.push("unsupported".into());
+        }
+        finish(&Repo::new(&root), "", &root, &mut r);
+        assert!(
+            r.checks[2].contains("flagged fallback, unsupported"),
+            "{:?}",
+            r.checks
         );
     }
 

@@ -86,7 +86,26 @@ pub(super) fn apply_generic_port(repo: &Repo, dir: &str, r: &mut AnalyzeResult) 
         r.start_command = replace_number(&r.start_command, r.port, port);
     }
     r.port = port;
-    r.facts.record("port", port, evidence);
+    let file = evidence.file.as_deref().map(|f| relative_to_dir(f, dir));
+    r.facts.record("port", port, Evidence { file, ..evidence });
+}
+
+/// `file` (relative to the repository root) as a path relative to `dir`, as evidence is
+/// shown (`Dockerfile`, `../docker-compose.yml`).
+fn relative_to_dir(file: &str, dir: &str) -> String {
+    let mut up = String::new();
+    let mut base = dir;
+    loop {
+        let inside = match base {
+            "" => Some(file),
+            b => file.strip_prefix(b).and_then(|f| f.strip_prefix('/')),
+        };
+        if let Some(rest) = inside {
+            return format!("{up}{rest}");
+        }
+        up.push_str("../");
+        base = super::repo::parent(base);
+    }
 }
 
 /// The first port of the first `EXPOSE` of `dir/Dockerfile`, unless the file is one this
@@ -193,7 +212,7 @@ mod tests {
         assert!(!fact.fallback);
         assert_eq!(
             fact.evidence.to_string(),
-            "svc/Dockerfile:3 (EXPOSE of the existing Dockerfile)"
+            "Dockerfile:3 (EXPOSE of the existing Dockerfile)"
         );
         assert!(
             r.start_command.ends_with("--port 4000"),
@@ -238,14 +257,18 @@ mod tests {
         let mut r = defaulted(8000);
         apply_generic_port(&repo, "api", &mut r);
         assert_eq!(r.port, 9000);
-        assert_eq!(r.facts.get("port").unwrap().evidence.line, Some(5));
+        let ev = &r.facts.get("port").unwrap().evidence;
+        assert_eq!(
+            (ev.file.as_deref(), ev.line),
+            (Some("../docker-compose.yml"), Some(5))
+        );
         std::fs::remove_file(repo.root().join("docker-compose.yml")).unwrap();
         let mut r = defaulted(8000);
         apply_generic_port(&repo, "api", &mut r);
         assert_eq!(r.port, 7000);
         assert_eq!(
             r.facts.get("port").unwrap().evidence.to_string(),
-            "api/.env:2 (PORT in .env)"
+            ".env:2 (PORT in .env)"
         );
     }
 
@@ -262,6 +285,15 @@ mod tests {
             r.facts.get("port").unwrap().evidence.to_string(),
             "Dockerfile:5 (EXPOSE of the existing Dockerfile)"
         );
+    }
+
+    #[test]
+    fn evidence_is_relative_to_the_analyzed_directory() {
+        assert_eq!(relative_to_dir("a/b/Dockerfile", "a/b"), "Dockerfile");
+        assert_eq!(relative_to_dir("a/compose.yml", "a/b"), "../compose.yml");
+        assert_eq!(relative_to_dir("compose.yml", "a/b"), "../../compose.yml");
+        assert_eq!(relative_to_dir(".env", ""), ".env");
+        assert_eq!(relative_to_dir("ab/x", "a"), "../ab/x");
     }
 
     #[test]

@@ -282,3 +282,63 @@ fn the_step_summary_says_what_was_detected() {
         );
     });
 }
+
+#[test]
+fn a_compose_file_above_repo_path_gives_a_defaulted_port_through_the_tool() {
+    let rt = rt();
+    let f = fixture(dry());
+    let root = f.dir.path().join("stack");
+    let api = root.join("api");
+    std::fs::create_dir_all(&api).unwrap();
+    std::fs::write(api.join("requirements.txt"), "fastapi\nuvicorn\n").unwrap();
+    std::fs::write(
+        api.join("main.py"),
+        "from fastapi import FastAPI\napp = FastAPI()\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("docker-compose.yml"),
+        "services:\n  api:\n    build: ./api\n    ports:\n      - \"8080:9000\"\n",
+    )
+    .unwrap();
+    rt.block_on(async {
+        call(
+            &f.tools,
+            "start_workflow",
+            json!({"repo_path": api, "session_id": "api"}),
+        )
+        .await
+        .unwrap();
+        let out = call(
+            &f.tools,
+            "analyze_repository",
+            json!({"session_id": "api", "repo_path": api}),
+        )
+        .await
+        .unwrap();
+        let a = &out.structured["artifact"];
+        assert_eq!(a["port"], 9000, "{a}");
+        let fact = a["facts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["fact"] == "port")
+            .unwrap();
+        assert_eq!(fact["fallback"], false, "{fact}");
+        assert_eq!(fact["evidence"]["file"], "../docker-compose.yml", "{fact}");
+        assert!(out.summary.contains("port 9000"), "{}", out.summary);
+        call(
+            &f.tools,
+            "generate_dockerfile",
+            json!({"session_id": "api"}),
+        )
+        .await
+        .unwrap();
+        let dockerfile = std::fs::read_to_string(api.join("Dockerfile")).unwrap();
+        assert!(dockerfile.contains("EXPOSE 9000"), "{dockerfile}");
+        assert!(
+            !dockerfile.contains("8000"),
+            "the defaulted port is gone: {dockerfile}"
+        );
+    });
+}
