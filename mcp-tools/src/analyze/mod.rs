@@ -269,7 +269,7 @@ pub fn analyze(root: &Path) -> Result<AnalyzeResult, AnalyzeError> {
 /// read when it lies inside `bound`.
 ///
 /// # Errors
-/// [`AnalyzeError`] when `dir` is not one deployable service: several services below it
+/// [`AnalyzeError`] when `dir` is not one deployable service: services below it
 /// (with the candidates), several Go main packages, only libraries, or no known stack.
 pub fn analyze_dir(bound: &Path, dir: &Path) -> Result<AnalyzeResult, AnalyzeError> {
     let repo = Repo::new(bound);

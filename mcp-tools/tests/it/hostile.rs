@@ -108,3 +108,32 @@ fn a_ten_megabyte_manifest_is_not_read() {
         );
     });
 }
+
+#[test]
+fn a_symlinked_requirements_file_beside_a_real_manifest_is_not_read() {
+    let rt = rt();
+    let f = fixture(dry());
+    let repo = f.dir.path().join("beside");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(
+        repo.join("pyproject.toml"),
+        "[project]\nname = \"svc\"\ndependencies = [\"flask\"]\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", repo.join("requirements.txt")).unwrap();
+    std::fs::write(
+        repo.join("app.py"),
+        "from flask import Flask\napp = Flask(__name__)\n",
+    )
+    .unwrap();
+    rt.block_on(async {
+        let (outcome, session) = run_bounded(&f, &repo, "beside").await;
+        let text = format!("{outcome:?} {session}");
+        assert!(
+            !text.contains("root:"),
+            "content of /etc/passwd leaked: {text}"
+        );
+        let dockerfile = std::fs::read_to_string(repo.join("Dockerfile")).unwrap_or_default();
+        assert!(!dockerfile.contains("root:"), "{dockerfile}");
+    });
+}
