@@ -507,7 +507,7 @@ mod tests {
             "express",
             8081,
             "npm ci",
-            "npm start",
+            "node server.js",
         );
         check(
             &[
@@ -518,10 +518,10 @@ mod tests {
                 ("yarn.lock", ""),
             ],
             "typescript",
-            "next",
+            "nextjs",
             3000,
             "yarn run build",
-            "yarn start",
+            "next start -H 0.0.0.0 -p 3000",
         );
         check(
             &[

@@ -24,15 +24,7 @@ const PENDING: &[&str] = &[
     "python-worker",
     "python-dotenv-port",
     "python-src-layout",
-    "express-src-index",
-    "express-yarn",
-    "nextjs-standalone",
-    "nextjs-pnpm",
-    "nestjs-api",
-    "bun-server",
-    "node-ts-express",
     "node-existing-dockerfile",
-    "2048-game",
     "go-root-main",
     "go-cmd-single",
     "go-multi-main",
@@ -50,7 +42,6 @@ const PENDING: &[&str] = &[
     "monorepo-services/services/api",
     "monorepo-services/services/worker",
     "compose-fullstack/backend",
-    "compose-fullstack/frontend",
 ];
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,173 @@
+//! What starts a Node.js or Bun service: the file `scripts.start` runs, Next.js's
+//! `server.js` (standalone output) or `next start`, NestJS's built `dist/main.js`, the
+//! TypeScript compiler's output, `main` only when that file exists, `bin`, or a
+//! conventional file name.
+
+use super::super::repo::join;
+use super::super::Repo;
+use super::Package;
+
+/// The entrypoint and the rule and `package.json` line that gave it.
+#[derive(Debug, Clone)]
+pub(super) struct Entrypoint {
+    /// The script path (`src/index.js`), `server.js` for a standalone Next.js build, or
+    /// `next start`.
+    pub(super) path: String,
+    /// The `package.json` line that says it, when one does.
+    pub(super) line: Option<u32>,
+    pub(super) rule: String,
+    /// True when nothing said it and a conventional name was taken.
+    pub(super) fallback: bool,
+}
+
+/// Conventional entry files, tried last.
+const CONVENTIONAL: [&str; 10] = [
+    "server.js",
+    "index.js",
+    "app.js",
+    "main.js",
+    "src/index.js",
+    "src/server.js",
+    "src/app.js",
+    "src/main.js",
+    "index.ts",
+    "src/index.ts",
+];
+
+/// The file a start script runs: `node [flags] X`, `bun [run] X`, after any `VAR=value`
+/// assignments; `None` for anything else (`next start`, `nest start`, `nodemon`).
+fn script_file(script: &str) -> Option<&str> {
+    let mut words = script
+        .split("&&")
+        .last()?
+        .split_whitespace()
+        .skip_while(|w| w.contains('=') && !w.starts_with('-'));
+    let runner = words.next()?;
+    if !matches!(runner, "node" | "bun") {
+        return None;
+    }
+    words.find(|w| !w.starts_with('-') && *w != "run")
+}
+
+/// `X` as a file of `dir`: itself, or with `.js`/`.mjs`/`.cjs` added when it names none
+/// (`node dist/main` runs `dist/main.js`); `built` accepts a file under the build output
+/// that does not exist before the build.
+fn resolve(repo: &Repo, dir: &str, x: &str, built: Option<&str>) -> Option<String> {
+    let x = x.trim_start_matches("./");
+    let has_ext = x.rsplit('/').next().is_some_and(|n| n.contains('.'));
+    let tries: Vec<String> = if has_ext {
+        vec![x.to_owned()]
+    } else {
+        ["js", "mjs", "cjs", "ts"]
+            .iter()
+            .map(|e| format!("{x}.{e}"))
+            .collect()
+    };
+    if let Some(found) = tries.iter().find(|t| repo.is_file(&join(dir, t))) {
+        return Some(found.clone());
+    }
+    let out = built?;
+    x.starts_with(&format!("{out}/"))
+        .then(|| tries.into_iter().next())
+        .flatten()
+}
+
+/// The entrypoint of `pkg` in `dir`; `next` is `Some(standalone)` for a Next.js app,
+/// `nest` true for NestJS, `out_dir` the build output when there is a build.
+pub(super) fn find(
+    repo: &Repo,
+    dir: &str,
+    pkg: &Package,
+    next: Option<bool>,
+    nest: bool,
+    out_dir: Option<&str>,
+) -> Option<Entrypoint> {
+    let said = |path: String, key: &str, rule: &str| Entrypoint {
+        path,
+        line: pkg.line_of(&format!("\"{key}\"")),
+        rule: rule.to_owned(),
+        fallback: false,
+    };
+    match next {
+        Some(true) => {
+            return Some(Entrypoint {
+                path: "server.js".into(),
+                line: None,
+                rule: "next.config: output 'standalone' builds .next/standalone/server.js".into(),
+                fallback: false,
+            })
+        }
+        Some(false) => {
+            return Some(said(
+                "next start".into(),
+                "start",
+                "a Next.js app runs next start",
+            ))
+        }
+        None => {}
+    }
+    for key in ["start:prod", "start"] {
+        let Some(script) = pkg.script(key) else {
+            continue;
+        };
+        if key == "start:prod" && !nest {
+            continue;
+        }
+        if let Some(file) = script_file(script).and_then(|x| resolve(repo, dir, x, out_dir)) {
+            return Some(said(file, key, &format!("scripts.{key} runs it")));
+        }
+    }
+    if nest {
+        let out = out_dir.unwrap_or("dist");
+        return Some(said(
+            format!("{out}/main.js"),
+            "build",
+            "NestJS builds src/main.ts to main.js",
+        ));
+    }
+    for key in ["main", "module"] {
+        if let Some(file) = pkg
+            .str_field(key)
+            .and_then(|m| resolve(repo, dir, m, out_dir))
+        {
+            return Some(said(file, key, &format!("{key} names an existing file")));
+        }
+    }
+    let bin = pkg.value.get("bin");
+    let bin = bin
+        .and_then(|b| b.as_str())
+        .or_else(|| bin.and_then(|b| b.as_object()?.values().next()?.as_str()));
+    if let Some(file) = bin.and_then(|b| resolve(repo, dir, b, out_dir)) {
+        return Some(said(file, "bin", "bin names it"));
+    }
+    CONVENTIONAL
+        .iter()
+        .find(|f| repo.is_file(&join(dir, f)))
+        .map(|f| Entrypoint {
+            path: (*f).to_owned(),
+            line: None,
+            rule: "a conventional entry file name".into(),
+            fallback: true,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::script_file;
+
+    #[test]
+    fn start_scripts_name_their_file() {
+        assert_eq!(script_file("node src/index.js"), Some("src/index.js"));
+        assert_eq!(
+            script_file("NODE_ENV=production node --enable-source-maps dist/main"),
+            Some("dist/main")
+        );
+        assert_eq!(script_file("bun run index.ts"), Some("index.ts"));
+        assert_eq!(
+            script_file("npm run build && node server.js"),
+            Some("server.js")
+        );
+        assert_eq!(script_file("next start"), None);
+        assert_eq!(script_file("nest start"), None);
+    }
+}
