@@ -29,6 +29,7 @@ use std::path::Path;
 
 pub use self::facts::{AnalyzeError, Candidate, Evidence, Fact, Facts, ServiceKind};
 
+pub(crate) use self::node::{NodeDetails, NodeRuntime};
 pub(crate) use self::repo::Repo;
 
 use schemars::JsonSchema;
