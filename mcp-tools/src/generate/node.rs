@@ -6,7 +6,7 @@
 //! `public`; a static site is served by `nginxinc/nginx-unprivileged` (uid 101, port 8080).
 
 use super::{exec_form, render, template};
-use crate::analyze::{AnalyzeResult, Details, NodeDetails, NodeRuntime};
+use crate::analyze::{AnalyzeResult, Details, NodeDetails, NodeRuntime, ServiceKind};
 use crate::toolchain::{choose, Ecosystem};
 
 /// The Node.js or Bun Dockerfile for `a`, exposing `port`.
@@ -48,9 +48,21 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
             ],
         )
     };
-    let env: String = d.port_env.iter().map(|v| format!(" {v}={port}")).collect();
+    let worker = a.kind == ServiceKind::Worker;
+    let env: String = d
+        .port_env
+        .iter()
+        .filter(|_| !worker)
+        .map(|v| format!(" {v}={port}"))
+        .collect();
+    // A worker listens on nothing: no EXPOSE.
+    let expose = if worker {
+        String::new()
+    } else {
+        format!("EXPOSE {port}\n")
+    };
     let healthcheck = match &a.health_path {
-        Some(path) if d.runtime != NodeRuntime::StaticSite => {
+        Some(path) if d.runtime != NodeRuntime::StaticSite && !worker => {
             let probe = format!(
                 "fetch('http://127.0.0.1:{port}{path}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
             );
@@ -68,6 +80,7 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
             ("base", &base),
             ("env", &env),
             ("port", port),
+            ("expose", &expose),
             ("healthcheck", &healthcheck),
         ];
         v.extend_from_slice(extra);

@@ -4,5 +4,4 @@ ENV NODE_ENV=production NEXT_TELEMETRY_DISABLED=1 HOSTNAME=0.0.0.0{env}
 {public}COPY --from=build --chown=1000:1000 /app/.next/standalone ./
 COPY --from=build --chown=1000:1000 /app/.next/static ./.next/static
 USER 1000
-EXPOSE {port}
-{healthcheck}CMD ["node", "server.js"]
+{expose}{healthcheck}CMD ["node", "server.js"]

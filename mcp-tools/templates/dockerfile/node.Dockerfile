@@ -9,5 +9,4 @@ ENV NODE_ENV=production{env}
 COPY . .
 COPY --from=prod-deps /app/node_modules ./node_modules
 {build_copy}USER 1000
-EXPOSE {port}
-{healthcheck}CMD {cmd}
+{expose}{healthcheck}CMD {cmd}

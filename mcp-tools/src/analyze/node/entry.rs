@@ -18,6 +18,13 @@ pub(super) struct Entrypoint {
     pub(super) rule: String,
     /// True when nothing said it and a conventional name was taken.
     pub(super) fallback: bool,
+    /// The runtime flags of the start script (`--enable-source-maps`), kept in the command.
+    pub(super) flags: Vec<String>,
+    /// `tsx` or `ts-node` when the start script runs TypeScript without a build: the image
+    /// runs it through `node_modules/.bin/<runner>` and keeps the dev dependencies.
+    pub(super) runner: Option<String>,
+    /// True when the runtime needs the dev dependencies (a TypeScript runner).
+    pub(super) needs_dev: bool,
 }
 
 /// Conventional entry files, tried last.
@@ -34,19 +41,53 @@ const CONVENTIONAL: [&str; 10] = [
     "src/index.ts",
 ];
 
-/// The file a start script runs: `node [flags] X`, `bun [run] X`, after any `VAR=value`
-/// assignments; `None` for anything else (`next start`, `nest start`, `nodemon`).
-fn script_file(script: &str) -> Option<&str> {
+/// What a start script runs: the runner (`node`, `bun`, `tsx`, `ts-node`), its flags
+/// (`--enable-source-maps`, `-r dotenv/config`) and the file, after any `VAR=value`
+/// assignments and up to the last `&&`; `None` for anything else (`next start`,
+/// `nest start`, `nodemon`).
+fn script_command(script: &str) -> Option<(&str, Vec<&str>, &str)> {
     let mut words = script
         .split("&&")
         .last()?
         .split_whitespace()
         .skip_while(|w| w.contains('=') && !w.starts_with('-'));
     let runner = words.next()?;
-    if !matches!(runner, "node" | "bun") {
+    if !matches!(runner, "node" | "bun" | "tsx" | "ts-node") {
         return None;
     }
-    words.find(|w| !w.starts_with('-') && *w != "run")
+    let mut flags = Vec::new();
+    while let Some(w) = words.next() {
+        if w == "run" && runner == "bun" {
+            continue;
+        }
+        if !w.starts_with('-') {
+            return Some((runner, flags, w));
+        }
+        flags.push(w);
+        // Flags whose value is the next word.
+        if matches!(
+            w,
+            "-r" | "--require" | "--import" | "--loader" | "--env-file"
+        ) {
+            flags.extend(words.next());
+        }
+    }
+    None
+}
+
+/// The file a start script runs (see [`script_command`]).
+#[cfg(test)]
+fn script_file(script: &str) -> Option<&str> {
+    script_command(script).map(|(_, _, f)| f)
+}
+
+/// `src/server.ts`, run by tsx or ts-node, as the file `tsc` writes to `out` (`dist/server.js`):
+/// the first directory (the `rootDir`, usually `src`) is replaced by `out`.
+fn compiled(file: &str, out: &str) -> String {
+    let file = file.trim_start_matches("./");
+    let rest = file.split_once('/').map_or(file, |(_, r)| r);
+    let stem = rest.rsplit_once('.').map_or(rest, |(s, _)| s);
+    format!("{out}/{stem}.js")
 }
 
 /// `X` as a file of `dir`: itself, or with `.js`/`.mjs`/`.cjs` added when it names none
@@ -87,6 +128,9 @@ pub(super) fn find(
         line: pkg.line_of(&format!("\"{key}\"")),
         rule: rule.to_owned(),
         fallback: false,
+        flags: Vec::new(),
+        runner: None,
+        needs_dev: false,
     };
     match next {
         Some(true) => {
@@ -94,7 +138,7 @@ pub(super) fn find(
                 path: "server.js".into(),
                 line: None,
                 rule: "next.config: output 'standalone' builds .next/standalone/server.js".into(),
-                fallback: false,
+                ..said(String::new(), "", "")
             })
         }
         Some(false) => {
@@ -113,8 +157,22 @@ pub(super) fn find(
         if key == "start:prod" && !nest {
             continue;
         }
-        if let Some(file) = script_file(script).and_then(|x| resolve(repo, dir, x, out_dir)) {
-            return Some(said(file, key, &format!("scripts.{key} runs it")));
+        let Some((runner, flags, x)) = script_command(script) else {
+            continue;
+        };
+        let typescript_runner = matches!(runner, "tsx" | "ts-node");
+        if let (true, Some(out)) = (typescript_runner, out_dir) {
+            let rule = format!("scripts.{key} runs {x} with {runner}; the build compiles it");
+            return Some(said(compiled(x, out), key, &rule));
+        }
+        if let Some(file) = resolve(repo, dir, x, out_dir) {
+            let mut e = said(file, key, &format!("scripts.{key} runs it"));
+            e.flags = flags.into_iter().map(str::to_owned).collect();
+            e.needs_dev = typescript_runner;
+            if typescript_runner {
+                e.runner = Some(runner.to_owned());
+            }
+            return Some(e);
         }
     }
     if nest {
@@ -148,12 +206,13 @@ pub(super) fn find(
             line: None,
             rule: "a conventional entry file name".into(),
             fallback: true,
+            ..said(String::new(), "", "")
         })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::script_file;
+    use super::{compiled, script_command, script_file};
 
     #[test]
     fn start_scripts_name_their_file() {
@@ -169,5 +228,15 @@ mod tests {
         );
         assert_eq!(script_file("next start"), None);
         assert_eq!(script_file("nest start"), None);
+        assert_eq!(
+            script_command("node -r dotenv/config --enable-source-maps dist/index.js"),
+            Some((
+                "node",
+                vec!["-r", "dotenv/config", "--enable-source-maps"],
+                "dist/index.js"
+            ))
+        );
+        assert_eq!(compiled("src/server.ts", "dist"), "dist/server.js");
+        assert_eq!(compiled("./src/api/main.ts", "build"), "build/api/main.js");
     }
 }

@@ -9,14 +9,16 @@
 
 mod entry;
 mod manager;
+mod next;
 mod scan;
+mod toolchain;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::repo::join;
-use super::{AnalyzeResult, Detection, Evidence, Repo, ToolchainFact};
-use crate::toolchain::{self, Declared, Ecosystem, Source};
+use super::{AnalyzeResult, Detection, Evidence, Repo};
+use next::{next_output, next_port, tsc_out_dir};
 
 /// How the image runs the service.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -95,7 +97,7 @@ impl Package {
 }
 
 /// Frameworks by the dependency that brings them, the first found wins.
-const FRAMEWORKS: [(&str, &str); 9] = [
+const FRAMEWORKS: [(&str, &str); 10] = [
     ("next", "nextjs"),
     ("@nestjs/core", "nestjs"),
     ("fastify", "fastify"),
@@ -105,6 +107,7 @@ const FRAMEWORKS: [(&str, &str); 9] = [
     ("@hapi/hapi", "hapi"),
     ("elysia", "elysia"),
     ("vite", "vite"),
+    ("react-scripts", "create-react-app"),
 ];
 
 /// Reads directory `dir` of `repo` as a Node.js or Bun project.
@@ -160,6 +163,7 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         .map(|_| format!("{} run build", mgr.tool));
     let static_site = match (&r.framework[..], &next_output) {
         ("vite", _) => pkg.script("start").is_none() && build.is_some(),
+        ("create-react-app", _) => build.is_some(),
         ("nextjs", Some((o, _, _))) => o == "export",
         _ => false,
     };
@@ -167,6 +171,7 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     let build_output = match (&r.framework[..], build.is_some()) {
         (_, false) => String::new(),
         ("vite", _) => "dist".into(),
+        ("create-react-app", _) => "build".into(),
         ("nextjs", _) if static_site => "out".into(),
         ("nextjs", _) => ".next".into(),
         _ => out_dir.clone().unwrap_or_else(|| "dist".into()),
@@ -207,7 +212,6 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
 
     let service = !r.framework.is_empty()
         || pkg.script("start").is_some()
-        || pkg.value.get("bin").is_some()
         || (entry.is_some() && found.listens);
     if !service {
         r.checks.push(
@@ -227,8 +231,16 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         NodeRuntime::Node
     };
 
+    // A start script whose code neither listens nor serves is a worker: no port, no probe.
+    let worker = r.framework.is_empty() && !found.listens && found.port.is_none();
     // The port: nginx-unprivileged's, a Next.js `-p`, the code's, else a default.
-    if runtime == NodeRuntime::StaticSite {
+    if worker {
+        r.port = 0;
+        r.kind = super::ServiceKind::Worker;
+        let rule = "no listen(), serve() or port in the sources: a worker";
+        r.facts.fallback("kind", "worker", rule);
+        r.facts.fallback("port", 0, rule);
+    } else if runtime == NodeRuntime::StaticSite {
         r.port = 8080;
         r.facts.record(
             "port",
@@ -253,6 +265,16 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
             "the Node.js convention (3000): no port in the code"
         };
         r.facts.fallback("port", 3000, rule);
+    }
+    if let Some((file, line)) = &found.loopback {
+        r.checks.push(format!(
+            "{file}:{line} listens on the loopback address: nothing outside the container reaches it; bind 0.0.0.0"
+        ));
+    } else if r.framework == "fastify" && !found.binds_all {
+        r.checks.push(
+            "fastify listens on 127.0.0.1 unless told otherwise: pass host: '0.0.0.0' to listen()"
+                .into(),
+        );
     }
     if let Some(h) = &found.health {
         r.health_path = Some(h.value.clone());
@@ -280,13 +302,23 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         }
         (Some(e), _) => {
             r.entrypoint = e.path.clone();
-            r.start_command = match runtime {
-                NodeRuntime::Bun => format!("bun {}", e.path),
-                _ if e.path == "next start" => {
-                    format!("node_modules/.bin/next start -H 0.0.0.0 -p {}", r.port)
-                }
-                _ => format!("node {}", e.path),
+            let runner = match (&e.runner, runtime) {
+                (Some(ts), _) => format!("node_modules/.bin/{ts}"),
+                (None, NodeRuntime::Bun) => "bun".into(),
+                (None, _) => "node".into(),
             };
+            r.start_command = if e.path == "next start" {
+                format!("node_modules/.bin/next start -H 0.0.0.0 -p {}", r.port)
+            } else {
+                let flags: String = e.flags.iter().map(|f| format!("{f} ")).collect();
+                format!("{runner} {flags}{}", e.path)
+            };
+            if e.needs_dev {
+                r.checks.push(format!(
+                    "{} runs TypeScript through {runner} without a build: the image keeps the dev dependencies; a tsc build is leaner",
+                    e.path
+                ));
+            }
             let ev = match e.line {
                 Some(line) => Evidence::at("package.json", Some(line), e.rule.clone()),
                 None if standalone => next_output
@@ -309,7 +341,7 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     }
 
     // The toolchain.
-    match node_toolchain(repo, dir, &pkg, bun) {
+    match toolchain::node_toolchain(repo, dir, &pkg, bun) {
         Ok((fact, ev, fallback)) => {
             put(&mut r, "toolchain", &fact.tag, ev, fallback);
             r.toolchain = Some(fact);
@@ -333,14 +365,19 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         None => format!("{prefix}{}", mgr.install),
     };
     let mut port_env = found.port_env.clone();
-    if !port_env.iter().any(|p| p == "PORT") && runtime != NodeRuntime::StaticSite {
+    if !port_env.iter().any(|p| p == "PORT") && runtime != NodeRuntime::StaticSite && !worker {
         port_env.insert(0, "PORT".into());
     }
     r.details = super::Details::Node(NodeDetails {
         runtime,
         manifests: mgr.manifests.clone(),
         install: mgr.install.clone(),
-        install_prod: mgr.install_prod.clone(),
+        // A TypeScript runner (tsx, ts-node) is a dev dependency the runtime needs.
+        install_prod: if entry.as_ref().is_some_and(|e| e.needs_dev) {
+            mgr.install.clone()
+        } else {
+            mgr.install_prod.clone()
+        },
         setup,
         build: build.unwrap_or_default(),
         build_output,
@@ -359,99 +396,169 @@ fn put(r: &mut AnalyzeResult, fact: &str, value: &str, ev: Evidence, fallback: b
     }
 }
 
-/// Next.js's `output` mode (`standalone`, `export`) from `next.config.*`, with the file and
-/// line.
-fn next_output(repo: &Repo, dir: &str) -> Option<(String, String, u32)> {
-    [
-        "next.config.js",
-        "next.config.mjs",
-        "next.config.ts",
-        "next.config.cjs",
-    ]
-    .iter()
-    .find_map(|f| {
-        let (line, text) = repo.find_line(&join(dir, f), |l| {
-            l.trim_start().starts_with("output:") || l.trim_start().starts_with("output :")
-        })?;
-        let mode = ["standalone", "export"]
-            .into_iter()
-            .find(|m| text.contains(m))?;
-        Some((mode.to_owned(), (*f).to_owned(), line))
-    })
-}
+#[cfg(test)]
+mod tests {
+    use super::super::{Details, ServiceKind, Strength};
+    use super::*;
 
-/// The `-p`/`--port` of a `next start` script.
-fn next_port(pkg: &Package) -> Option<u16> {
-    let script = pkg.script("start")?;
-    let mut words = script.split_whitespace();
-    while let Some(w) = words.next() {
-        if let Some(v) = w.strip_prefix("--port=") {
-            return v.parse().ok();
+    /// Detects a directory written from `files`: the strength and the result.
+    fn detect_files(files: &[(&str, &str)]) -> (Strength, AnalyzeResult) {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, body) in files {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
         }
-        if w == "-p" || w == "--port" {
-            return words.next()?.parse().ok();
+        let repo = Repo::new(dir.path().canonicalize().unwrap());
+        let d = detect(&repo, "").unwrap();
+        (d.strength, d.outcome.unwrap())
+    }
+
+    /// Extra files, then the expected manager, install and setup.
+    type ManagerCase<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str, &'a str);
+
+    fn details(r: &AnalyzeResult) -> NodeDetails {
+        match &r.details {
+            Details::Node(d) => d.clone(),
+            other => panic!("{other:?}"),
         }
     }
-    None
-}
 
-/// `compilerOptions.outDir` of `tsconfig.json` (`./dist` → `dist`), read by line: a
-/// tsconfig may hold comments that JSON parsers refuse.
-fn tsc_out_dir(repo: &Repo, dir: &str) -> Option<String> {
-    let (_, line) = repo.find_line(&join(dir, "tsconfig.json"), |l| l.contains("\"outDir\""))?;
-    let after = line.split("\"outDir\"").nth(1)?;
-    let value = after.split('"').nth(1)?;
-    let value = value.trim_start_matches("./").trim_end_matches('/');
-    (!value.is_empty() && value != ".").then(|| value.to_owned())
-}
-
-/// The toolchain fact (`node` from `engines.node` / `.nvmrc` / `.node-version`, or Bun's
-/// image), the evidence to record and whether it is a fallback.
-fn node_toolchain(
-    repo: &Repo,
-    dir: &str,
-    pkg: &Package,
-    bun: bool,
-) -> Result<(ToolchainFact, Evidence, bool), toolchain::ToolchainError> {
-    let mut decls = Vec::new();
-    if !bun {
-        let engines = pkg
-            .value
-            .get("engines")
-            .and_then(|e| e.get("node"))
-            .and_then(|n| n.as_str());
-        if let Some(raw) = engines {
-            let line = pkg
-                .text
-                .lines()
-                .position(|l| l.contains("\"node\"") && l.contains(raw))
-                .map_or(0, |i| i as u32 + 1);
-            let ev = toolchain::Evidence::new("package.json", line);
-            decls.push(Declared::parse(Source::EnginesNode, raw, ev)?);
-        }
-        for f in [".nvmrc", ".node-version"] {
-            if let Some(raw) = repo.read(&join(dir, f)) {
-                let ev = toolchain::Evidence::new(f, 1);
-                decls.push(Declared::parse(Source::NodeVersionFile, raw.trim(), ev)?);
-            }
-        }
+    #[test]
+    fn a_package_json_of_linters_is_tooling_and_bad_json_never_panics() {
+        let lint = r#"{"scripts":{"lint":"eslint ."},"devDependencies":{"eslint":"9"}}"#;
+        assert_eq!(detect_files(&[("package.json", lint)]).0, Strength::Tooling);
+        assert_eq!(
+            detect_files(&[("package.json", "{not json")]).0,
+            Strength::Tooling
+        );
+        assert_eq!(
+            detect_files(&[("package.json", "[1]")]).0,
+            Strength::Tooling
+        );
     }
-    let ecosystem = if bun { Ecosystem::Bun } else { Ecosystem::Node };
-    let choice = toolchain::choose(ecosystem, &decls)?;
-    let deciding = choice
-        .evidence
-        .as_ref()
-        .and_then(|ev| decls.iter().find(|d| d.evidence() == ev))
-        .or(decls.first());
-    let raw: Vec<&str> = deciding.map(|d| d.raw().trim()).into_iter().collect();
-    let fact = ToolchainFact::from_choice(&choice, &raw);
-    let ev = match deciding {
-        Some(d) => Evidence::at(
-            &d.evidence().file,
-            Some(d.evidence().line).filter(|l| *l > 0),
-            choice.reason.clone(),
-        ),
-        None => Evidence::rule(choice.reason.clone()),
-    };
-    Ok((fact, ev, deciding.is_none()))
+
+    #[test]
+    fn each_manager_installs_from_its_lockfile() {
+        let pkg = r#"{"scripts":{"start":"node index.js"},"dependencies":{"express":"4"}}"#;
+        let cases: [ManagerCase; 4] = [
+            (
+                &[
+                    (".yarnrc.yml", "nodeLinker: node-modules\n"),
+                    ("yarn.lock", "__metadata:\n"),
+                ],
+                "yarn",
+                "yarn install --immutable",
+                "corepack enable",
+            ),
+            (
+                &[("bun.lockb", "")],
+                "bun",
+                "bun install --frozen-lockfile",
+                "",
+            ),
+            (
+                &[("pnpm-lock.yaml", ""), ("package-lock.json", "{}")],
+                "pnpm",
+                "pnpm install --frozen-lockfile",
+                "corepack enable",
+            ),
+            (&[], "npm", "npm install", ""),
+        ];
+        for (extra, tool, install, setup) in cases {
+            let mut files = vec![("package.json", pkg), ("index.js", "app.listen(3000)")];
+            files.extend_from_slice(extra);
+            let (_, r) = detect_files(&files);
+            let d = details(&r);
+            assert_eq!(
+                (r.build_tool.as_str(), d.install.as_str(), d.setup.as_str()),
+                (tool, install, setup),
+                "{r:?}"
+            );
+        }
+        let (_, r) = detect_files(&[("package.json", pkg), ("index.js", "")]);
+        assert!(
+            r.checks.iter().any(|c| c.contains("no lockfile")),
+            "{:?}",
+            r.checks
+        );
+    }
+
+    #[test]
+    fn next_modes_and_ports() {
+        let pkg = r#"{"scripts":{"build":"next build","start":"next start -p 4000"},"dependencies":{"next":"15"}}"#;
+        let (_, r) = detect_files(&[("package.json", pkg), ("package-lock.json", "{}")]);
+        assert_eq!((r.port, r.entrypoint.as_str()), (4000, "next start"));
+        assert_eq!(
+            r.start_command,
+            "node_modules/.bin/next start -H 0.0.0.0 -p 4000"
+        );
+        let (_, r) = detect_files(&[
+            ("package.json", pkg),
+            (
+                "next.config.js",
+                "module.exports = {\n  output: 'export',\n};\n",
+            ),
+        ]);
+        let d = details(&r);
+        assert_eq!(
+            (d.runtime, d.build_output.as_str(), r.port),
+            (NodeRuntime::StaticSite, "out", 8080)
+        );
+    }
+
+    #[test]
+    fn a_start_script_that_listens_on_nothing_is_a_worker() {
+        let pkg = r#"{"scripts":{"start":"node worker.js"},"dependencies":{"bullmq":"5"}}"#;
+        let (s, r) = detect_files(&[
+            ("package.json", pkg),
+            ("worker.js", "new Worker('q', job);\n"),
+        ]);
+        assert_eq!(
+            (s, r.kind, r.port),
+            (Strength::Service, ServiceKind::Worker, 0)
+        );
+        let df = crate::generate::dockerfile(&r);
+        assert!(!df.contains("EXPOSE") && !df.contains("PORT="), "{df}");
+    }
+
+    #[test]
+    fn typescript_runners_map_to_the_build_output_or_keep_dev_dependencies() {
+        let built = r#"{"scripts":{"build":"tsc","start":"tsx src/app.ts"},"dependencies":{"fastify":"5"}}"#;
+        let (_, r) = detect_files(&[
+            ("package.json", built),
+            (
+                "tsconfig.json",
+                "{\"compilerOptions\": {\"outDir\": \"build\"}}",
+            ),
+            ("src/app.ts", "await app.listen({ port: 7000 });\n"),
+        ]);
+        assert_eq!(
+            (r.entrypoint.as_str(), r.port, r.language.as_str()),
+            ("build/app.js", 7000, "typescript")
+        );
+        assert!(
+            r.checks.iter().any(|c| c.contains("host: '0.0.0.0'")),
+            "{:?}",
+            r.checks
+        );
+        let unbuilt = r#"{"scripts":{"start":"tsx src/app.ts"},"dependencies":{"hono":"4"}}"#;
+        let (_, r) = detect_files(&[
+            ("package.json", unbuilt),
+            ("src/app.ts", "export default { port: 3001, fetch }\n"),
+        ]);
+        assert_eq!(r.start_command, "node_modules/.bin/tsx src/app.ts");
+        assert_eq!(details(&r).install_prod, "npm install");
+    }
+
+    #[test]
+    fn main_counts_only_when_its_file_exists() {
+        let pkg = r#"{"main":"index.js","dependencies":{"express":"4"}}"#;
+        let (_, r) = detect_files(&[
+            ("package.json", pkg),
+            ("src/index.js", "app.listen(process.env.PORT || 8000)"),
+        ]);
+        assert_eq!((r.entrypoint.as_str(), r.port), ("src/index.js", 8000));
+        assert!(r.facts.get("entrypoint").is_some_and(|f| f.fallback));
+    }
 }

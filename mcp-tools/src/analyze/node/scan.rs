@@ -38,6 +38,10 @@ pub(super) struct Scan {
     pub(super) health: Option<Found<String>>,
     /// Whether any file calls `listen(` or `serve(`: the package runs a server.
     pub(super) listens: bool,
+    /// A `listen(…)` bound to the loopback address, unreachable from outside a container.
+    pub(super) loopback: Option<(String, u32)>,
+    /// Whether any file names `0.0.0.0` or `::` (a host bound on every interface).
+    pub(super) binds_all: bool,
 }
 
 /// The source files of directory `dir` (JavaScript and TypeScript, no tests, no build
@@ -91,7 +95,16 @@ pub(super) fn scan(repo: &Repo, dir: &str, files: &[Entry]) -> Scan {
                 continue;
             }
             let line_no = i as u32 + 1;
-            out.listens |= l.contains("listen(") || l.contains("serve(");
+            let listen = l.contains("listen(") || l.contains("serve(");
+            out.listens |= listen;
+            out.binds_all |= l.contains("0.0.0.0") || l.contains("'::'") || l.contains("\"::\"");
+            if listen
+                && (l.contains("127.0.0.1")
+                    || l.contains("'localhost'")
+                    || l.contains("\"localhost\""))
+            {
+                out.loopback.get_or_insert((shown.clone(), line_no));
+            }
             for name in port_env_names(l) {
                 if !out.port_env.contains(&name) {
                     out.port_env.push(name);
