@@ -34,6 +34,8 @@ pub(super) struct Manager {
     pub(super) evidence: Evidence,
     /// True when nothing pinned the install (no lockfile).
     pub(super) fallback: bool,
+    /// What the assistant should check about the install.
+    pub(super) checks: Vec<String>,
 }
 
 /// The manager of directory `dir`, whose `package.json` (text `pkg`, value `v`) may carry a
@@ -137,13 +139,52 @@ pub(super) fn detect(repo: &Repo, dir: &str, pkg: &str, v: &serde_json::Value) -
             manifests.push(extra.to_owned());
         }
     }
+    let mut checks = Vec::new();
+    // Yarn Berry defaults to Plug'n'Play (no node_modules); the image's stages copy
+    // node_modules, so the install asks for that linker (the lockfile does not depend on it).
+    let pnp = berry
+        && !repo
+            .read(&join(dir, ".yarnrc.yml"))
+            .is_some_and(|y| y.contains("nodeLinker"));
+    let linker = if pnp {
+        "YARN_NODE_LINKER=node-modules "
+    } else {
+        ""
+    };
+    if berry && field_tool != Some("yarn") {
+        checks.push(
+            "Yarn Berry without a packageManager field: corepack would run Yarn 1; add \"packageManager\": \"yarn@<version>\""
+                .to_owned(),
+        );
+    }
+    if !locked {
+        if let Some(up) = ancestor_lockfile(repo, dir) {
+            checks.push(format!(
+                "no lockfile here but {up} holds one: this looks like a workspace member; build from the workspace root or the install is not reproducible"
+            ));
+        }
+    }
     Manager {
         tool,
         manifests,
-        install: install.to_owned(),
-        install_prod: install_prod.to_owned(),
+        install: format!("{linker}{install}"),
+        install_prod: format!("{linker}{install_prod}"),
         setup,
         evidence,
         fallback: !locked,
+        checks,
     }
+}
+
+/// The nearest lockfile in a directory above `dir` (inside the repository), as a path
+/// relative to the repository root.
+fn ancestor_lockfile(repo: &Repo, dir: &str) -> Option<String> {
+    let mut d = dir.trim_end_matches('/');
+    while !d.is_empty() && d != "." {
+        d = super::super::repo::parent(d);
+        if let Some((f, _)) = LOCKFILES.iter().find(|(f, _)| repo.is_file(&join(d, f))) {
+            return Some(join(d, f));
+        }
+    }
+    None
 }

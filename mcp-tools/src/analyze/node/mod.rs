@@ -137,6 +137,7 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         mgr.evidence.clone(),
         mgr.fallback,
     );
+    r.checks.extend(mgr.checks.iter().cloned());
     if mgr.fallback {
         r.checks.push(format!(
             "no lockfile: `{}` installs whatever versions resolve today; commit one",
@@ -253,6 +254,11 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         r.port = p;
         let ev = Evidence::at("package.json", pkg.line_of("\"start\""), "next start -p");
         r.facts.record("port", p, ev);
+    } else if let Some((var, p, line)) = env_file_port(repo, dir, &found.port_env) {
+        r.port = p;
+        let rule = format!("{var} in .env, which the code reads");
+        r.facts
+            .record("port", p, Evidence::at(".env", Some(line), rule));
     } else if let Some(f) = &found.port {
         r.port = f.value;
         r.facts
@@ -387,6 +393,21 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     Detection::service(r)
 }
 
+/// A port variable the code reads (`vars`: `PORT`, `APP_PORT`) set in `.env`: the
+/// variable, its port and the line.
+fn env_file_port(repo: &Repo, dir: &str, vars: &[String]) -> Option<(String, u16, u32)> {
+    let text = repo.read(&join(dir, ".env"))?;
+    text.lines().enumerate().find_map(|(i, l)| {
+        let (k, v) = l.trim().trim_start_matches("export ").split_once('=')?;
+        let k = k.trim();
+        let v = v.trim().trim_matches(['"', '\'']);
+        let port = v.parse::<u16>().ok().filter(|p| *p > 0)?;
+        vars.iter()
+            .any(|x| x == k)
+            .then(|| (k.to_owned(), port, i as u32 + 1))
+    })
+}
+
 /// Records a fact, as a fallback when `fallback`.
 fn put(r: &mut AnalyzeResult, fact: &str, value: &str, ev: Evidence, fallback: bool) {
     if fallback {
@@ -482,6 +503,21 @@ mod tests {
             "{:?}",
             r.checks
         );
+        let berry = r#"{"packageManager":"yarn@4.5.3","scripts":{"start":"node index.js"},"dependencies":{"express":"4"}}"#;
+        let (_, r) = detect_files(&[
+            ("package.json", berry),
+            ("yarn.lock", "__metadata:\n"),
+            ("index.js", ""),
+        ]);
+        let d = details(&r);
+        assert_eq!(
+            d.install,
+            "YARN_NODE_LINKER=node-modules yarn install --immutable"
+        );
+        assert_eq!(
+            d.install_prod,
+            "YARN_NODE_LINKER=node-modules yarn workspaces focus --all --production"
+        );
     }
 
     #[test]
@@ -549,6 +585,20 @@ mod tests {
         ]);
         assert_eq!(r.start_command, "node_modules/.bin/tsx src/app.ts");
         assert_eq!(details(&r).install_prod, "npm install");
+    }
+
+    #[test]
+    fn a_port_in_dotenv_beats_the_codes_default_when_the_code_reads_it() {
+        let pkg = r#"{"scripts":{"start":"node app.js"},"dependencies":{"koa":"2"}}"#;
+        let app = "require('dotenv').config();\napp.listen(process.env.PORT || 3000);\n";
+        let (_, r) = detect_files(&[
+            ("package.json", pkg),
+            ("app.js", app),
+            (".env", "# local\nPORT=4100\n"),
+        ]);
+        assert_eq!(r.port, 4100);
+        let ev = &r.facts.get("port").unwrap().evidence;
+        assert_eq!((ev.file.as_deref(), ev.line), (Some(".env"), Some(2)));
     }
 
     #[test]
