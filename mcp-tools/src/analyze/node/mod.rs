@@ -201,15 +201,32 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     let sources = scan::sources(repo, dir, &entry_stem);
     let found = scan::scan(repo, dir, &sources);
 
-    let typescript = repo.is_file(&join(dir, "tsconfig.json"))
-        || all_deps().any(|d| d == "typescript")
-        || entry.as_ref().is_some_and(|e| e.path.ends_with(".ts"))
-        || sources
-            .iter()
-            .any(|s| s.name.ends_with(".ts") || s.name.ends_with(".tsx"));
-    if typescript {
-        r.language = "typescript".into();
-    }
+    let ts_source = sources
+        .iter()
+        .find(|s| s.name.ends_with(".ts") || s.name.ends_with(".tsx"));
+    let typescript = if repo.is_file(&join(dir, "tsconfig.json")) {
+        Some(Evidence::at("tsconfig.json", None, "a TypeScript project"))
+    } else if all_deps().any(|d| d == "typescript") {
+        let line = pkg.line_of("\"typescript\"");
+        Some(Evidence::at(
+            "package.json",
+            line,
+            "the typescript dependency",
+        ))
+    } else {
+        ts_source.map(|s| {
+            let shown = super::relative_to(&s.path, dir);
+            Evidence::at(&shown, None, "TypeScript sources")
+        })
+    };
+    let language = match typescript {
+        Some(ev) => {
+            r.language = "typescript".into();
+            ev
+        }
+        None => Evidence::rule("package.json without TypeScript"),
+    };
+    r.facts.record("language", &r.language, language);
 
     let service = !r.framework.is_empty()
         || pkg.script("start").is_some()
@@ -234,6 +251,14 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
 
     // A start script whose code neither listens nor serves is a worker: no port, no probe.
     let worker = r.framework.is_empty() && !found.listens && found.port.is_none();
+    if !worker {
+        let why = if r.framework.is_empty() {
+            "the code listens"
+        } else {
+            "a web framework"
+        };
+        r.facts.record("kind", "web", Evidence::rule(why));
+    }
     // The port: nginx-unprivileged's, a Next.js `-p`, the code's, else a default.
     if worker {
         r.port = 0;
