@@ -87,7 +87,15 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
         render(body, &v)
     };
     match d.runtime {
-        NodeRuntime::StaticSite => values(template::NODE_STATIC, &[("out", &d.build_output)]),
+        NodeRuntime::StaticSite => {
+            // Built in the build stage, or served as the repository holds it.
+            let from = if d.build.is_empty() {
+                format!("{}/", d.build_output.trim_end_matches('/'))
+            } else {
+                format!("--from=build /app/{}", d.build_output)
+            };
+            values(template::NODE_STATIC, &[("from", &from)])
+        }
         NodeRuntime::NextStandalone => {
             let public = if d.public_dir {
                 "COPY --from=build --chown=1000:1000 /app/public ./public\n"

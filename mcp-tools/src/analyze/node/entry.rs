@@ -95,22 +95,29 @@ fn compiled(file: &str, out: &str) -> String {
 /// that does not exist before the build.
 fn resolve(repo: &Repo, dir: &str, x: &str, built: Option<&str>) -> Option<String> {
     let x = x.trim_start_matches("./");
+    if x.is_empty() || x == "." {
+        return None;
+    }
     let has_ext = x.rsplit('/').next().is_some_and(|n| n.contains('.'));
-    let tries: Vec<String> = if has_ext {
-        vec![x.to_owned()]
-    } else {
-        ["js", "mjs", "cjs", "ts"]
-            .iter()
-            .map(|e| format!("{x}.{e}"))
-            .collect()
-    };
+    // `bin/www` (express-generator) is a file without an extension.
+    let mut tries = vec![x.to_owned()];
+    if !has_ext {
+        tries.extend(
+            ["js", "mjs", "cjs", "ts"]
+                .iter()
+                .map(|e| format!("{x}.{e}")),
+        );
+    }
     if let Some(found) = tries.iter().find(|t| repo.is_file(&join(dir, t))) {
         return Some(found.clone());
     }
     let out = built?;
-    x.starts_with(&format!("{out}/"))
-        .then(|| tries.into_iter().next())
-        .flatten()
+    let built_file = if has_ext {
+        x.to_owned()
+    } else {
+        format!("{x}.js")
+    };
+    x.starts_with(&format!("{out}/")).then_some(built_file)
 }
 
 /// The entrypoint of `pkg` in `dir`; `next` is `Some(standalone)` for a Next.js app,
@@ -165,6 +172,10 @@ pub(super) fn find(
             let rule = format!("scripts.{key} runs {x} with {runner}; the build compiles it");
             return Some(said(compiled(x, out), key, &rule));
         }
+        let x = match x {
+            "." | "./" => pkg.str_field("main").unwrap_or("index.js"),
+            x => x,
+        };
         if let Some(file) = resolve(repo, dir, x, out_dir) {
             let mut e = said(file, key, &format!("scripts.{key} runs it"));
             e.flags = flags.into_iter().map(str::to_owned).collect();

@@ -162,14 +162,17 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     let build = pkg
         .script("build")
         .map(|_| format!("{} run build", mgr.tool));
-    let static_site = match (&r.framework[..], &next_output) {
-        ("vite", _) => pkg.script("start").is_none() && build.is_some(),
-        ("create-react-app", _) => build.is_some(),
-        ("nextjs", Some((o, _, _))) => o == "export",
-        _ => false,
-    };
+    let served = next::static_server(&pkg);
+    let static_site = served.is_some()
+        || match (&r.framework[..], &next_output) {
+            ("vite", _) => pkg.script("start").is_none() && build.is_some(),
+            ("create-react-app", _) => build.is_some(),
+            ("nextjs", Some((o, _, _))) => o == "export",
+            _ => false,
+        };
     let standalone = is_next && matches!(&next_output, Some((o, _, _)) if o == "standalone");
     let build_output = match (&r.framework[..], build.is_some()) {
+        _ if served.is_some() => served.clone().unwrap_or_default(),
         (_, false) => String::new(),
         ("vite", _) => "dist".into(),
         ("create-react-app", _) => "build".into(),
@@ -198,7 +201,22 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         .as_ref()
         .map_or("index", |e| scan::stem(&e.path))
         .to_owned();
-    let sources = scan::sources(repo, dir, &entry_stem);
+    let mut sources = scan::sources(repo, dir, &entry_stem);
+    // The entry itself, when the walk skipped it (`bin/www` has no extension).
+    if let Some(e) = &entry {
+        let path = join(dir, &e.path);
+        if repo.is_file(&path) && !sources.iter().any(|s| s.path == path) {
+            let name = e.path.rsplit('/').next().unwrap_or(&e.path).to_owned();
+            sources.insert(
+                0,
+                super::repo::Entry {
+                    path,
+                    name,
+                    is_dir: false,
+                },
+            );
+        }
+    }
     let found = scan::scan(repo, dir, &sources);
 
     let ts_source = sources
@@ -250,7 +268,7 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     };
 
     // A start script whose code neither listens nor serves is a worker: no port, no probe.
-    let worker = r.framework.is_empty() && !found.listens && found.port.is_none();
+    let worker = r.framework.is_empty() && !static_site && !found.listens && found.port.is_none();
     if !worker {
         let why = if r.framework.is_empty() {
             "the code listens"
@@ -624,6 +642,40 @@ mod tests {
         assert_eq!(r.port, 4100);
         let ev = &r.facts.get("port").unwrap().evidence;
         assert_eq!((ev.file.as_deref(), ev.line), (Some(".env"), Some(2)));
+    }
+
+    #[test]
+    fn express_generator_static_servers_and_one_line_next_configs() {
+        let pkg = r#"{"scripts":{"start":"node ./bin/www"},"dependencies":{"express":"4"}}"#;
+        let www = "#!/usr/bin/env node\nvar port = normalizePort(process.env.PORT || '3000');\n";
+        let (_, r) = detect_files(&[("package.json", pkg), ("bin/www", www), ("app.js", "")]);
+        assert_eq!((r.entrypoint.as_str(), r.port), ("bin/www", 3000));
+        assert!(!r.facts.get("port").unwrap().fallback, "{:?}", r.facts);
+
+        let pkg = r#"{"scripts":{"build":"webpack","start":"serve -s build -l 5000"},"dependencies":{"serve":"14"}}"#;
+        let (_, r) = detect_files(&[("package.json", pkg)]);
+        let d = details(&r);
+        assert_eq!(
+            (d.runtime, d.build_output.as_str(), r.port, r.kind),
+            (NodeRuntime::StaticSite, "build", 8080, ServiceKind::Web)
+        );
+        let df = crate::generate::dockerfile(&r);
+        assert!(
+            df.contains("COPY --from=build /app/build /usr/share/nginx/html"),
+            "{df}"
+        );
+
+        let pkg = r#"{"scripts":{"build":"next build","start":"next start"},"dependencies":{"next":"15"}}"#;
+        let conf = "module.exports = { output: \"standalone\" };\n";
+        let (_, r) = detect_files(&[("package.json", pkg), ("next.config.js", conf)]);
+        assert_eq!(
+            (details(&r).runtime, r.entrypoint.as_str()),
+            (NodeRuntime::NextStandalone, "server.js")
+        );
+        let pkg =
+            r#"{"main":"lib/server.js","scripts":{"start":"node ."},"dependencies":{"koa":"2"}}"#;
+        let (_, r) = detect_files(&[("package.json", pkg), ("lib/server.js", "app.listen(9000)")]);
+        assert_eq!((r.entrypoint.as_str(), r.port), ("lib/server.js", 9000));
     }
 
     #[test]

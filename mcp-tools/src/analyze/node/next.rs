@@ -1,5 +1,6 @@
 //! What a Next.js config and a tsconfig say about the build: Next.js's `output` mode, the
-//! port of `next start -p`, and the TypeScript compiler's `outDir`.
+//! port of `next start -p`, the TypeScript compiler's `outDir`, and a start script that
+//! only serves static files (`serve -s build`, `http-server public`).
 
 use super::super::repo::join;
 use super::super::Repo;
@@ -16,12 +17,16 @@ pub(super) fn next_output(repo: &Repo, dir: &str) -> Option<(String, String, u32
     ]
     .iter()
     .find_map(|f| {
+        let mode_of = |l: &str| {
+            let after = l.split("output").nth(1)?.trim_start().strip_prefix(':')?;
+            ["standalone", "export"]
+                .into_iter()
+                .find(|m| after.contains(&format!("'{m}'")) || after.contains(&format!("\"{m}\"")))
+        };
         let (line, text) = repo.find_line(&join(dir, f), |l| {
-            l.trim_start().starts_with("output:") || l.trim_start().starts_with("output :")
+            !l.trim_start().starts_with("//") && mode_of(l).is_some()
         })?;
-        let mode = ["standalone", "export"]
-            .into_iter()
-            .find(|m| text.contains(m))?;
+        let mode = mode_of(&text)?;
         Some((mode.to_owned(), (*f).to_owned(), line))
     })
 }
@@ -49,4 +54,28 @@ pub(super) fn tsc_out_dir(repo: &Repo, dir: &str) -> Option<String> {
     let value = after.split('"').nth(1)?;
     let value = value.trim_start_matches("./").trim_end_matches('/');
     (!value.is_empty() && value != ".").then(|| value.to_owned())
+}
+
+/// The directory a static file server in `scripts.start` serves (`serve -s build` →
+/// `build`, `http-server ./public` → `public`, `.` when it names none).
+pub(super) fn static_server(pkg: &Package) -> Option<String> {
+    let script = pkg.script("start")?;
+    let mut words = script
+        .split("&&")
+        .last()?
+        .split_whitespace()
+        .skip_while(|w| w.contains('=') || *w == "npx");
+    if !matches!(words.next()?, "serve" | "http-server") {
+        return None;
+    }
+    let mut dir = None;
+    while let Some(w) = words.next() {
+        if matches!(w, "-l" | "-p" | "--listen" | "--port" | "-a" | "-c") {
+            words.next();
+        } else if !w.starts_with('-') {
+            dir = Some(w.trim_start_matches("./").trim_end_matches('/'));
+            break;
+        }
+    }
+    Some(dir.filter(|d| !d.is_empty()).unwrap_or(".").to_owned())
 }
