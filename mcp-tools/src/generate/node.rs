@@ -16,10 +16,18 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
         _ => legacy(a),
     };
     let bun = d.runtime == NodeRuntime::Bun;
+    let bun_image = || format!("oven/bun:{}-alpine", tag(a, Ecosystem::Bun));
     let base = if bun {
-        format!("oven/bun:{}-alpine", tag(a, Ecosystem::Bun))
+        bun_image()
     } else {
         format!("node:{}-alpine", tag(a, Ecosystem::Node))
+    };
+    // Bun installs (and runs the build scripts) on its own image even when node runs the
+    // result (a Next.js app installed with bun); its image answers to `node` as well.
+    let install_base = if a.build_tool == "bun" {
+        bun_image()
+    } else {
+        base.clone()
     };
     let setup = if d.setup.is_empty() {
         String::new()
@@ -39,7 +47,7 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
         render(
             template::NODE_BUILD,
             &[
-                ("base", &base),
+                ("install_base", &install_base),
                 ("manifests", &manifests),
                 ("setup", &setup),
                 ("install", &d.install),
@@ -78,6 +86,7 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
         let mut v: Vec<(&str, &str)> = vec![
             ("build_stages", &build_stages),
             ("base", &base),
+            ("install_base", &install_base),
             ("env", &env),
             ("port", port),
             ("expose", &expose),

@@ -1,9 +1,9 @@
-FROM {base} AS deps
+FROM {install_base} AS deps
 WORKDIR /app
 COPY {manifests} ./
 RUN {setup}{install}
 
-FROM {base} AS build
+FROM {install_base} AS build
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY . .

@@ -1,4 +1,4 @@
-{build_stages}FROM {base} AS prod-deps
+{build_stages}FROM {install_base} AS prod-deps
 WORKDIR /app
 COPY {manifests} ./
 RUN {setup}{install_prod}

@@ -227,3 +227,22 @@ fn main_counts_only_when_its_file_exists() {
     assert_eq!((r.entrypoint.as_str(), r.port), ("src/index.js", 8000));
     assert!(r.facts.get("entrypoint").is_some_and(|f| f.fallback));
 }
+
+#[test]
+fn a_bun_installed_next_app_installs_on_bun_and_runs_on_node() {
+    let pkg =
+        r#"{"scripts":{"build":"next build","start":"next start"},"dependencies":{"next":"15"}}"#;
+    let (_, r) = detect_files(&[
+        ("package.json", pkg),
+        ("bun.lock", ""),
+        (
+            "next.config.js",
+            "module.exports = { output: 'standalone' }",
+        ),
+    ]);
+    let df = crate::generate::dockerfile(&r);
+    assert!(df.contains("FROM oven/bun:1-alpine AS deps\n"), "{df}");
+    assert!(df.contains("RUN bun install --frozen-lockfile\n"), "{df}");
+    assert!(df.contains("FROM node:24-alpine\n"), "{df}");
+    assert!(!df.contains("/app/public"), "no public/ to copy: {df}");
+}
