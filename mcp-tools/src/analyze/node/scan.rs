@@ -36,6 +36,8 @@ pub(super) struct Scan {
     /// `PORT`, `APP_PORT`: environment variables the code reads a port from.
     pub(super) port_env: Vec<String>,
     pub(super) health: Option<Found<String>>,
+    /// NestJS's `app.setGlobalPrefix('api')`: every controller's path starts with it.
+    pub(super) global_prefix: Option<String>,
     /// Whether any file calls `listen(` or `serve(`: the package runs a server.
     pub(super) listens: bool,
     /// A `listen(…)` bound to the loopback address, unreachable from outside a container.
@@ -118,6 +120,14 @@ pub(super) fn scan(repo: &Repo, dir: &str, files: &[Entry]) -> Scan {
                     rule,
                 });
             }
+            if let Some(rest) = l.split("setGlobalPrefix(").nth(1) {
+                let prefix: String = rest
+                    .trim_start_matches(['\'', '"', '`', '/'])
+                    .chars()
+                    .take_while(|c| !matches!(c, '\'' | '"' | '`'))
+                    .collect();
+                out.global_prefix = Some(prefix.trim_end_matches('/').to_owned());
+            }
             if out.health.is_none() {
                 out.health = health_on_line(l).map(|(value, rule)| Found {
                     value,
@@ -129,8 +139,16 @@ pub(super) fn scan(repo: &Repo, dir: &str, files: &[Entry]) -> Scan {
             previous = l;
         }
     }
+    if let (Some(prefix), Some(h)) = (&out.global_prefix, &mut out.health) {
+        if h.rule == NEST_HEALTH && !prefix.is_empty() {
+            h.value = format!("/{prefix}{}", h.value);
+        }
+    }
     out
 }
+
+/// The rule of a health path read from a NestJS controller.
+const NEST_HEALTH: &str = "a NestJS health controller";
 
 /// The environment variables named `…PORT…` that `line` reads (`process.env.PORT`,
 /// `Bun.env.APP_PORT`, `process.env['PORT']`).
@@ -167,10 +185,20 @@ fn port_on_line(line: &str, previous: &str) -> Option<(u16, &'static str)> {
         if !rest[..name_len].to_ascii_uppercase().contains("PORT") {
             continue;
         }
-        let after = rest[name_len..].trim_start_matches([')', ' ']);
+        let after = &rest[name_len..];
+        // `parseInt(process.env.PORT, 10) || 3000`
+        let after = after.strip_prefix(", 10").unwrap_or(after);
+        let after = after.trim_start_matches([')', ' ']);
+        // `process.env.PORT ? Number(process.env.PORT) : 3000`
+        let ternary = after
+            .strip_prefix('?')
+            .filter(|t| !t.starts_with('?'))
+            .and_then(|t| t.rsplit_once(':'))
+            .map(|(_, d)| d);
         if let Some(default) = after
             .strip_prefix("||")
             .or_else(|| after.strip_prefix("??"))
+            .or(ternary)
         {
             if let Some(p) = leading_port(default.trim_start().trim_start_matches(['\'', '"'])) {
                 return Some((p, "the default of the PORT environment variable"));
@@ -231,10 +259,12 @@ fn health_on_line(line: &str) -> Option<(String, &'static str)> {
         if let Some(rest) = line.split("@Controller(").nth(1) {
             let name = rest.trim_start_matches(q).split(q).next().unwrap_or("");
             if rest.starts_with(q) && HEALTH_PATHS.contains(&format!("/{name}").as_str()) {
-                return Some((format!("/{name}"), "a NestJS health controller"));
+                return Some((format!("/{name}"), NEST_HEALTH));
             }
         }
-        let routes = [".get(", ".all(", ".head(", ".route(", "path:", "url:"];
+        let routes = [
+            ".get(", ".all(", ".head(", ".route(", ".use(", "path:", "url:",
+        ];
         if !routes.iter().any(|r| line.contains(r)) {
             continue;
         }
@@ -263,6 +293,14 @@ mod tests {
             ("const db = { host, port: 5432 };", None),
             ("if (port == 80) {}", None),
             ("app.listen(config.port);", None),
+            (
+                "const port = parseInt(process.env.PORT, 10) || 4321;",
+                Some(4321),
+            ),
+            (
+                "const port = process.env.PORT ? Number(process.env.PORT) : 8123;",
+                Some(8123),
+            ),
         ];
         for (line, want) in cases {
             assert_eq!(port_on_line(line, "").map(|p| p.0), want, "{line}");

@@ -246,3 +246,21 @@ fn a_bun_installed_next_app_installs_on_bun_and_runs_on_node() {
     assert!(df.contains("FROM node:24-alpine\n"), "{df}");
     assert!(!df.contains("/app/public"), "no public/ to copy: {df}");
 }
+
+#[test]
+fn a_nest_global_prefix_leads_the_health_path() {
+    let pkg = r#"{"scripts":{"build":"nest build","start:prod":"node dist/main"},"dependencies":{"@nestjs/core":"10"}}"#;
+    let main = "const app = await NestFactory.create(AppModule);\napp.setGlobalPrefix('api');\nawait app.listen(8080);\n";
+    let (_, r) = detect_files(&[
+        ("package.json", pkg),
+        ("src/main.ts", main),
+        (
+            "src/health/health.controller.ts",
+            "@Controller('health')\nexport class H {}\n",
+        ),
+    ]);
+    assert_eq!(
+        (r.health_path.as_deref(), r.port, r.entrypoint.as_str()),
+        (Some("/api/health"), 8080, "dist/main.js")
+    );
+}
