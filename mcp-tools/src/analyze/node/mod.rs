@@ -346,7 +346,7 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     }
 
     // The toolchain.
-    match toolchain::node_toolchain(repo, dir, &pkg, bun) {
+    match toolchain::node_toolchain(repo, dir, &pkg, bun, &mut r.checks) {
         Ok((fact, ev, fallback)) => {
             put(&mut r, "toolchain", &fact.tag, ev, fallback);
             r.toolchain = Some(fact);

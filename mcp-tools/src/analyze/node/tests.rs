@@ -264,3 +264,25 @@ fn a_nest_global_prefix_leads_the_health_path() {
         (Some("/api/health"), 8080, "dist/main.js")
     );
 }
+
+#[test]
+fn an_unreadable_node_version_is_a_check_and_a_contradiction_a_refusal() {
+    let pkg = r#"{"engines":{"node":"latest-and-greatest"},"scripts":{"start":"node a.js"},"dependencies":{"express":"4"}}"#;
+    let (s, r) = detect_files(&[("package.json", pkg), ("a.js", "")]);
+    assert_eq!(
+        (s, r.toolchain.map(|t| t.tag)),
+        (Strength::Service, Some("24".to_owned()))
+    );
+    assert!(
+        r.checks.iter().any(|c| c.contains("not used")),
+        "{:?}",
+        r.checks
+    );
+
+    let pkg = r#"{"engines":{"node":"<20"},"scripts":{"start":"node a.js"},"dependencies":{"express":"4"}}"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("package.json"), pkg).unwrap();
+    std::fs::write(dir.path().join(".nvmrc"), "22\n").unwrap();
+    let d = detect(&Repo::new(dir.path().canonicalize().unwrap()), "").unwrap();
+    assert_eq!(d.strength, Strength::Refusal, "{:?}", d.outcome);
+}

@@ -8,12 +8,15 @@ use super::Package;
 use crate::toolchain::{self, Declared, Ecosystem, Source};
 
 /// The toolchain fact (`node` from `engines.node` / `.nvmrc` / `.node-version`, or Bun's
-/// image), the evidence to record and whether it is a fallback.
+/// image), the evidence to record and whether it is a fallback. A declaration the policy
+/// cannot read (`engines.node: "*"`) is left out with a sentence in `checks`; declarations
+/// that no release satisfies together are an error.
 pub(super) fn node_toolchain(
     repo: &Repo,
     dir: &str,
     pkg: &Package,
     bun: bool,
+    checks: &mut Vec<String>,
 ) -> Result<(ToolchainFact, Evidence, bool), toolchain::ToolchainError> {
     let mut decls = Vec::new();
     if !bun {
@@ -29,12 +32,16 @@ pub(super) fn node_toolchain(
                 .position(|l| l.contains("\"node\"") && l.contains(raw))
                 .map_or(0, |i| i as u32 + 1);
             let ev = toolchain::Evidence::new("package.json", line);
-            decls.push(Declared::parse(Source::EnginesNode, raw, ev)?);
+            decls.extend(readable(
+                Declared::parse(Source::EnginesNode, raw, ev),
+                checks,
+            ));
         }
         for f in [".nvmrc", ".node-version"] {
             if let Some(raw) = repo.read(&join(dir, f)) {
                 let ev = toolchain::Evidence::new(f, 1);
-                decls.push(Declared::parse(Source::NodeVersionFile, raw.trim(), ev)?);
+                let decl = Declared::parse(Source::NodeVersionFile, raw.trim(), ev);
+                decls.extend(readable(decl, checks));
             }
         }
     }
@@ -56,4 +63,13 @@ pub(super) fn node_toolchain(
         None => Evidence::rule(choice.reason.clone()),
     };
     Ok((fact, ev, deciding.is_none()))
+}
+
+/// The declaration, or `None` with the reason in `checks`.
+fn readable(
+    decl: Result<Declared, toolchain::ToolchainError>,
+    checks: &mut Vec<String>,
+) -> Option<Declared> {
+    decl.map_err(|e| checks.push(format!("{e}; it was not used")))
+        .ok()
 }
