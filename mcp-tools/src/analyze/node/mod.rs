@@ -85,6 +85,13 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     if let Some(name) = pkg.str_field("name") {
         r.app_name = name.rsplit('/').next().unwrap_or(name).to_owned();
     }
+    // A workspace root (npm/yarn `workspaces`, pnpm-workspace.yaml) holds packages; its
+    // services are in them.
+    if pkg.value.get("workspaces").is_some() || repo.is_file(&join(dir, "pnpm-workspace.yaml")) {
+        r.checks
+            .push("a workspace root: its services are its member packages".into());
+        return Detection::tooling(r);
+    }
     let mgr = manager::detect(repo, dir, &pkg.text, &pkg.value);
     put(
         &mut r,

@@ -49,10 +49,19 @@ pub(super) struct Scan {
 /// The source files of directory `dir` (JavaScript and TypeScript, no tests, no build
 /// output, no config files), those whose stem is `entry_stem` first.
 pub(super) fn sources(repo: &Repo, dir: &str, entry_stem: &str) -> Vec<Entry> {
-    let mut files: Vec<Entry> = repo
-        .walk(dir, 4)
+    let walked = repo.walk(dir, 4);
+    // A directory below with a package.json of its own is another package (a workspace
+    // member, an example): its code is not this service's.
+    let own = super::super::repo::join(dir, "package.json");
+    let nested: Vec<String> = walked
+        .iter()
+        .filter(|e| e.name == "package.json" && e.path != own)
+        .map(|e| format!("{}/", super::super::repo::parent(&e.path)))
+        .collect();
+    let mut files: Vec<Entry> = walked
         .into_iter()
         .filter(|e| is_source(&e.path, &e.name))
+        .filter(|e| !nested.iter().any(|n| e.path.starts_with(n.as_str())))
         .take(MAX_SOURCES)
         .collect();
     files.sort_by_key(|e| stem(&e.name) != entry_stem);

@@ -286,3 +286,24 @@ fn an_unreadable_node_version_is_a_check_and_a_contradiction_a_refusal() {
     let d = detect(&Repo::new(dir.path().canonicalize().unwrap()), "").unwrap();
     assert_eq!(d.strength, Strength::Refusal, "{:?}", d.outcome);
 }
+
+#[test]
+fn a_workspace_root_is_tooling_and_its_members_code_is_not_scanned() {
+    let root = r#"{"private":true,"workspaces":["apps/*"],"scripts":{"start":"turbo run start"}}"#;
+    let member = r#"{"scripts":{"start":"node src/index.js"},"dependencies":{"express":"4"}}"#;
+    let files = [
+        ("package.json", root),
+        ("package-lock.json", "{}"),
+        ("apps/api/package.json", member),
+        ("apps/api/src/index.js", "app.listen(7000)"),
+    ];
+    assert_eq!(detect_files(&files).0, Strength::Tooling);
+    let plain = r#"{"scripts":{"start":"node index.js"}}"#;
+    let (_, r) = detect_files(&[
+        ("package.json", plain),
+        ("index.js", "work();"),
+        ("examples/web/package.json", member),
+        ("examples/web/index.js", "app.listen(7000)"),
+    ]);
+    assert_eq!((r.kind, r.port), (ServiceKind::Worker, 0), "{:?}", r.facts);
+}
