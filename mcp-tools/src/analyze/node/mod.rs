@@ -122,9 +122,24 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     let next_output = next_output(repo, dir);
     let is_next = r.framework == "nextjs";
     let out_dir = tsc_out_dir(repo, dir);
-    let build = pkg
-        .script("build")
-        .map(|_| format!("{} run build", mgr.tool));
+    // The build script, else the build the framework implies (a Next.js, NestJS or Vite
+    // app without a `build` script still needs its build for the runtime).
+    let implied = match &r.framework[..] {
+        "nextjs" => Some("next build"),
+        "nestjs" => Some("nest build"),
+        "vite" => Some("vite build"),
+        _ => None,
+    };
+    let build = match (pkg.script("build"), implied) {
+        (Some(_), _) => Some(format!("{} run build", mgr.tool)),
+        (None, Some(b)) => {
+            r.checks.push(format!(
+                "no build script: the image runs node_modules/.bin/{b}"
+            ));
+            Some(format!("node_modules/.bin/{b}"))
+        }
+        (None, None) => None,
+    };
     let served = next::static_server(&pkg);
     let static_site = served.is_some()
         || match (&r.framework[..], &next_output) {

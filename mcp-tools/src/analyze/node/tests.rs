@@ -307,3 +307,19 @@ fn a_workspace_root_is_tooling_and_its_members_code_is_not_scanned() {
     ]);
     assert_eq!((r.kind, r.port), (ServiceKind::Worker, 0), "{:?}", r.facts);
 }
+
+#[test]
+fn a_next_app_without_a_build_script_still_builds() {
+    let pkg = r#"{"dependencies":{"next":"15","react":"19"}}"#;
+    let (_, r) = detect_files(&[
+        ("package.json", pkg),
+        ("package-lock.json", "{}"),
+        (
+            "next.config.mjs",
+            "export default { output: 'standalone' };",
+        ),
+    ]);
+    let d = details(&r);
+    assert_eq!(d.build, "node_modules/.bin/next build");
+    assert!(crate::generate::dockerfile(&r).contains("AS build\n"));
+}
