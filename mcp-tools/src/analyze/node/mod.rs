@@ -9,6 +9,7 @@
 
 mod details;
 mod entry;
+mod listen;
 mod manager;
 mod next;
 mod scan;
@@ -18,7 +19,7 @@ pub use self::details::{NodeDetails, NodeRuntime};
 
 use super::repo::join;
 use super::{AnalyzeResult, Detection, Evidence, Repo};
-use next::{next_output, next_port, tsc_out_dir};
+use next::{next_output, tsc_out_dir};
 
 /// `package.json`: its text (for line numbers) and its value.
 pub(super) struct Package {
@@ -255,54 +256,18 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         };
         r.facts.record("kind", "web", Evidence::rule(why));
     }
-    // The port: nginx-unprivileged's, a Next.js `-p`, the code's, else a default.
-    if worker {
-        r.port = 0;
-        r.kind = super::ServiceKind::Worker;
-        let rule = "no listen(), serve() or port in the sources: a worker";
-        r.facts.fallback("kind", "worker", rule);
-        r.facts.fallback("port", 0, rule);
-    } else if runtime == NodeRuntime::StaticSite {
-        r.port = 8080;
-        r.facts.record(
-            "port",
-            8080,
-            Evidence::rule(
-                "a static site served by nginxinc/nginx-unprivileged, which listens on 8080",
-            ),
-        );
-    } else if let Some(p) = next_port(&pkg).filter(|_| is_next) {
-        r.port = p;
-        let ev = Evidence::at("package.json", pkg.line_of("\"start\""), "next start -p");
-        r.facts.record("port", p, ev);
-    } else if let Some((var, p, line)) = env_file_port(repo, dir, &found.port_env) {
-        r.port = p;
-        let rule = format!("{var} in .env, which the code reads");
-        r.facts
-            .record("port", p, Evidence::at(".env", Some(line), rule));
-    } else if let Some(f) = &found.port {
-        r.port = f.value;
-        r.facts
-            .record("port", f.value, Evidence::at(&f.file, Some(f.line), f.rule));
-    } else {
-        r.port = 3000;
-        let rule = if is_next {
-            "Next.js's default port"
-        } else {
-            "the Node.js convention (3000): no port in the code"
-        };
-        r.facts.fallback("port", 3000, rule);
-    }
-    if let Some((file, line)) = &found.loopback {
-        r.checks.push(format!(
-            "{file}:{line} listens on the loopback address: nothing outside the container reaches it; bind 0.0.0.0"
-        ));
-    } else if r.framework == "fastify" && !found.binds_all {
-        r.checks.push(
-            "fastify listens on 127.0.0.1 unless told otherwise: pass host: '0.0.0.0' to listen()"
-                .into(),
-        );
-    }
+    listen::decide_port(
+        &mut r,
+        repo,
+        dir,
+        &pkg,
+        &found,
+        listen::How {
+            worker,
+            runtime,
+            is_next,
+        },
+    );
     if let Some(h) = &found.health {
         r.health_path = Some(h.value.clone());
         r.facts.record(
@@ -412,21 +377,6 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         port_env,
     });
     Detection::service(r)
-}
-
-/// A port variable the code reads (`vars`: `PORT`, `APP_PORT`) set in `.env`: the
-/// variable, its port and the line.
-fn env_file_port(repo: &Repo, dir: &str, vars: &[String]) -> Option<(String, u16, u32)> {
-    let text = repo.read(&join(dir, ".env"))?;
-    text.lines().enumerate().find_map(|(i, l)| {
-        let (k, v) = l.trim().trim_start_matches("export ").split_once('=')?;
-        let k = k.trim();
-        let v = v.trim().trim_matches(['"', '\'']);
-        let port = v.parse::<u16>().ok().filter(|p| *p > 0)?;
-        vars.iter()
-            .any(|x| x == k)
-            .then(|| (k.to_owned(), port, i as u32 + 1))
-    })
 }
 
 /// Records a fact, as a fallback when `fallback`.
