@@ -25,6 +25,9 @@ pub(super) struct Entrypoint {
     pub(super) runner: Option<String>,
     /// True when the runtime needs the dev dependencies (a TypeScript runner).
     pub(super) needs_dev: bool,
+    /// The whole start command when the start script runs a framework's own server binary
+    /// (`remix-serve build/server/index.js`, `nuxt start`): `node_modules/.bin/<binary> …`.
+    pub(super) command: Option<String>,
 }
 
 /// Conventional entry files, tried last.
@@ -81,6 +84,49 @@ fn script_file(script: &str) -> Option<&str> {
     script_command(script).map(|(_, _, f)| f)
 }
 
+/// A start script that runs a package's own server binary (`remix-serve build/server/index.js`,
+/// `astro preview`): the binary and the command from it on; `None` for managers, watchers
+/// and what [`script_command`] reads.
+fn server_binary(script: &str) -> Option<(String, String)> {
+    let last = script.split("&&").last()?.trim();
+    let mut words = last
+        .split_whitespace()
+        .skip_while(|w| w.contains('=') && !w.starts_with('-'));
+    let bin = words.next()?;
+    let skipped = [
+        "node",
+        "bun",
+        "tsx",
+        "ts-node",
+        "npm",
+        "npx",
+        "yarn",
+        "pnpm",
+        "bunx",
+        "nodemon",
+        "next",
+        "nest",
+        "serve",
+        "http-server",
+        "echo",
+        "exit",
+        "vite",
+        "cross-env",
+    ];
+    if skipped.contains(&bin)
+        || bin.contains('/')
+        || !bin.starts_with(|c: char| c.is_ascii_alphabetic())
+    {
+        return None;
+    }
+    let rest: Vec<&str> = words.collect();
+    let command = std::iter::once(bin)
+        .chain(rest)
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some((bin.to_owned(), command))
+}
+
 /// `src/server.ts`, run by tsx or ts-node, as the file `tsc` writes to `out` (`dist/server.js`):
 /// the first directory (the `rootDir`, usually `src`) is replaced by `out`.
 fn compiled(file: &str, out: &str) -> String {
@@ -117,7 +163,12 @@ fn resolve(repo: &Repo, dir: &str, x: &str, built: Option<&str>) -> Option<Strin
     } else {
         format!("{x}.js")
     };
-    x.starts_with(&format!("{out}/")).then_some(built_file)
+    if x.starts_with(&format!("{out}/")) {
+        return Some(built_file);
+    }
+    // Written by the build somewhere else (SvelteKit's `build`, Nuxt's `.output/…`): node
+    // resolves it as written.
+    Some(x.to_owned())
 }
 
 /// The entrypoint of `pkg` in `dir`; `next` is `Some(standalone)` for a Next.js app,
@@ -138,6 +189,7 @@ pub(super) fn find(
         flags: Vec::new(),
         runner: None,
         needs_dev: false,
+        command: None,
     };
     match next {
         Some(true) => {
@@ -186,6 +238,17 @@ pub(super) fn find(
             return Some(e);
         }
     }
+    if let Some((bin, script)) = pkg.script("start").and_then(server_binary) {
+        let mut e = said(
+            script.clone(),
+            "start",
+            &format!("scripts.start runs {bin}"),
+        );
+        e.command = Some(format!("node_modules/.bin/{script}"));
+        if !nest {
+            return Some(e);
+        }
+    }
     if nest {
         let out = out_dir.unwrap_or("dist");
         return Some(said(
@@ -223,7 +286,7 @@ pub(super) fn find(
 
 #[cfg(test)]
 mod tests {
-    use super::{compiled, script_command, script_file};
+    use super::{compiled, script_command, script_file, server_binary};
 
     #[test]
     fn start_scripts_name_their_file() {
@@ -248,6 +311,15 @@ mod tests {
             ))
         );
         assert_eq!(compiled("src/server.ts", "dist"), "dist/server.js");
+        assert_eq!(
+            server_binary("remix-serve ./build/server/index.js"),
+            Some((
+                "remix-serve".into(),
+                "remix-serve ./build/server/index.js".into()
+            ))
+        );
+        assert_eq!(server_binary("npm run serve"), None);
+        assert_eq!(server_binary("node index.js"), None);
         assert_eq!(compiled("./src/api/main.ts", "build"), "build/api/main.js");
     }
 }

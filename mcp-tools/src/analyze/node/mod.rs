@@ -176,6 +176,18 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
             build.as_ref().map(|_| build_output.as_str()),
         )
     };
+    // A start script that runs what the build writes outside `dist` (SvelteKit's `build`,
+    // Nuxt's `.output/server/index.mjs`): the runtime copies that directory.
+    let mut build_output = build_output;
+    if let Some(e) = entry
+        .as_ref()
+        .filter(|e| build.is_some() && e.command.is_none())
+    {
+        let written = e.path != "next start" && !standalone && !repo.is_file(&join(dir, &e.path));
+        if written {
+            build_output = e.path.split('/').next().unwrap_or(&e.path).to_owned();
+        }
+    }
     let entry_stem = entry
         .as_ref()
         .map_or("index", |e| scan::stem(&e.path))
@@ -247,7 +259,14 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     };
 
     // A start script whose code neither listens nor serves is a worker: no port, no probe.
-    let worker = r.framework.is_empty() && !static_site && !found.listens && found.port.is_none();
+    let worker = r.framework.is_empty()
+        && !static_site
+        // Only an entry whose code was read (not a binary's command, not a built file).
+        && entry
+            .as_ref()
+            .is_some_and(|e| e.command.is_none() && repo.is_file(&join(dir, &e.path)))
+        && !found.listens
+        && found.port.is_none();
     if !worker {
         let why = if r.framework.is_empty() {
             "the code listens"
@@ -301,6 +320,12 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
             };
             r.start_command = if e.path == "next start" {
                 format!("node_modules/.bin/next start -H 0.0.0.0 -p {}", r.port)
+            } else if let Some(command) = &e.command {
+                r.checks.push(format!(
+                    "scripts.start runs {}: check that it binds 0.0.0.0 on port {}",
+                    e.path, r.port
+                ));
+                command.clone()
             } else {
                 let flags: String = e.flags.iter().map(|f| format!("{f} ")).collect();
                 format!("{runner} {flags}{}", e.path)

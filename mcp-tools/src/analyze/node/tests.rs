@@ -323,3 +323,26 @@ fn a_next_app_without_a_build_script_still_builds() {
     assert_eq!(d.build, "node_modules/.bin/next build");
     assert!(crate::generate::dockerfile(&r).contains("AS build\n"));
 }
+
+#[test]
+fn built_entries_outside_dist_and_framework_server_binaries() {
+    let kit = r#"{"scripts":{"build":"vite build","start":"node build"},"dependencies":{"@sveltejs/adapter-node":"5"}}"#;
+    let (_, r) = detect_files(&[
+        ("package.json", kit),
+        ("package-lock.json", "{}"),
+        ("src/app.html", ""),
+    ]);
+    assert_eq!(
+        (r.entrypoint.as_str(), details(&r).build_output.as_str()),
+        ("build", "build")
+    );
+    assert!(crate::generate::dockerfile(&r).contains("COPY --from=build /app/build ./build\n"));
+
+    let remix = r#"{"scripts":{"build":"remix vite:build","start":"remix-serve ./build/server/index.js"},"dependencies":{"@remix-run/serve":"2"}}"#;
+    let (_, r) = detect_files(&[("package.json", remix), ("package-lock.json", "{}")]);
+    assert_eq!(
+        r.start_command,
+        "node_modules/.bin/remix-serve ./build/server/index.js"
+    );
+    assert_eq!((r.kind, r.port), (ServiceKind::Web, 3000));
+}
