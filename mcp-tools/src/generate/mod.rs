@@ -25,6 +25,8 @@ pub(crate) mod template {
         include_str!("../../templates/dockerfile/node-next.Dockerfile");
     pub(super) const NODE_STATIC: &str =
         include_str!("../../templates/dockerfile/node-static.Dockerfile");
+    pub(super) const NODE_WHOLE: &str =
+        include_str!("../../templates/dockerfile/node-whole.Dockerfile");
     pub(super) const PYTHON: &str = include_str!("../../templates/dockerfile/python.Dockerfile");
     pub(super) const GO: &str = include_str!("../../templates/dockerfile/go.Dockerfile");
     pub(super) const GRADLE: &str = include_str!("../../templates/dockerfile/gradle.Dockerfile");

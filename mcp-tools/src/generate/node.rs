@@ -113,6 +113,12 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
             };
             values(template::NODE_NEXT, &[("public", public)])
         }
+        NodeRuntime::Node | NodeRuntime::Bun if !d.build.is_empty() && d.build_output == "." => {
+            values(
+                template::NODE_WHOLE,
+                &[("cmd", &exec_form(&a.start_command))],
+            )
+        }
         NodeRuntime::Node | NodeRuntime::Bun => {
             let build_copy = if d.build.is_empty() {
                 String::new()

@@ -157,7 +157,9 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         ("create-react-app", _) => "build".into(),
         ("nextjs", _) if static_site => "out".into(),
         ("nextjs", _) => ".next".into(),
-        _ => out_dir.clone().unwrap_or_else(|| "dist".into()),
+        ("nestjs", _) => out_dir.clone().unwrap_or_else(|| "dist".into()),
+        // Unknown until the entry says where it lives: "." keeps the whole build stage.
+        _ => out_dir.clone().unwrap_or_else(|| ".".into()),
     };
     let bun = mgr.tool == "bun"
         || pkg
@@ -179,14 +181,26 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     // A start script that runs what the build writes outside `dist` (SvelteKit's `build`,
     // Nuxt's `.output/server/index.mjs`): the runtime copies that directory.
     let mut build_output = build_output;
-    if let Some(e) = entry
-        .as_ref()
-        .filter(|e| build.is_some() && e.command.is_none())
-    {
-        let written = e.path != "next start" && !standalone && !repo.is_file(&join(dir, &e.path));
-        if written {
-            build_output = e.path.split('/').next().unwrap_or(&e.path).to_owned();
+    if let Some(e) = entry.as_ref().filter(|_| build.is_some()) {
+        // The built file, or the first path a server binary is given.
+        let built = match &e.command {
+            None => Some(e.path.as_str())
+                .filter(|p| *p != "next start" && !standalone && !repo.is_file(&join(dir, p))),
+            Some(c) => c
+                .split_whitespace()
+                .skip(1)
+                .find(|w| !w.starts_with('-') && (w.contains('/') || w.ends_with(".js"))),
+        };
+        if let Some(path) = built {
+            let path = path.trim_start_matches("./");
+            build_output = path.split('/').next().unwrap_or(path).to_owned();
         }
+    }
+    if build_output == "." {
+        r.checks.push(
+            "the build's output directory is unknown: the image keeps the whole build stage, dev dependencies included"
+                .into(),
+        );
     }
     let entry_stem = entry
         .as_ref()

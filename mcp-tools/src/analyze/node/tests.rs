@@ -345,4 +345,14 @@ fn built_entries_outside_dist_and_framework_server_binaries() {
         "node_modules/.bin/remix-serve ./build/server/index.js"
     );
     assert_eq!((r.kind, r.port), (ServiceKind::Web, 3000));
+    assert_eq!(details(&r).build_output, "build");
+
+    let unknown =
+        r#"{"scripts":{"build":"gulp","start":"node server.js"},"dependencies":{"express":"4"}}"#;
+    let (_, r) = detect_files(&[("package.json", unknown), ("server.js", "app.listen(3000)")]);
+    let df = crate::generate::dockerfile(&r);
+    assert!(
+        df.contains("COPY --from=build /app ./\n") && !df.contains("prod-deps"),
+        "{df}"
+    );
 }
