@@ -144,7 +144,13 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     let served = next::static_server(&pkg);
     let static_site = served.is_some()
         || match (&r.framework[..], &next_output) {
-            ("vite", _) => pkg.script("start").is_none() && build.is_some(),
+            // No start script, or one that runs Vite's own dev/preview server.
+            ("vite", _) => {
+                build.is_some()
+                    && pkg
+                        .script("start")
+                        .is_none_or(|s| s.trim_start().starts_with("vite"))
+            }
             ("create-react-app", _) => build.is_some(),
             ("nextjs", Some((o, _, _))) => o == "export",
             _ => false,
