@@ -319,6 +319,17 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     // The entrypoint and the command that starts it, binding the port on 0.0.0.0.
     match (&entry, runtime) {
         (_, NodeRuntime::StaticSite) => {
+            let router = [
+                "react-router",
+                "react-router-dom",
+                "vue-router",
+                "@tanstack/react-router",
+            ];
+            if let Some(dep) = r.dependencies.iter().find(|d| router.contains(&d.as_str())) {
+                r.checks.push(format!(
+                    "{dep}: client-side routes need nginx to answer unknown paths with index.html (try_files $uri /index.html)"
+                ));
+            }
             r.entrypoint = "nginx".into();
             r.start_command = "nginx -g daemon off;".into();
             r.facts.record(
