@@ -13,6 +13,7 @@ mod listen;
 mod manager;
 mod next;
 mod scan;
+mod start;
 mod toolchain;
 
 pub use self::details::{NodeDetails, NodeRuntime};
@@ -317,66 +318,10 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     }
 
     // The entrypoint and the command that starts it, binding the port on 0.0.0.0.
+    let config = next_output.as_ref().filter(|_| standalone);
     match (&entry, runtime) {
-        (_, NodeRuntime::StaticSite) => {
-            let router = [
-                "react-router",
-                "react-router-dom",
-                "vue-router",
-                "@tanstack/react-router",
-            ];
-            if let Some(dep) = r.dependencies.iter().find(|d| router.contains(&d.as_str())) {
-                r.checks.push(format!(
-                    "{dep}: client-side routes need nginx to answer unknown paths with index.html (try_files $uri /index.html)"
-                ));
-            }
-            r.entrypoint = "nginx".into();
-            r.start_command = "nginx -g daemon off;".into();
-            r.facts.record(
-                "entrypoint",
-                "nginx",
-                Evidence::at(
-                    "package.json",
-                    pkg.line_of("\"build\""),
-                    format!("a static site: the build writes {build_output}/, nginx serves it"),
-                ),
-            );
-        }
-        (Some(e), _) => {
-            r.entrypoint = e.path.clone();
-            let runner = match (&e.runner, runtime) {
-                (Some(ts), _) => format!("node_modules/.bin/{ts}"),
-                (None, NodeRuntime::Bun) => "bun".into(),
-                (None, _) => "node".into(),
-            };
-            r.start_command = if e.path == "next start" {
-                format!("node_modules/.bin/next start -H 0.0.0.0 -p {}", r.port)
-            } else if let Some(command) = &e.command {
-                r.checks.push(format!(
-                    "scripts.start runs {}: check that it binds 0.0.0.0 on port {}",
-                    e.path, r.port
-                ));
-                command.clone()
-            } else {
-                let flags: String = e.flags.iter().map(|f| format!("{f} ")).collect();
-                format!("{runner} {flags}{}", e.path)
-            };
-            if e.needs_dev {
-                r.checks.push(format!(
-                    "{} runs TypeScript through {runner} without a build: the image keeps the dev dependencies; a tsc build is leaner",
-                    e.path
-                ));
-            }
-            let ev = match e.line {
-                Some(line) => Evidence::at("package.json", Some(line), e.rule.clone()),
-                None if standalone => next_output
-                    .as_ref()
-                    .map(|(_, f, l)| Evidence::at(f, Some(*l), e.rule.clone()))
-                    .unwrap_or_else(|| Evidence::rule(e.rule.clone())),
-                None => Evidence::rule(e.rule.clone()),
-            };
-            put(&mut r, "entrypoint", &e.path, ev, e.fallback);
-        }
+        (_, NodeRuntime::StaticSite) => start::static_site(&mut r, &pkg, &build_output),
+        (Some(e), _) => start::entry(&mut r, e, runtime, config.map(|(_, f, l)| (f.as_str(), *l))),
         (None, _) => {
             r.entrypoint = "index.js".into();
             r.start_command = "node index.js".into();
