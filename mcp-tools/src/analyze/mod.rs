@@ -29,6 +29,7 @@ use std::path::Path;
 
 pub use self::facts::{AnalyzeError, Candidate, Evidence, Fact, Facts, ServiceKind};
 
+pub(crate) use self::node::{NodeDetails, NodeRuntime};
 pub(crate) use self::repo::Repo;
 
 use schemars::JsonSchema;
@@ -507,7 +508,7 @@ mod tests {
             "express",
             8081,
             "npm ci",
-            "npm start",
+            "node server.js",
         );
         check(
             &[
@@ -518,10 +519,10 @@ mod tests {
                 ("yarn.lock", ""),
             ],
             "typescript",
-            "next",
+            "nextjs",
             3000,
             "yarn run build",
-            "yarn start",
+            "next start -H 0.0.0.0 -p 3000",
         );
         check(
             &[
