@@ -1,14 +1,125 @@
-//! The Java (Maven or Gradle) Dockerfile, from the analysis's facts.
+//! The Java (Maven or Gradle) Dockerfile, from the analysis's facts: the build files (and
+//! the wrapper) first and the dependencies downloaded in their own layer, then the sources
+//! and the build; the jar (or Quarkus' `quarkus-app` directory) on a Temurin JRE, run by a
+//! numeric non-root user created in the image.
 
-use super::{render, template};
-use crate::analyze::AnalyzeResult;
+use super::{exec_form, render, template};
+use crate::analyze::{AnalyzeResult, Details};
 
 /// The Java Dockerfile for `a`, exposing `port`.
 pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
-    let t = if a.build_tool == "gradle" {
-        template::GRADLE
-    } else {
-        template::MAVEN
+    let d = match &a.details {
+        Details::Java(d) => d.clone(),
+        _ => Default::default(),
     };
-    render(t, &[("build", &a.build_command), ("port", port)])
+    let maven = a.build_tool != "gradle";
+    let tag = a
+        .toolchain
+        .as_ref()
+        .map_or("21".to_owned(), |t| t.tag.clone());
+    let (tool, build_args) = match (maven, d.wrapper) {
+        (true, true) => ("./mvnw", d.build_args.as_str()),
+        (true, false) => ("mvn", d.build_args.as_str()),
+        (false, true) => ("./gradlew", d.build_args.as_str()),
+        (false, false) => ("gradle", d.build_args.as_str()),
+    };
+    let build_args = if build_args.is_empty() {
+        if maven {
+            "-B package -DskipTests"
+        } else {
+            "build -x test --no-daemon"
+        }
+    } else {
+        build_args
+    };
+    let build_files = if d.build_files.is_empty() {
+        vec![if maven { "pom.xml" } else { "build.gradle" }.to_owned()]
+    } else {
+        d.build_files.clone()
+    };
+    let artifact = if d.artifact.is_empty() {
+        if maven {
+            "target/*.jar"
+        } else {
+            "build/libs/*.jar"
+        }
+        .to_owned()
+    } else {
+        d.artifact.clone()
+    };
+    let artifact_copy = if d.artifact_is_dir {
+        format!("/src/{artifact}/ /app/")
+    } else {
+        format!("/src/{artifact} /app/app.jar")
+    };
+    let start = if a.start_command.is_empty() {
+        "java -jar /app/app.jar"
+    } else {
+        &a.start_command
+    };
+    let builder = if d.wrapper {
+        format!("eclipse-temurin:{tag}-jdk")
+    } else {
+        format!("gradle:jdk{tag}")
+    };
+    let t = if maven {
+        template::MAVEN
+    } else {
+        template::GRADLE
+    };
+    render(
+        t,
+        &[
+            ("tag", &tag),
+            ("builder", &builder),
+            ("copy_build_files", &copy_lines(&build_files)),
+            ("tool", tool),
+            ("build_args", build_args),
+            ("artifact_copy", &artifact_copy),
+            ("port", port),
+            ("entrypoint", &exec_form(start)),
+        ],
+    )
+}
+
+/// `COPY` lines for the build files: the plain files in one line, each directory (`.mvn`,
+/// `gradle`) in its own, the wrapper script made executable.
+fn copy_lines(files: &[String]) -> String {
+    let is_dir = |f: &str| matches!(f, ".mvn" | "gradle");
+    let is_wrapper = |f: &str| matches!(f, "mvnw" | "gradlew");
+    let plain: Vec<&str> = files
+        .iter()
+        .map(String::as_str)
+        .filter(|f| !is_dir(f) && !is_wrapper(f))
+        .collect();
+    let mut out = format!("COPY {} ./\n", plain.join(" "));
+    for f in files.iter().filter(|f| is_dir(f)) {
+        out.push_str(&format!("COPY {f} ./{f}\n"));
+    }
+    for f in files.iter().filter(|f| is_wrapper(f)) {
+        out.push_str(&format!("COPY --chmod=0755 {f} ./\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analyze::analyze;
+    use crate::generate::dockerfile;
+    use crate::generate::tests::check_golden;
+
+    /// The fixtures' Dockerfiles, byte for byte (`UPDATE_GOLDEN=1` rewrites them).
+    #[test]
+    fn the_fixtures_dockerfiles_match_their_goldens() {
+        let repos = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/repos");
+        for fixture in [
+            "spring-maven-actuator",
+            "spring-gradle-kts",
+            "quarkus-maven",
+        ] {
+            let root = repos.join(fixture).canonicalize().unwrap();
+            let a = analyze(&root).unwrap();
+            check_golden(&format!("{fixture}.Dockerfile"), &dockerfile(&a));
+        }
+    }
 }

@@ -1,12 +1,13 @@
-FROM eclipse-temurin:21-jdk AS build
+FROM {builder} AS build
 WORKDIR /src
-COPY . .
-RUN {build} && cp build/libs/*[!n].jar /app.jar
+{copy_build_files}RUN {tool} dependencies --no-daemon
+COPY src ./src
+RUN {tool} {build_args}
 
-FROM eclipse-temurin:21-jre
+FROM eclipse-temurin:{tag}-jre
 WORKDIR /app
-COPY --from=build /app.jar /app/app.jar
-RUN useradd --create-home appuser
-USER appuser
+RUN useradd --uid 10001 --no-log-init --no-create-home --shell /usr/sbin/nologin app
+COPY --from=build {artifact_copy}
+USER 10001
 EXPOSE {port}
-ENTRYPOINT ["java", "-jar", "/app/app.jar"]
+ENTRYPOINT {entrypoint}

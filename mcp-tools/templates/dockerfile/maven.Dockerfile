@@ -1,14 +1,13 @@
-FROM maven:3.9-eclipse-temurin-21 AS build
+FROM maven:3.9-eclipse-temurin-{tag} AS build
 WORKDIR /src
-COPY pom.xml .
-RUN mvn -B dependency:go-offline
-COPY . .
-RUN {build} && cp target/*.jar /app.jar
+{copy_build_files}RUN {tool} -B dependency:go-offline
+COPY src ./src
+RUN {tool} {build_args}
 
-FROM eclipse-temurin:21-jre
+FROM eclipse-temurin:{tag}-jre
 WORKDIR /app
-COPY --from=build /app.jar /app/app.jar
-RUN useradd --create-home appuser
-USER appuser
+RUN useradd --uid 10001 --no-log-init --no-create-home --shell /usr/sbin/nologin app
+COPY --from=build {artifact_copy}
+USER 10001
 EXPOSE {port}
-ENTRYPOINT ["java", "-jar", "/app/app.jar"]
+ENTRYPOINT {entrypoint}
