@@ -8,12 +8,14 @@
 //! tag, `global.json` the build stage's SDK; the assembly is `AssemblyName` or the project
 //! file's name, case preserved. `project.rs` reads the MSBuild files.
 
+mod code;
 mod project;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use self::project::{is_project_file, Project};
+use self::code::{code_line, port_fact, uses_web_host};
+use self::project::{is_project_file, relative, Project};
 use super::repo::{join, parent};
 use super::{
     AnalyzeError, AnalyzeResult, Candidate, Detection, Evidence, Repo, ServiceKind, ToolchainFact,
@@ -54,12 +56,15 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         .map(|e| e.path.clone())
         .collect();
     let (paths, via) = if !own.is_empty() {
-        (own, "the directory's project file")
+        (own, "")
     } else if let Some(sln) = entries
         .iter()
         .find(|e| !e.is_dir && (e.name.ends_with(".sln") || e.name.ends_with(".slnx")))
     {
-        (project::solution_projects(repo, &sln.path), "the solution")
+        (
+            project::solution_projects(repo, &sln.path),
+            sln.path.as_str(),
+        )
     } else {
         let src = join(dir, "src");
         let below: Vec<String> = repo
@@ -73,7 +78,7 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         if below.is_empty() {
             return None;
         }
-        (below, "the projects of src/")
+        (below, "src/")
     };
     let mut projects = Vec::new();
     for p in &paths {
@@ -109,7 +114,10 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     let Some((project, web)) = services.pop() else {
         return Detection::refusal(AnalyzeError::Library {
             path: shown(),
-            detail: format!("the projects of {} are libraries or tests", via),
+            detail: format!(
+                "the projects of {} are libraries or tests",
+                if via.is_empty() { "the directory" } else { via }
+            ),
         });
     };
     let mut r = AnalyzeResult::default();
@@ -136,36 +144,6 @@ fn runnable(repo: &Repo, p: &Project) -> Option<bool> {
     exe.then(|| aspnet && uses_web_host(repo, p))
 }
 
-/// Whether the project's code builds a web host (`WebApplication.Create…`,
-/// `ConfigureWebHost…`).
-fn uses_web_host(repo: &Repo, p: &Project) -> bool {
-    code_line(repo, p, |l| {
-        l.contains("WebApplication.Create") || l.contains("ConfigureWebHost")
-    })
-    .is_some()
-}
-
-/// The first line of the project's C# code (its directory, two levels down) for which
-/// `pred` holds: `(file, line, text)`.
-fn code_line(
-    repo: &Repo,
-    p: &Project,
-    pred: impl Fn(&str) -> bool,
-) -> Option<(String, u32, String)> {
-    let mut files: Vec<String> = repo
-        .walk(parent(&p.path), 2)
-        .into_iter()
-        .filter(|e| e.name.ends_with(".cs"))
-        .map(|e| e.path)
-        .collect();
-    // Program.cs first: that is where hosts and endpoints are set up.
-    files.sort_by_key(|f| (!f.ends_with("Program.cs"), f.clone()));
-    files.into_iter().find_map(|f| {
-        let (line, text) = repo.find_line(&f, |l| pred(l))?;
-        Some((f, line, text))
-    })
-}
-
 /// Every fact of the service project `p` (found in `dir` by `via`).
 fn facts(
     repo: &Repo,
@@ -179,8 +157,16 @@ fn facts(
     r.language = "csharp".into();
     r.build_tool = "dotnet".into();
     r.evidence.push(file.clone());
-    r.facts
-        .record("manager", "dotnet", Evidence::at(&file, None, via));
+    let manager = match via {
+        "" => Evidence::at(&file, None, "the directory's project file"),
+        "src/" => Evidence::at(&file, None, "the one service project under src/"),
+        sln => Evidence::at(
+            &relative(sln, dir),
+            None,
+            format!("the solution's one service project, {file}"),
+        ),
+    };
+    r.facts.record("manager", "dotnet", manager);
     let (framework, kind) = if web {
         ("aspnet-core", ServiceKind::Web)
     } else {
@@ -192,12 +178,12 @@ fn facts(
     r.facts.record(
         "framework",
         framework,
-        Evidence::at(&file, Some(1), &sdk_rule),
+        Evidence::at(&file, Some(p.sdk_line), &sdk_rule),
     );
     r.facts.record(
         "kind",
         kind.as_str(),
-        Evidence::at(&file, Some(1), &sdk_rule),
+        Evidence::at(&file, Some(p.sdk_line), &sdk_rule),
     );
     let tag = toolchain_fact(repo, dir, p, r)?;
     let (assembly, evidence) = match p.prop("AssemblyName").filter(|a| !a.value.contains("$(")) {
@@ -344,67 +330,6 @@ fn toolchain_fact(
     Ok(choice.tag)
 }
 
-/// The port: a URL or port set in the code (`app.Run("http://0.0.0.0:5000")`, `UseUrls`,
-/// `ListenAnyIP(5000)`), else 8080, where ASP.NET Core 8+ images listen
-/// (`ASPNETCORE_HTTP_PORTS`) and where the start command's `--urls` binds older ones too.
-fn port_fact(repo: &Repo, p: &Project, dir: &str, r: &mut AnalyzeResult) {
-    let in_code = code_line(repo, p, |l| {
-        (l.contains("UseUrls(\"") || l.contains(".Run(\"http") || l.contains("ListenAnyIP("))
-            && code_port(l).is_some()
-    });
-    if let Some((f, line, text)) = in_code {
-        if let Some(port) = code_port(&text) {
-            r.port = port;
-            r.facts.record(
-                "port",
-                port,
-                Evidence::at(
-                    &relative(&f, dir),
-                    Some(line),
-                    "the URL the code listens on",
-                ),
-            );
-            return;
-        }
-    }
-    r.port = 8080;
-    let launch = join(parent(&p.path), "Properties/launchSettings.json");
-    let dev = if repo.is_file(&launch) {
-        format!(
-            "; {} is development-only (dotnet run), not read",
-            relative(&launch, dir)
-        )
-    } else {
-        String::new()
-    };
-    r.facts.fallback(
-        "port",
-        8080,
-        &format!("ASP.NET Core images listen on 8080 (ASPNETCORE_HTTP_PORTS){dev}"),
-    );
-}
-
-/// The port in `UseUrls("http://*:5000")`, `Run("http://0.0.0.0:5000")`, `ListenAnyIP(5000)`.
-fn code_port(l: &str) -> Option<u16> {
-    if let Some((_, after)) = l.split_once("ListenAnyIP(") {
-        return after.split([')', ',']).next()?.trim().parse().ok();
-    }
-    let url = l.split('"').nth(1)?;
-    let port = url.rsplit(':').next()?.trim_end_matches('/');
-    port.parse().ok().filter(|p| *p > 0)
-}
-
-/// `path` (relative to the root) relative to `dir`.
-fn relative(path: &str, dir: &str) -> String {
-    match dir {
-        "" | "." => path.to_owned(),
-        d => path
-            .strip_prefix(d)
-            .map_or(path, |p| p.trim_start_matches('/'))
-            .to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,6 +342,45 @@ mod tests {
             std::fs::write(p, body).unwrap();
         }
         detect(&Repo::new(dir.path().canonicalize().unwrap()), "").unwrap()
+    }
+
+    fn fixture(name: &str) -> AnalyzeResult {
+        let repos = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/repos");
+        crate::analyze::analyze(&repos.join(name).canonicalize().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_evidence_names_the_files_and_the_caveats() {
+        let web = fixture("aspnet-solution");
+        let port = web.facts.get("port").unwrap();
+        assert!(
+            port.fallback
+                && port
+                    .evidence
+                    .rule
+                    .contains("launchSettings.json is development-only")
+        );
+        let manager = web.facts.get("manager").unwrap();
+        assert_eq!(manager.evidence.file.as_deref(), Some("Contoso.sln"));
+        let health = web.facts.get("health").unwrap();
+        assert_eq!(
+            health.evidence.to_string(),
+            "src/Contoso.Web/Program.cs:6 (MapHealthChecks)"
+        );
+        let old = fixture("dotnet-assembly-name");
+        let tc = old.facts.get("toolchain").unwrap();
+        assert_eq!(
+            (tc.evidence.file.as_deref(), tc.evidence.line),
+            (Some("Directory.Build.props"), Some(3))
+        );
+        assert!(
+            old.checks
+                .iter()
+                .any(|c| c.starts_with("net9.0 (Directory.Build.props line 3) is out of support")),
+            "{:?}",
+            old.checks
+        );
+        assert_eq!(old.facts.get("entrypoint").unwrap().evidence.line, Some(3));
     }
 
     #[test]

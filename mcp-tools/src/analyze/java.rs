@@ -156,7 +156,12 @@ fn facts(
     let (name, name_rule) = match &build.name {
         Some(n) => (n.value.clone(), "the project's name"),
         None => (
-            dir.rsplit('/').next().unwrap_or("app").to_owned(),
+            repo.root()
+                .join(dir)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("app")
+                .to_owned(),
             "the directory's name",
         ),
     };

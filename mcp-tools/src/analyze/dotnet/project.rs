@@ -23,6 +23,8 @@ pub(super) struct Project {
     pub(super) path: String,
     /// `Microsoft.NET.Sdk.Web`, `Microsoft.NET.Sdk.Worker`, `Microsoft.NET.Sdk`, …
     pub(super) sdk: String,
+    /// The line of the project file that names the SDK.
+    pub(super) sdk_line: u32,
     /// The properties of its `PropertyGroup`s, then those of `Directory.Build.props`.
     pub(super) props: Vec<(String, Prop)>,
     /// The `PackageReference`s (`xunit`, `Microsoft.Extensions.Hosting`).
@@ -217,6 +219,17 @@ fn normalize(path: &str) -> String {
         }
     }
     parts.join("/")
+}
+
+/// `path` (relative to the root) relative to `dir`.
+pub(super) fn relative(path: &str, dir: &str) -> String {
+    match dir {
+        "" | "." => path.to_owned(),
+        d => path
+            .strip_prefix(d)
+            .map_or(path, |p| p.trim_start_matches('/'))
+            .to_owned(),
+    }
 }
 
 #[cfg(test)]
