@@ -219,38 +219,40 @@ fn facts(
             .record("port", 0, Evidence::rule("a worker listens on nothing"));
         r.start_command = format!("dotnet {dll}");
     }
-    r.build_command = format!("dotnet publish {file} -c Release -o /app");
-    r.facts.record(
-        "context",
-        ".",
-        Evidence::at(&file, None, "the project's directory or its solution's"),
-    );
-    let mut restore_files = vec![file.clone()];
-    let mut queue = p.references.clone();
-    while let Some(reference) = queue.pop() {
-        let rel = relative(&reference, dir);
-        if restore_files.contains(&rel) || restore_files.len() > 64 {
-            continue;
-        }
-        if let Ok(rp) = project::read(repo, &reference) {
-            queue.extend(rp.references);
-        }
-        restore_files.push(rel);
-    }
-    for f in [
-        "global.json",
-        "NuGet.config",
-        "nuget.config",
+    // The build context: the project's directory, widened to hold every project it
+    // references and the MSBuild/NuGet/SDK files that apply to it (a solution's root).
+    let refs = project::references(repo, p);
+    let mut applying: Vec<String> = [
         "Directory.Build.props",
         "Directory.Packages.props",
-    ] {
-        if repo.is_file(&join(dir, f)) {
-            restore_files.push(f.to_owned());
-        }
-    }
+        "NuGet.config",
+        "nuget.config",
+        "global.json",
+    ]
+    .iter()
+    .filter_map(|f| project::nearest(repo, parent(&p.path), f))
+    .collect();
+    applying.dedup();
+    let ctx = project::common_ancestor(dir, refs.iter().chain(&applying).map(|f| parent(f)));
+    let context = relative(&ctx, dir);
+    let in_ctx = |f: &str| relative(f, &ctx);
+    let project_file = in_ctx(&p.path);
+    r.build_command = format!("dotnet publish {project_file} -c Release -o /app");
+    let rule = if context == "." {
+        "the project's directory holds everything it references".to_owned()
+    } else {
+        format!("{context} holds the projects and build files {file} references")
+    };
+    r.facts
+        .record("context", &context, Evidence::at(&file, None, rule));
+    r.build_context = context;
+    let mut restore_files = vec![project_file.clone()];
+    restore_files.extend(refs.iter().map(|f| in_ctx(f)));
+    restore_files.extend(applying.iter().map(|f| in_ctx(f)));
     restore_files.sort();
+    restore_files.dedup();
     r.details = super::Details::Dotnet(DotnetDetails {
-        project: file,
+        project: project_file,
         restore_files,
         runtime: if web { "aspnet" } else { "runtime" }.into(),
         sdk_tag: r
@@ -283,7 +285,7 @@ fn toolchain_fact(
         );
         values.push(tfm.value);
     }
-    let global = join(dir, "global.json");
+    let global = project::nearest(repo, parent(&p.path), "global.json").unwrap_or_default();
     if let Some(text) = repo.read(&global) {
         let version = serde_json::from_str::<serde_json::Value>(&text)
             .ok()
@@ -292,7 +294,7 @@ fn toolchain_fact(
             let line = repo
                 .find_line(&global, |l| l.contains("\"version\""))
                 .map_or(0, |(n, _)| n);
-            let e = TcEvidence::new("global.json", line);
+            let e = TcEvidence::new(relative(&global, dir), line);
             decls.push(Declared::parse(Source::GlobalJson, &v, e).map_err(|e| e.to_string())?);
         }
     }
@@ -393,6 +395,37 @@ mod tests {
         assert_eq!((r.port, r.entrypoint.as_str()), (5005, "Api.dll"));
         assert_eq!(r.toolchain.unwrap().tag, "10.0");
         assert_eq!(r.start_command, "dotnet Api.dll --urls http://0.0.0.0:5005");
+    }
+
+    #[test]
+    fn a_project_with_references_above_it_builds_from_their_common_root() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, body) in [
+            ("src/Api/Api.csproj", "<Project Sdk=\"Microsoft.NET.Sdk.Web\"><PropertyGroup><TargetFramework>net10.0</TargetFramework></PropertyGroup><ItemGroup><ProjectReference Include=\"..\\Lib\\Lib.csproj\" /></ItemGroup></Project>"),
+            ("src/Lib/Lib.csproj", "<Project Sdk=\"Microsoft.NET.Sdk\"></Project>"),
+            ("Directory.Packages.props", "<Project></Project>"),
+        ] {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        }
+        let r = detect(&Repo::new(dir.path().canonicalize().unwrap()), "src/Api")
+            .unwrap()
+            .outcome
+            .unwrap();
+        assert_eq!(r.build_context, "../..");
+        let super::super::Details::Dotnet(d) = &r.details else {
+            panic!("{r:?}")
+        };
+        assert_eq!(d.project, "src/Api/Api.csproj");
+        assert_eq!(
+            d.restore_files,
+            [
+                "Directory.Packages.props",
+                "src/Api/Api.csproj",
+                "src/Lib/Lib.csproj"
+            ]
+        );
     }
 
     #[test]

@@ -221,15 +221,65 @@ fn normalize(path: &str) -> String {
     parts.join("/")
 }
 
-/// `path` (relative to the root) relative to `dir`.
+/// `path` relative to `dir`, both relative to the repository's root: `src/A/A.csproj` from
+/// `src` is `A/A.csproj`, from `tests/T` it is `../../src/A/A.csproj`; `dir` itself is `.`.
 pub(super) fn relative(path: &str, dir: &str) -> String {
-    match dir {
-        "" | "." => path.to_owned(),
-        d => path
-            .strip_prefix(d)
-            .map_or(path, |p| p.trim_start_matches('/'))
-            .to_owned(),
+    let p: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    let d: Vec<&str> = dir
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    let common = p.iter().zip(&d).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; d.len() - common];
+    parts.extend(&p[common..]);
+    if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        parts.join("/")
     }
+}
+
+/// The deepest directory that holds `dir` and every one of `dirs` (all relative to the
+/// repository's root; `""` is the root).
+pub(super) fn common_ancestor<'a>(dir: &str, dirs: impl IntoIterator<Item = &'a str>) -> String {
+    let mut common: Vec<&str> = dir.split('/').filter(|c| !c.is_empty()).collect();
+    for other in dirs {
+        let o: Vec<&str> = other.split('/').filter(|c| !c.is_empty()).collect();
+        let n = common.iter().zip(&o).take_while(|(a, b)| a == b).count();
+        common.truncate(n);
+    }
+    common.join("/")
+}
+
+/// The nearest file `name` in `dir` or above it (MSBuild's and the SDK's own lookup).
+pub(super) fn nearest(repo: &Repo, dir: &str, name: &str) -> Option<String> {
+    let mut d = dir.to_owned();
+    loop {
+        let path = join(&d, name);
+        if repo.is_file(&path) {
+            return Some(path);
+        }
+        if d.is_empty() {
+            return None;
+        }
+        d = parent(&d).to_owned();
+    }
+}
+
+/// Every project `p` references, directly or through another, relative to the root.
+pub(super) fn references(repo: &Repo, p: &Project) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut queue = p.references.clone();
+    while let Some(reference) = queue.pop() {
+        if out.contains(&reference) || out.len() > 64 {
+            continue;
+        }
+        if let Ok(rp) = read(repo, &reference) {
+            queue.extend(rp.references);
+        }
+        out.push(reference);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -243,5 +293,14 @@ mod tests {
             "src/A/A.csproj"
         );
         assert!(is_project_file("A.fsproj") && !is_project_file("A.sln"));
+        assert_eq!(relative("src/A/A.csproj", "src"), "A/A.csproj");
+        assert_eq!(
+            relative("src/A/A.csproj", "tests/T"),
+            "../../src/A/A.csproj"
+        );
+        assert_eq!(relative("src", "src"), ".");
+        assert_eq!(relative("x", ""), "x");
+        assert_eq!(common_ancestor("src/A", ["src/B", "src/A/C"]), "src");
+        assert_eq!(common_ancestor("src/A", ["lib"]), "");
     }
 }
