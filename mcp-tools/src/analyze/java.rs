@@ -11,6 +11,7 @@
 mod config;
 mod gradle;
 mod maven;
+mod reactor;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,10 @@ pub struct JavaDetails {
     pub artifact: String,
     /// The build's arguments after the tool (`-B package -DskipTests`, `bootJar -x test`).
     pub build_args: String,
+    /// The module's directory relative to the build's root when the service is one module
+    /// of a multi-module build (`services/api`), `""` otherwise: the Dockerfile then copies
+    /// the whole build and caches the dependencies in a BuildKit cache mount instead.
+    pub module: String,
     /// The artifact is a directory (Quarkus' fast-jar `quarkus-app`): copied whole, and
     /// `entrypoint` names the jar inside it.
     pub artifact_is_dir: bool,
@@ -64,6 +69,9 @@ struct Build {
     health_dependency: Option<Located<&'static str>>,
     /// Toolchain declarations: the declared value (`21`) and the parsed declaration.
     toolchain: Vec<(String, Declared)>,
+    /// A main class is configured (`mainClass`, `Main-Class`, Gradle's `application`
+    /// plugin): without a framework, that is what makes the jar runnable.
+    main_class: bool,
     /// An aggregator (`<packaging>pom</packaging>` with modules): no service itself.
     aggregator: bool,
 }
@@ -111,6 +119,14 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         // The modules are the services; building one needs this parent (`-pl <module> -am`).
         return Detection::tooling(r);
     }
+    if build.framework.is_none() && !build.main_class {
+        return Detection::refusal(AnalyzeError::Library {
+            path: repo.root().join(dir).display().to_string(),
+            detail: format!(
+                "{manifest} names no Spring Boot, Quarkus or Micronaut and no main class"
+            ),
+        });
+    }
     if let Err(detail) = facts(repo, dir, manager, &manifest, &build, &mut r) {
         return Detection::refusal(AnalyzeError::Unsupported {
             path: repo.root().join(dir).display().to_string(),
@@ -147,7 +163,9 @@ fn facts(
     } else {
         "gradlew"
     };
-    let wrapper = repo.is_file(&join(dir, wrapper_file));
+    let reactor = reactor::find(repo, dir, manager == "maven");
+    let root = reactor.as_ref().map_or(dir, |x| x.root.as_str());
+    let wrapper = repo.is_file(&join(root, wrapper_file));
     let tool = match (wrapper, manager) {
         (true, _) => format!("./{wrapper_file}"),
         (false, "maven") => "mvn".to_owned(),
@@ -165,17 +183,33 @@ fn facts(
             "the directory's name",
         ),
     };
-    let jar = match &build.version {
+    let version = build.version.clone().or_else(|| {
+        // A subproject's version is often set once for all in the root build script.
+        let root_build = ["build.gradle.kts", "build.gradle"]
+            .into_iter()
+            .find(|f| reactor.is_some() && manager == "gradle" && repo.is_file(&join(root, f)))?;
+        gradle::read(repo, root, root_build).ok()?.version
+    });
+    let jar = match &version {
         Some(v) => format!("{name}-{v}"),
         None => name.clone(),
     };
+    let module = reactor.as_ref().map_or("", |x| x.module.as_str());
     let (out, args) = if manager == "maven" {
-        ("target", "-B package -DskipTests".to_owned())
+        let select = match module {
+            "" => String::new(),
+            m => format!(" -pl {m} -am"),
+        };
+        ("target", format!("-B{select} package -DskipTests"))
     } else {
         let task = match framework {
             "spring-boot" => "bootJar",
             "micronaut" => "shadowJar",
             _ => "build",
+        };
+        let task = match module {
+            "" => task.to_owned(),
+            m => format!(":{}:{task}", m.replace('/', ":")),
         };
         ("build/libs", format!("{task} -x test --no-daemon"))
     };
@@ -206,7 +240,7 @@ fn facts(
         None => Evidence::rule(format!("{name_rule}: the jar `{tool} {args}` builds")),
     };
     r.facts.record("entrypoint", &entrypoint, entry_evidence);
-    if build.name.is_none() || build.version.is_none() {
+    if build.name.is_none() || version.is_none() {
         r.checks.push(format!(
             "the jar name {entrypoint} is not fully declared (name or version missing): check the build's output in {out}"
         ));
@@ -220,8 +254,8 @@ fn facts(
         "java -jar /app/app.jar".into()
     };
     let conf = config::read(repo, dir);
-    port_fact(framework, &conf, r);
-    health_fact(build, &conf, r);
+    config::port_fact(framework, &conf, r);
+    config::health_fact(build, &conf, r);
     r.kind = ServiceKind::Web;
     r.facts.record(
         "kind",
@@ -248,7 +282,25 @@ fn facts(
     if wrapper {
         build_files.push(wrapper_file.to_owned());
     }
+    if let Some(x) = &reactor {
+        let up = vec![".."; module.split('/').count()].join("/");
+        r.facts.record(
+            "context",
+            &up,
+            Evidence::at(
+                &format!("{up}/{}", x.file.rsplit('/').next().unwrap_or(&x.file)),
+                None,
+                format!("the build's root lists {module} as a module"),
+            ),
+        );
+        r.build_context = up;
+    }
+    let artifact = match module {
+        "" => artifact,
+        m => format!("{m}/{artifact}"),
+    };
     r.details = super::Details::Java(JavaDetails {
+        module: module.to_owned(),
         wrapper,
         build_files,
         artifact,
@@ -285,65 +337,6 @@ fn toolchain_fact(build: &Build, r: &mut AnalyzeResult) -> Result<(), String> {
     };
     r.toolchain = Some(fact);
     Ok(())
-}
-
-/// The port: `server.port` (Spring Boot, Micronaut's `micronaut.server.port`) or
-/// `quarkus.http.port` from the application's config, else the framework's 8080.
-fn port_fact(framework: &str, conf: &config::Config, r: &mut AnalyzeResult) {
-    let keys: &[&str] = match framework {
-        "quarkus" => &["quarkus.http.port"],
-        "micronaut" => &["micronaut.server.port"],
-        _ => &["server.port"],
-    };
-    let found = keys.iter().find_map(|k| conf.get(k));
-    match found.and_then(|p| config::port_value(&p.value).map(|n| (n, p))) {
-        Some((port, at)) => {
-            r.port = port;
-            r.facts.record(
-                "port",
-                port,
-                at.evidence(&format!("{} in the application's config", keys[0])),
-            );
-        }
-        None => {
-            r.port = 8080;
-            let rule = format!(
-                "no {} in application.properties/.yml: {}'s default 8080",
-                keys[0],
-                if framework.is_empty() {
-                    "the JVM web frameworks"
-                } else {
-                    framework
-                }
-            );
-            r.facts.fallback("port", 8080, &rule);
-        }
-    }
-}
-
-/// `/actuator/health` (under `management.endpoints.web.base-path` when it is set) with
-/// Spring Boot's actuator, `/q/health` with Quarkus' SmallRye Health.
-fn health_fact(build: &Build, conf: &config::Config, r: &mut AnalyzeResult) {
-    let Some(dep) = &build.health_dependency else {
-        return;
-    };
-    let path = match dep.value {
-        "actuator" => {
-            let base = conf
-                .get("management.endpoints.web.base-path")
-                .map_or("/actuator".to_owned(), |b| {
-                    b.value.trim_end_matches('/').to_owned()
-                });
-            format!("{base}/health")
-        }
-        _ => "/q/health".to_owned(),
-    };
-    r.facts.record(
-        "health",
-        &path,
-        dep.evidence("the health endpoint's dependency"),
-    );
-    r.health_path = Some(path);
 }
 
 /// The 1-based line of byte offset `at` in `text`.

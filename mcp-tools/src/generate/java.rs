@@ -1,6 +1,7 @@
 //! The Java (Maven or Gradle) Dockerfile, from the analysis's facts: the build files (and
 //! the wrapper) first and the dependencies downloaded in their own layer, then the sources
-//! and the build; the jar (or Quarkus' `quarkus-app` directory) on a Temurin JRE, run by a
+//! and the build (one module of a multi-module build: the whole build, dependencies in a
+//! BuildKit cache mount); the jar (or Quarkus' `quarkus-app` directory) on a Temurin JRE, run by a
 //! numeric non-root user created in the image.
 
 use super::{exec_form, render, template};
@@ -62,6 +63,29 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
     } else {
         format!("gradle:jdk{tag}")
     };
+    let (prepare, build) = if d.module.is_empty() {
+        let fetch = if maven {
+            format!("RUN {tool} -B dependency:go-offline\n")
+        } else {
+            format!("RUN {tool} dependencies --no-daemon\n")
+        };
+        (
+            format!("{}{fetch}COPY src ./src\n", copy_lines(&build_files)),
+            format!("{tool} {build_args}"),
+        )
+    } else {
+        // One module of a multi-module build: its siblings' sources are part of the build,
+        // so the whole build is copied and the dependencies live in a cache mount.
+        let cache = match (maven, d.wrapper) {
+            (true, _) => "/root/.m2",
+            (false, true) => "/root/.gradle",
+            (false, false) => "/home/gradle/.gradle",
+        };
+        (
+            "COPY . .\n".to_owned(),
+            format!("--mount=type=cache,target={cache} {tool} {build_args}"),
+        )
+    };
     let t = if maven {
         template::MAVEN
     } else {
@@ -72,9 +96,8 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
         &[
             ("tag", &tag),
             ("builder", &builder),
-            ("copy_build_files", &copy_lines(&build_files)),
-            ("tool", tool),
-            ("build_args", build_args),
+            ("prepare", &prepare),
+            ("build", &build),
             ("artifact_copy", &artifact_copy),
             ("port", port),
             ("entrypoint", &exec_form(start)),
@@ -107,6 +130,41 @@ mod tests {
     use crate::analyze::analyze;
     use crate::generate::dockerfile;
     use crate::generate::tests::check_golden;
+
+    /// One module of a Maven reactor builds from the reactor's root, selecting the module.
+    #[test]
+    fn a_maven_module_builds_from_the_reactors_root() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, body) in [
+            ("pom.xml", "<project><groupId>g</groupId><artifactId>shop</artifactId><version>1.2</version><packaging>pom</packaging><modules><module>common</module><module>services/api</module></modules></project>"),
+            ("mvnw", "#!/bin/sh\n"),
+            ("common/pom.xml", "<project><parent><artifactId>shop</artifactId><version>1.2</version></parent><artifactId>common</artifactId></project>"),
+            ("services/api/pom.xml", "<project><parent><artifactId>shop</artifactId><version>1.2</version><relativePath>../../pom.xml</relativePath></parent><artifactId>api</artifactId><dependencies><dependency><groupId>org.springframework.boot</groupId><artifactId>spring-boot-starter-web</artifactId></dependency></dependencies></project>"),
+        ] {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        }
+        let root = dir.path().canonicalize().unwrap();
+        // `common` is a library module: only the service is a candidate.
+        let err = crate::analyze::analyze(&root).unwrap_err();
+        let candidates: Vec<&str> = err.candidates().iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(candidates, ["services/api"], "{err}");
+        let a = crate::analyze::analyze_dir(&root, &root.join("services/api")).unwrap();
+        assert_eq!(
+            (a.build_context.as_str(), a.entrypoint.as_str()),
+            ("../..", "api-1.2.jar")
+        );
+        let d = dockerfile(&a);
+        if let Some(out) = std::env::var_os("DUMP_DOCKERFILE") {
+            std::fs::write(out, &d).unwrap();
+        }
+        assert!(d.contains("COPY . .\nRUN --mount=type=cache,target=/root/.m2 ./mvnw -B -pl services/api -am package -DskipTests\n"), "{d}");
+        assert!(
+            d.contains("COPY --from=build /src/services/api/target/api-1.2.jar /app/app.jar"),
+            "{d}"
+        );
+    }
 
     /// The fixtures' Dockerfiles, byte for byte (`UPDATE_GOLDEN=1` rewrites them).
     #[test]

@@ -1,8 +1,6 @@
 FROM {builder} AS build
 WORKDIR /src
-{copy_build_files}RUN {tool} dependencies --no-daemon
-COPY src ./src
-RUN {tool} {build_args}
+{prepare}RUN {build}
 
 FROM eclipse-temurin:{tag}-jre
 WORKDIR /app

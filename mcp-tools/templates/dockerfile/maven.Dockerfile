@@ -1,8 +1,6 @@
 FROM maven:3.9-eclipse-temurin-{tag} AS build
 WORKDIR /src
-{copy_build_files}RUN {tool} -B dependency:go-offline
-COPY src ./src
-RUN {tool} {build_args}
+{prepare}RUN {build}
 
 FROM eclipse-temurin:{tag}-jre
 WORKDIR /app

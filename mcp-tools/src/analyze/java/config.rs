@@ -2,10 +2,11 @@
 //! `key: value`) and `application.yml` / `.yaml` (nested keys, `server:` then `port:`), read
 //! into dotted keys with the line that sets each. The profile files
 //! (`application-dev.properties`) are not read: the container runs the default profile.
+//! From them, the port and health facts.
 
-use super::Located;
+use super::{Build, Located};
 use crate::analyze::repo::join;
-use crate::analyze::Repo;
+use crate::analyze::{AnalyzeResult, Repo};
 
 /// The config's keys, in file order; the first file that sets a key wins.
 #[derive(Debug, Default)]
@@ -116,6 +117,65 @@ pub(super) fn port_value(v: &str) -> Option<u16> {
         None => v,
     };
     v.trim().parse().ok().filter(|p| *p > 0)
+}
+
+/// The port: `server.port` (Spring Boot, Micronaut's `micronaut.server.port`) or
+/// `quarkus.http.port` from the application's config, else the framework's 8080.
+pub(super) fn port_fact(framework: &str, conf: &Config, r: &mut AnalyzeResult) {
+    let keys: &[&str] = match framework {
+        "quarkus" => &["quarkus.http.port"],
+        "micronaut" => &["micronaut.server.port"],
+        _ => &["server.port"],
+    };
+    let found = keys.iter().find_map(|k| conf.get(k));
+    match found.and_then(|p| port_value(&p.value).map(|n| (n, p))) {
+        Some((port, at)) => {
+            r.port = port;
+            r.facts.record(
+                "port",
+                port,
+                at.evidence(&format!("{} in the application's config", keys[0])),
+            );
+        }
+        None => {
+            r.port = 8080;
+            let rule = format!(
+                "no {} in application.properties/.yml: {}'s default 8080",
+                keys[0],
+                if framework.is_empty() {
+                    "the JVM web frameworks"
+                } else {
+                    framework
+                }
+            );
+            r.facts.fallback("port", 8080, &rule);
+        }
+    }
+}
+
+/// `/actuator/health` (under `management.endpoints.web.base-path` when it is set) with
+/// Spring Boot's actuator, `/q/health` with Quarkus' SmallRye Health.
+pub(super) fn health_fact(build: &Build, conf: &Config, r: &mut AnalyzeResult) {
+    let Some(dep) = &build.health_dependency else {
+        return;
+    };
+    let path = match dep.value {
+        "actuator" => {
+            let base = conf
+                .get("management.endpoints.web.base-path")
+                .map_or("/actuator".to_owned(), |b| {
+                    b.value.trim_end_matches('/').to_owned()
+                });
+            format!("{base}/health")
+        }
+        _ => "/q/health".to_owned(),
+    };
+    r.facts.record(
+        "health",
+        &path,
+        dep.evidence("the health endpoint's dependency"),
+    );
+    r.health_path = Some(path);
 }
 
 #[cfg(test)]

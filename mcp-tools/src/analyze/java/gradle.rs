@@ -14,7 +14,15 @@ pub(super) fn read(repo: &Repo, dir: &str, file: &str) -> Result<Build, String> 
     let text = repo
         .read(&join(dir, file))
         .ok_or_else(|| format!("{file} is unreadable (too large or not UTF-8)"))?;
-    let mut b = Build::default();
+    let mut b = Build {
+        main_class: text.contains("mainClass")
+            || text.contains("Main-Class")
+            || text.lines().any(|l| {
+                let l = l.trim();
+                l == "application" || l == "id(\"application\")" || l == "id 'application'"
+            }),
+        ..Build::default()
+    };
     let at = |value, line: usize| Located {
         value,
         file: file.to_owned(),

@@ -56,7 +56,10 @@ pub(super) fn read(repo: &Repo, dir: &str) -> Result<Build, String> {
         }
         out
     };
-    let mut b = Build::default();
+    let mut b = Build {
+        main_class: text.contains("mainClass") || text.contains("Main-Class"),
+        ..Build::default()
+    };
     let parent = child(project, "parent");
     if let Some(id) = child(project, "artifactId") {
         b.name = Some(located(resolve(text_of(id)), line(id)));
