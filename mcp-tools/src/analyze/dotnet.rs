@@ -429,6 +429,17 @@ mod tests {
     }
 
     #[test]
+    fn a_kestrel_endpoint_in_appsettings_decides_the_port() {
+        let d = detect_in(&[
+            ("Api.csproj", "<Project Sdk=\"Microsoft.NET.Sdk.Web\"><PropertyGroup><TargetFramework>net10.0</TargetFramework></PropertyGroup></Project>"),
+            ("appsettings.json", "{\n  \"Kestrel\": {\n    \"Endpoints\": {\n      \"Http\": { \"Url\": \"http://0.0.0.0:5100\" }\n    }\n  }\n}\n"),
+        ]);
+        let r = d.outcome.unwrap();
+        assert_eq!(r.port, 5100);
+        assert_eq!(r.facts.get("port").unwrap().evidence.line, Some(4));
+    }
+
+    #[test]
     fn libraries_and_windows_targets_are_refused() {
         let lib = detect_in(&[("Lib.csproj", "<Project Sdk=\"Microsoft.NET.Sdk\"><PropertyGroup><TargetFramework>net10.0</TargetFramework></PropertyGroup></Project>")]);
         assert_eq!(lib.outcome.unwrap_err().kind(), "library");

@@ -233,6 +233,13 @@ fn facts(
         ),
         _ => (format!("{out}/{jar}.jar"), format!("{jar}.jar"), false),
     };
+    // A Maven version that cannot be resolved here (`${revision}` set on the command line,
+    // a parent outside the repository): the one jar the build leaves, by a pattern.
+    let artifact = if manager == "maven" && version.is_none() && !is_dir {
+        format!("{out}/*.jar")
+    } else {
+        artifact
+    };
     let entry_evidence = match &build.name {
         Some(n) => n.evidence(&format!(
             "{name_rule} and version: the jar `{tool} {args}` builds"

@@ -36,15 +36,38 @@ pub(super) fn code_line(
     })
 }
 
-/// The port: a URL or port set in the code (`app.Run("http://0.0.0.0:5000")`, `UseUrls`,
-/// `ListenAnyIP(5000)`), else 8080, where ASP.NET Core 8+ images listen
+/// The port: a Kestrel endpoint of `appsettings.json`, a URL or port set in the code
+/// (`app.Run("http://0.0.0.0:5000")`, `UseUrls`, `app.Urls.Add`, `ListenAnyIP(5000)`), else
+/// 8080, where ASP.NET Core 8+ images listen
 /// (`ASPNETCORE_HTTP_PORTS`) and where the start command's `--urls` binds older ones too.
 pub(super) fn port_fact(repo: &Repo, p: &Project, dir: &str, r: &mut AnalyzeResult) {
+    if let Some((file, line, port)) = kestrel_endpoint(repo, p) {
+        r.port = port;
+        r.facts.record(
+            "port",
+            port,
+            Evidence::at(
+                &relative(&file, dir),
+                Some(line),
+                "Kestrel:Endpoints in appsettings.json (it overrides --urls)",
+            ),
+        );
+        return;
+    }
     let in_code = code_line(repo, p, |l| {
-        (l.contains("UseUrls(\"") || l.contains(".Run(\"http") || l.contains("ListenAnyIP("))
+        (l.contains("UseUrls(\"")
+            || l.contains(".Run(\"http")
+            || l.contains("Urls.Add(\"")
+            || l.contains("ListenAnyIP("))
             && code_port(l).is_some()
     });
     if let Some((f, line, text)) = in_code {
+        if text.contains("localhost") || text.contains("127.0.0.1") {
+            r.checks.push(format!(
+                "{}:{line} listens on localhost only: nothing outside the container reaches it; listen on http://0.0.0.0:PORT or http://+:PORT",
+                relative(&f, dir)
+            ));
+        }
         if let Some(port) = code_port(&text) {
             r.port = port;
             r.facts.record(
@@ -74,6 +97,23 @@ pub(super) fn port_fact(repo: &Repo, p: &Project, dir: &str, r: &mut AnalyzeResu
         8080,
         &format!("ASP.NET Core images listen on 8080 (ASPNETCORE_HTTP_PORTS){dev}"),
     );
+}
+
+/// The port of the first `Kestrel:Endpoints:<name>:Url` in the project's `appsettings.json`,
+/// with the line that sets it.
+fn kestrel_endpoint(repo: &Repo, p: &Project) -> Option<(String, u32, u16)> {
+    let file = join(parent(&p.path), "appsettings.json");
+    let text = repo.read(&file)?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let endpoints = json.pointer("/Kestrel/Endpoints")?.as_object()?;
+    let url = endpoints
+        .values()
+        .find_map(|e| e.get("Url").and_then(|u| u.as_str()))?;
+    let port = code_port(&format!("(\"{url}\")"))?;
+    let line = repo
+        .find_line(&file, |l| l.contains(url))
+        .map_or(1, |(n, _)| n);
+    Some((file, line, port))
 }
 
 /// The port in `UseUrls("http://*:5000")`, `Run("http://0.0.0.0:5000")`, `ListenAnyIP(5000)`.

@@ -153,22 +153,42 @@ pub(super) fn port_fact(framework: &str, conf: &Config, r: &mut AnalyzeResult) {
     }
 }
 
-/// `/actuator/health` (under `management.endpoints.web.base-path` when it is set) with
-/// Spring Boot's actuator, `/q/health` with Quarkus' SmallRye Health.
+/// `/actuator/health` with Spring Boot's actuator (under `server.servlet.context-path` and
+/// `management.endpoints.web.base-path` when set), `/q/health` with Quarkus' SmallRye
+/// Health (under `quarkus.http.root-path` and the non-application root).
 pub(super) fn health_fact(build: &Build, conf: &Config, r: &mut AnalyzeResult) {
     let Some(dep) = &build.health_dependency else {
         return;
     };
+    let value = |key: &str| {
+        conf.get(key)
+            .map(|v| v.value.trim_matches('/').to_owned())
+            .filter(|v| !v.is_empty() && !v.contains("${"))
+    };
+    let prefix = |v: Option<String>| v.map_or(String::new(), |v| format!("/{v}"));
     let path = match dep.value {
         "actuator" => {
-            let base = conf
-                .get("management.endpoints.web.base-path")
-                .map_or("/actuator".to_owned(), |b| {
-                    b.value.trim_end_matches('/').to_owned()
-                });
-            format!("{base}/health")
+            // The actuator lives under the servlet context path (same port) and its own
+            // base path.
+            let context = prefix(value("server.servlet.context-path"));
+            let base = value("management.endpoints.web.base-path");
+            let base = base.map_or("/actuator".to_owned(), |b| format!("/{b}"));
+            if let Some(port) = conf.get("management.server.port") {
+                r.checks.push(format!(
+                    "{}:{} moves the actuator to port {}: the probes must call that port, not {}",
+                    port.file, port.line, port.value, r.port
+                ));
+            }
+            let base = if base == "/" { String::new() } else { base };
+            format!("{context}{base}/health")
         }
-        _ => "/q/health".to_owned(),
+        _ => {
+            // Quarkus: `/q/health`, under `quarkus.http.root-path` and the
+            // non-application root (`q`).
+            let root = prefix(value("quarkus.http.root-path"));
+            let q = value("quarkus.http.non-application-root-path").unwrap_or("q".into());
+            format!("{root}/{q}/health")
+        }
     };
     r.facts.record(
         "health",
@@ -200,5 +220,39 @@ mod tests {
         assert_eq!(properties("# c\nserver.port = 8081\n")[0].1, "8081");
         assert_eq!(port_value("${PORT:8082}"), Some(8082));
         assert_eq!(port_value("${PORT}"), None);
+    }
+
+    #[test]
+    fn the_health_path_follows_the_context_and_base_paths() {
+        let health = |dep: &'static str, props: &str| {
+            let conf = Config(
+                properties(props)
+                    .into_iter()
+                    .map(|(k, value, line)| {
+                        let file = "application.properties".to_owned();
+                        (k, Located { value, file, line })
+                    })
+                    .collect(),
+            );
+            let build = Build {
+                health_dependency: Some(Located {
+                    value: dep,
+                    file: "pom.xml".into(),
+                    line: 1,
+                }),
+                ..Build::default()
+            };
+            let mut r = AnalyzeResult::default();
+            health_fact(&build, &conf, &mut r);
+            (r.health_path.unwrap_or_default(), r.checks.len())
+        };
+        assert_eq!(health("actuator", ""), ("/actuator/health".into(), 0));
+        let spring = "server.servlet.context-path=/api/\nmanagement.endpoints.web.base-path=/manage\nmanagement.server.port=9001\n";
+        assert_eq!(health("actuator", spring), ("/api/manage/health".into(), 1));
+        let quarkus = "quarkus.http.root-path=/svc\n";
+        assert_eq!(
+            health("smallrye-health", quarkus),
+            ("/svc/q/health".into(), 0)
+        );
     }
 }
