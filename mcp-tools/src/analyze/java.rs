@@ -38,6 +38,9 @@ pub struct JavaDetails {
     /// of a multi-module build (`services/api`), `""` otherwise: the Dockerfile then copies
     /// the whole build and caches the dependencies in a BuildKit cache mount instead.
     pub module: String,
+    /// The port the health path answers on when it is not the service's
+    /// (`management.server.port`), else 0.
+    pub health_port: u16,
     /// The artifact is a directory (Quarkus' fast-jar `quarkus-app`): copied whole, and
     /// `entrypoint` names the jar inside it.
     pub artifact_is_dir: bool,
@@ -308,6 +311,10 @@ fn facts(
     };
     r.details = super::Details::Java(JavaDetails {
         module: module.to_owned(),
+        health_port: conf
+            .get("management.server.port")
+            .and_then(|p| config::port_value(&p.value))
+            .unwrap_or(0),
         wrapper,
         build_files,
         artifact,

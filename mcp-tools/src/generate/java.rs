@@ -2,7 +2,8 @@
 //! the wrapper) first and the dependencies downloaded in their own layer, then the sources
 //! and the build (one module of a multi-module build: the whole build, dependencies in a
 //! BuildKit cache mount); the jar (or Quarkus' `quarkus-app` directory) on a Temurin JRE, run by a
-//! numeric non-root user created in the image.
+//! numeric non-root user created in the image; a `HEALTHCHECK` calling the health path with
+//! the image's curl when one is known.
 
 use super::{exec_form, render, template};
 use crate::analyze::{AnalyzeResult, Details};
@@ -86,6 +87,21 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
             format!("--mount=type=cache,target={cache} {tool} {build_args}"),
         )
     };
+    // The Ubuntu-based Temurin images carry curl (adoptium/containers#255).
+    let healthcheck = match &a.health_path {
+        Some(path) => {
+            let port = if d.health_port == 0 {
+                port.to_owned()
+            } else {
+                d.health_port.to_string()
+            };
+            format!(
+                "HEALTHCHECK --interval=30s --timeout=3s --start-period=60s --retries=3 CMD {}\n",
+                exec_form(&format!("curl -fsS http://127.0.0.1:{port}{path}"))
+            )
+        }
+        None => String::new(),
+    };
     let t = if maven {
         template::MAVEN
     } else {
@@ -100,6 +116,7 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
             ("build", &build),
             ("artifact_copy", &artifact_copy),
             ("port", port),
+            ("healthcheck", &healthcheck),
             ("entrypoint", &exec_form(start)),
         ],
     )

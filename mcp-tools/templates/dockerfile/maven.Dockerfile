@@ -8,4 +8,4 @@ RUN useradd --uid 10001 --no-log-init --no-create-home --shell /usr/sbin/nologin
 COPY --from=build {artifact_copy}
 USER 10001
 EXPOSE {port}
-ENTRYPOINT {entrypoint}
+{healthcheck}ENTRYPOINT {entrypoint}

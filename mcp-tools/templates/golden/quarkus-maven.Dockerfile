@@ -12,4 +12,5 @@ RUN useradd --uid 10001 --no-log-init --no-create-home --shell /usr/sbin/nologin
 COPY --from=build /src/target/quarkus-app/ /app/
 USER 10001
 EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=3s --start-period=60s --retries=3 CMD ["curl", "-fsS", "http://127.0.0.1:8080/q/health"]
 ENTRYPOINT ["java", "-jar", "/app/quarkus-run.jar"]

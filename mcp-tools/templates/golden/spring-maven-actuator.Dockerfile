@@ -14,4 +14,5 @@ RUN useradd --uid 10001 --no-log-init --no-create-home --shell /usr/sbin/nologin
 COPY --from=build /src/target/petclinic-3.4.0-SNAPSHOT.jar /app/app.jar
 USER 10001
 EXPOSE 8081
+HEALTHCHECK --interval=30s --timeout=3s --start-period=60s --retries=3 CMD ["curl", "-fsS", "http://127.0.0.1:8081/actuator/health"]
 ENTRYPOINT ["java", "-jar", "/app/app.jar"]
