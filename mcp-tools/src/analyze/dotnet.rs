@@ -112,6 +112,11 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         });
     }
     let Some((project, web)) = services.pop() else {
+        if via == "src/" {
+            // Libraries one level down do not make this directory .NET: other services
+            // may sit beside `src/`.
+            return None;
+        }
         return Detection::refusal(AnalyzeError::Library {
             path: shown(),
             detail: format!(

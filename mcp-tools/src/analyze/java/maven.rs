@@ -112,6 +112,10 @@ pub(super) fn read(repo: &Repo, dir: &str) -> Result<Build, String> {
         for key in RELEASE_PROPERTIES {
             let Some(e) = child(p, key) else { continue };
             let value = resolve(text_of(e));
+            if value.contains("${") {
+                // Set by a parent outside the repository or on the command line.
+                continue;
+            }
             let raw = format!("<{key}>{value}</{key}>");
             let d = Declared::parse(
                 Source::MavenProperty,
