@@ -75,7 +75,8 @@ struct Build {
     /// A main class is configured (`mainClass`, `Main-Class`, Gradle's `application`
     /// plugin): without a framework, that is what makes the jar runnable.
     main_class: bool,
-    /// An aggregator (`<packaging>pom</packaging>` with modules): no service itself.
+    /// An aggregator or parent (`<packaging>pom</packaging>`, a Gradle root that includes
+    /// subprojects and has no `src/main`): no service itself.
     aggregator: bool,
 }
 

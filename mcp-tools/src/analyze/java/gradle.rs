@@ -78,6 +78,9 @@ pub(super) fn read(repo: &Repo, dir: &str, file: &str) -> Result<Build, String> 
         let Some(text) = repo.read(&join(dir, settings)) else {
             continue;
         };
+        // A root that includes subprojects and has no sources of its own builds them only.
+        let includes = text.lines().any(|l| l.trim_start().starts_with("include"));
+        b.aggregator = includes && !repo.is_dir(&join(dir, "src/main"));
         if let Some((i, name)) = text
             .lines()
             .enumerate()

@@ -69,7 +69,8 @@ pub(super) fn read(repo: &Repo, dir: &str) -> Result<Build, String> {
         .map(|v| resolve(text_of(v)));
     b.version = version.filter(|v| !v.contains("${"));
     let packaging = child(project, "packaging").map_or("jar", text_of);
-    b.aggregator = packaging == "pom" && child(project, "modules").is_some();
+    // An aggregator or a parent-only POM: it builds no jar of its own.
+    b.aggregator = packaging == "pom";
     // Every artifact the POM names: the parent, the BOMs, the plugins, the dependencies.
     let artifacts = project.descendants().filter(|n| {
         n.has_tag_name("artifactId")

@@ -98,6 +98,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_gradle_root_lists_its_subprojects_as_the_services() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, body) in [
+            ("settings.gradle.kts", "rootProject.name = \"shop\"\ninclude(\"api\", \"lib\")\n"),
+            ("build.gradle.kts", "plugins { id(\"org.springframework.boot\") version \"3.3.0\" apply false }\nallprojects {\n    version = \"1.0\"\n}\n"),
+            ("api/build.gradle.kts", "plugins { id(\"org.springframework.boot\") }\n"),
+            ("lib/build.gradle.kts", "plugins { `java-library` }\n"),
+        ] {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        }
+        let root = dir.path().canonicalize().unwrap();
+        let err = crate::analyze::analyze(&root).unwrap_err();
+        let c: Vec<&str> = err.candidates().iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(c, ["api"], "{err}");
+        let api = crate::analyze::analyze_dir(&root, &root.join("api")).unwrap();
+        assert_eq!(
+            (
+                api.build_context.as_str(),
+                api.entrypoint.as_str(),
+                api.build_command.as_str()
+            ),
+            (
+                "..",
+                "api-1.0.jar",
+                "gradle :api:bootJar -x test --no-daemon"
+            )
+        );
+    }
+
+    #[test]
     fn the_outermost_aggregator_is_the_root() {
         let dir = tempfile::tempdir().unwrap();
         for (name, body) in [
