@@ -137,7 +137,14 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
 fn runnable(repo: &Repo, p: &Project) -> Option<bool> {
     let sdk = p.sdk.as_str();
     let aspnet = p.frameworks.iter().any(|f| f == "Microsoft.AspNetCore.App");
-    if sdk.ends_with(".Web") || sdk.ends_with(".Web.Sdk") || sdk == "Microsoft.NET.Sdk.Razor" {
+    if p.prop("IsAspireHost")
+        .is_some_and(|v| v.value.eq_ignore_ascii_case("true"))
+    {
+        // An Aspire AppHost orchestrates the services locally; it is none itself.
+        return None;
+    }
+    // `Microsoft.NET.Sdk.Razor` builds Razor class libraries: not a web host by itself.
+    if sdk.ends_with(".Web") || sdk.ends_with(".Web.Sdk") {
         return Some(true);
     }
     if sdk.ends_with(".Worker") {
@@ -442,6 +449,22 @@ mod tests {
         let r = d.outcome.unwrap();
         assert_eq!(r.port, 5100);
         assert_eq!(r.facts.get("port").unwrap().evidence.line, Some(4));
+    }
+
+    #[test]
+    fn an_aspire_host_a_razor_library_and_tests_are_no_services() {
+        let tfm = "<PropertyGroup><TargetFramework>net10.0</TargetFramework><OutputType>Exe</OutputType><IsAspireHost>true</IsAspireHost></PropertyGroup>";
+        let d = detect_in(&[
+            ("src/AppHost/AppHost.csproj", &format!("<Project Sdk=\"Microsoft.NET.Sdk\">{tfm}</Project>")),
+            ("src/Ui/Ui.csproj", "<Project Sdk=\"Microsoft.NET.Sdk.Razor\"></Project>"),
+            ("src/Web/Web.csproj", "<Project Sdk=\"Microsoft.NET.Sdk.Web\"><PropertyGroup><TargetFramework>net10.0</TargetFramework></PropertyGroup></Project>"),
+            ("src/Web.Tests/Web.Tests.csproj", "<Project Sdk=\"Microsoft.NET.Sdk\"><ItemGroup><PackageReference Include=\"xunit\" /></ItemGroup></Project>"),
+        ]);
+        let r = d.outcome.unwrap();
+        assert_eq!(
+            r.build_command,
+            "dotnet publish src/Web/Web.csproj -c Release -o /app"
+        );
     }
 
     #[test]

@@ -33,11 +33,16 @@ pub(super) fn read(repo: &Repo, dir: &str, file: &str) -> Result<Build, String> 
         if l.starts_with("//") {
             continue;
         }
-        let framework = if l.contains("org.springframework.boot") {
+        // Plugin ids and coordinates, or their version-catalog aliases
+        // (`alias(libs.plugins.spring.boot)`, `libs.spring.boot.starter.web`).
+        let framework = if l.contains("org.springframework.boot")
+            || l.contains("libs.plugins.spring.boot")
+            || l.contains("libs.spring.boot")
+        {
             Some("spring-boot")
-        } else if l.contains("io.quarkus") {
+        } else if l.contains("io.quarkus") || l.contains("libs.plugins.quarkus") {
             Some("quarkus")
-        } else if l.contains("io.micronaut") {
+        } else if l.contains("io.micronaut") || l.contains("libs.plugins.micronaut") {
             Some("micronaut")
         } else {
             None
@@ -45,9 +50,11 @@ pub(super) fn read(repo: &Repo, dir: &str, file: &str) -> Result<Build, String> 
         if let (Some(f), None) = (framework, &b.framework) {
             b.framework = Some(at(f, i));
         }
-        let health = if l.contains("spring-boot-starter-actuator") {
+        let health = if l.contains("spring-boot-starter-actuator")
+            || l.contains("spring.boot.starter.actuator")
+        {
             Some("actuator")
-        } else if l.contains("quarkus-smallrye-health") {
+        } else if l.contains("quarkus-smallrye-health") || l.contains("quarkus.smallrye.health") {
             Some("smallrye-health")
         } else {
             None
