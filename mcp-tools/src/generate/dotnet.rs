@@ -58,10 +58,17 @@ pub(super) fn dotnet_dockerfile(a: &AnalyzeResult, port: &str) -> String {
         ("", false) => "aspnet",
         (r, _) => r,
     };
-    let start = if a.start_command.is_empty() {
-        format!("dotnet {}.dll", a.app_name)
+    let dll = if a.entrypoint.is_empty() {
+        format!("{}.dll", a.app_name)
     } else {
-        a.start_command.clone()
+        a.entrypoint.clone()
+    };
+    // Built from the port itself, not the start command: a later source (an existing
+    // Dockerfile's EXPOSE) may have replaced a fallback port after the command was written.
+    let start = if worker {
+        format!("dotnet {dll}")
+    } else {
+        format!("dotnet {dll} --urls http://0.0.0.0:{port}")
     };
     let expose = if worker {
         String::new()
