@@ -75,6 +75,9 @@ struct Build {
     /// A main class is configured (`mainClass`, `Main-Class`, Gradle's `application`
     /// plugin): without a framework, that is what makes the jar runnable.
     main_class: bool,
+    /// What the build file itself warns of, for the checks (a Spring Boot POM without
+    /// the plugin that makes its jar executable).
+    warnings: Vec<String>,
     /// An aggregator or parent (`<packaging>pom</packaging>`, a Gradle root that includes
     /// subprojects and has no `src/main`): no service itself.
     aggregator: bool,
@@ -162,6 +165,7 @@ fn facts(
     }
     r.framework = framework.into();
     toolchain_fact(build, r)?;
+    r.checks.extend(build.warnings.iter().cloned());
     let wrapper_file = if manager == "maven" {
         "mvnw"
     } else {
@@ -379,6 +383,13 @@ mod tests {
         let r = analyze(&[("pom.xml", "<project><artifactId>orders</artifactId><version>1.0</version><dependencies><dependency><groupId>org.springframework.boot</groupId><artifactId>spring-boot-starter-web</artifactId></dependency></dependencies></project>")]);
         assert_eq!(r.framework, "spring-boot");
         assert_eq!(r.entrypoint, "orders-1.0.jar");
+        assert!(
+            r.checks
+                .iter()
+                .any(|c| c.contains("spring-boot-maven-plugin")),
+            "{:?}",
+            r.checks
+        );
         assert_eq!(r.port, 8080);
         assert!(r.facts.get("port").is_some_and(|p| p.fallback));
         let tc = r.toolchain.unwrap();

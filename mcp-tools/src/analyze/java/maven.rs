@@ -109,6 +109,20 @@ pub(super) fn read(repo: &Repo, dir: &str) -> Result<Build, String> {
             b.health_dependency = Some(located(h, line(a)));
         }
     }
+    let plugin = |id: &str| {
+        project.descendants().any(|n| {
+            n.has_tag_name("plugin") && child(n, "artifactId").is_some_and(|a| text_of(a) == id)
+        })
+    };
+    if b.framework
+        .as_ref()
+        .is_some_and(|f| f.value == "spring-boot")
+        && !plugin("spring-boot-maven-plugin")
+    {
+        b.warnings.push(
+            "pom.xml has no spring-boot-maven-plugin: `mvn package` then builds a plain jar that `java -jar` cannot start; add the plugin (start.spring.io does)".into(),
+        );
+    }
     if let Some(p) = child(project, "properties") {
         for key in RELEASE_PROPERTIES {
             let Some(e) = child(p, key) else { continue };
