@@ -81,7 +81,9 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         (below, "src/")
     };
     let mut projects = Vec::new();
-    for p in &paths {
+    // A solution may list projects that are not in the repository (or outside it): skip
+    // those; a project file that is there but unreadable is refused.
+    for p in paths.iter().filter(|p| repo.is_file(p)) {
         match project::read(repo, p) {
             Ok(p) if !p.is_test() => projects.push(p),
             Ok(_) => {}
