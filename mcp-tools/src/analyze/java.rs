@@ -38,6 +38,9 @@ pub struct JavaDetails {
     /// of a multi-module build (`services/api`), `""` otherwise: the Dockerfile then copies
     /// the whole build and caches the dependencies in a BuildKit cache mount instead.
     pub module: String,
+    /// Gradle's version from `gradle/wrapper/gradle-wrapper.properties` (`8.11.1`), for the
+    /// `gradle:<version>-jdk<N>` builder when the wrapper script itself is missing.
+    pub gradle_version: Option<String>,
     /// The port the health path answers on when it is not the service's
     /// (`management.server.port`), else 0.
     pub health_port: u16,
@@ -316,6 +319,19 @@ fn facts(
     };
     r.details = super::Details::Java(JavaDetails {
         module: module.to_owned(),
+        gradle_version: repo
+            .read(&join(root, "gradle/wrapper/gradle-wrapper.properties"))
+            .and_then(|t| {
+                let url = t
+                    .lines()
+                    .find(|l| l.trim_start().starts_with("distributionUrl"))?;
+                let name = url.rsplit('/').next()?;
+                let v = name.strip_prefix("gradle-")?.split("-bin").next()?;
+                let v = v.split("-all").next()?;
+                v.chars()
+                    .all(|c| c.is_ascii_digit() || c == '.')
+                    .then(|| v.to_owned())
+            }),
         health_port: conf
             .get("management.server.port")
             .and_then(|p| config::port_value(&p.value))

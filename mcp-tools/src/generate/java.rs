@@ -62,7 +62,10 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
     let builder = if d.wrapper {
         format!("eclipse-temurin:{tag}-jdk")
     } else {
-        format!("gradle:jdk{tag}")
+        match &d.gradle_version {
+            Some(v) => format!("gradle:{v}-jdk{tag}"),
+            None => format!("gradle:jdk{tag}"),
+        }
     };
     let (prepare, build) = if d.module.is_empty() {
         let fetch = if maven {
@@ -179,6 +182,27 @@ mod tests {
         assert!(d.contains("COPY . .\nRUN --mount=type=cache,target=/root/.m2 ./mvnw -B -pl services/api -am package -DskipTests\n"), "{d}");
         assert!(
             d.contains("COPY --from=build /src/services/api/target/api-1.2.jar /app/app.jar"),
+            "{d}"
+        );
+    }
+
+    /// Without the wrapper script, the Gradle image of the wrapper's version builds.
+    #[test]
+    fn gradle_without_its_script_uses_the_wrappers_gradle_version() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, body) in [
+            ("build.gradle.kts", "plugins { id(\"org.springframework.boot\") }\n"),
+            ("gradle/wrapper/gradle-wrapper.properties", "distributionUrl=https\\://services.gradle.org/distributions/gradle-8.11.1-bin.zip\n"),
+        ] {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        }
+        let a = analyze(&dir.path().canonicalize().unwrap()).unwrap();
+        let d = dockerfile(&a);
+        assert!(d.contains("FROM gradle:8.11.1-jdk21 AS build\n"), "{d}");
+        assert!(
+            d.contains("COPY gradle ./gradle\nRUN gradle dependencies --no-daemon\n"),
             "{d}"
         );
     }
