@@ -10,6 +10,8 @@ FROM eclipse-temurin:21-jre
 WORKDIR /app
 RUN useradd --uid 10001 --no-log-init --no-create-home --shell /usr/sbin/nologin app
 COPY --from=build /src/target/quarkus-app/ /app/
+# The heap as a share of the container's memory limit (the JVM's default is a quarter).
+ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=75.0"
 USER 10001
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=60s --retries=3 CMD ["curl", "-fsS", "http://127.0.0.1:8080/q/health"]

@@ -12,6 +12,8 @@ FROM eclipse-temurin:17-jre
 WORKDIR /app
 RUN useradd --uid 10001 --no-log-init --no-create-home --shell /usr/sbin/nologin app
 COPY --from=build /src/build/libs/notifications-0.0.1-SNAPSHOT.jar /app/app.jar
+# The heap as a share of the container's memory limit (the JVM's default is a quarter).
+ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=75.0"
 USER 10001
 EXPOSE 9000
 ENTRYPOINT ["java", "-jar", "/app/app.jar"]
