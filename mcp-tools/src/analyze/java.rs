@@ -258,7 +258,7 @@ fn facts(
         None => Evidence::rule(format!("{name_rule}: the jar `{tool} {args}` builds")),
     };
     r.facts.record("entrypoint", &entrypoint, entry_evidence);
-    if build.name.is_none() || version.is_none() {
+    if !is_dir && (build.name.is_none() || version.is_none()) {
         r.checks.push(format!(
             "the jar name {entrypoint} is not fully declared (name or version missing): check the build's output in {out}"
         ));
@@ -275,11 +275,19 @@ fn facts(
     config::port_fact(framework, &conf, r);
     config::health_fact(build, &conf, r);
     r.kind = ServiceKind::Web;
-    r.facts.record(
-        "kind",
-        "web",
-        Evidence::rule("a Java web framework listens"),
-    );
+    if framework.is_empty() {
+        r.facts.fallback(
+            "kind",
+            "web",
+            "a main class without a known web framework: assumed to listen",
+        );
+    } else {
+        r.facts.record(
+            "kind",
+            "web",
+            Evidence::rule(format!("{framework} serves HTTP")),
+        );
+    }
     let mut build_files = vec![manifest.to_owned()];
     let extra: &[&str] = if manager == "maven" {
         &[".mvn"]
