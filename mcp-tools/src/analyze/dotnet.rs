@@ -329,6 +329,12 @@ fn toolchain_fact(
         return Ok(tag);
     }
     let choice = toolchain::choose(Ecosystem::Dotnet, &decls).map_err(|e| e.to_string())?;
+    if choice.has(toolchain::Flag::NewerThanKnown) {
+        r.checks.push(format!(
+            "{}: check that the image tag {} is published",
+            choice.reason, choice.tag
+        ));
+    }
     let first = decls[0].evidence();
     r.facts.record(
         "toolchain",

@@ -358,6 +358,12 @@ fn facts(
 fn toolchain_fact(build: &Build, r: &mut AnalyzeResult) -> Result<(), String> {
     let decls: Vec<Declared> = build.toolchain.iter().map(|(_, d)| d.clone()).collect();
     let choice = toolchain::choose(Ecosystem::Java, &decls).map_err(|e| e.to_string())?;
+    if choice.has(toolchain::Flag::NewerThanKnown) {
+        r.checks.push(format!(
+            "{}: check that the image tag {} is published",
+            choice.reason, choice.tag
+        ));
+    }
     let deciding = build
         .toolchain
         .iter()
@@ -435,6 +441,17 @@ mod tests {
         assert_eq!(r.health_path.as_deref(), Some("/actuator/health"));
         assert_eq!(r.toolchain.unwrap().tag, "11");
         assert_eq!(r.build_command, "gradle bootJar -x test --no-daemon");
+    }
+
+    #[test]
+    fn a_release_newer_than_the_policy_knows_is_named_in_the_checks() {
+        let r = analyze(&[("pom.xml", "<project><artifactId>a</artifactId><version>1</version><properties><java.version>26</java.version></properties><build><plugins><plugin><artifactId>spring-boot-maven-plugin</artifactId></plugin></plugins></build></project>")]);
+        assert_eq!(r.toolchain.unwrap().tag, "26");
+        assert!(
+            r.checks.iter().any(|c| c.contains("is published")),
+            "{:?}",
+            r.checks
+        );
     }
 
     #[test]
