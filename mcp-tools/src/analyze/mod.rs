@@ -440,25 +440,6 @@ pub fn sanitize_name(name: &str) -> String {
     s.trim_end_matches('-').to_owned()
 }
 
-/// The first (by name) file of `root` with extension `ext`, e.g. a `*.csproj`.
-fn find_ext(root: &Path, ext: &str) -> Option<String> {
-    let entries = std::fs::read_dir(root).ok()?;
-    let mut names: Vec<String> = entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-        .filter(|n| n.ends_with(&format!(".{ext}")))
-        .collect();
-    names.sort();
-    names.into_iter().next()
-}
-
-/// The trimmed text between the first `open` and the next `close` (an XML element's text).
-fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
-    let start = text.find(open)? + open.len();
-    let end = text[start..].find(close)? + start;
-    Some(text[start..end].trim())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -579,7 +560,7 @@ mod tests {
                 "<Project Sdk=\"Microsoft.NET.Sdk.Web\"></Project>",
             )],
             "csharp",
-            "aspnetcore",
+            "aspnet-core",
             8080,
             "dotnet publish",
             "dotnet Api.dll",

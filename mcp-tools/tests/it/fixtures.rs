@@ -18,15 +18,9 @@ pub(crate) const PENDING: &[&str] = &[
     "go-multi-main",
     "go-multi-main/cmd/api",
     "go-multi-main/cmd/worker",
-    "spring-maven-actuator",
-    "spring-gradle-kts",
-    "quarkus-maven",
     "axum-api",
     "actix-workspace",
     "cargo-lib-workspace",
-    "aspnet-solution",
-    "dotnet-worker",
-    "dotnet-assembly-name",
     "monorepo-services/services/api",
 ];
 
