@@ -34,6 +34,7 @@ use std::path::Path;
 
 pub use self::facts::{AnalyzeError, Candidate, Evidence, Fact, Facts, ServiceKind};
 
+pub(crate) use self::node::{NodeDetails, NodeRuntime};
 pub(crate) use self::repo::Repo;
 
 use schemars::JsonSchema;
@@ -251,11 +252,6 @@ fn read(root: &Path, name: &str) -> Option<String> {
     std::fs::read_to_string(root.join(name)).ok()
 }
 
-/// Whether `root` holds a file or directory `name`.
-fn exists(root: &Path, name: &str) -> bool {
-    root.join(name).exists()
-}
-
 /// Analyzes the repository at `root` (its own root): [`analyze_dir`] of `root` in `root`.
 ///
 /// # Errors
@@ -416,25 +412,6 @@ pub fn sanitize_name(name: &str) -> String {
     s.trim_end_matches('-').to_owned()
 }
 
-/// The first (by name) file of `root` with extension `ext`, e.g. a `*.csproj`.
-fn find_ext(root: &Path, ext: &str) -> Option<String> {
-    let entries = std::fs::read_dir(root).ok()?;
-    let mut names: Vec<String> = entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-        .filter(|n| n.ends_with(&format!(".{ext}")))
-        .collect();
-    names.sort();
-    names.into_iter().next()
-}
-
-/// The trimmed text between the first `open` and the next `close` (an XML element's text).
-fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
-    let start = text.find(open)? + open.len();
-    let end = text[start..].find(close)? + start;
-    Some(text[start..end].trim())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,7 +461,7 @@ mod tests {
             "express",
             8081,
             "npm ci",
-            "npm start",
+            "node server.js",
         );
         check(
             &[
@@ -495,10 +472,10 @@ mod tests {
                 ("yarn.lock", ""),
             ],
             "typescript",
-            "next",
+            "nextjs",
             3000,
             "yarn run build",
-            "yarn start",
+            "next start -H 0.0.0.0 -p 3000",
         );
         check(
             &[
@@ -555,7 +532,7 @@ mod tests {
                 "<Project Sdk=\"Microsoft.NET.Sdk.Web\"></Project>",
             )],
             "csharp",
-            "aspnetcore",
+            "aspnet-core",
             8080,
             "dotnet publish",
             "dotnet Api.dll",

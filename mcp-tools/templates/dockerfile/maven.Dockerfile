@@ -1,14 +1,13 @@
-FROM maven:3.9-eclipse-temurin-21 AS build
+FROM maven:3.9-eclipse-temurin-{tag} AS build
 WORKDIR /src
-COPY pom.xml .
-RUN mvn -B dependency:go-offline
-COPY . .
-RUN {build} && cp target/*.jar /app.jar
+{prepare}RUN {build}
 
-FROM eclipse-temurin:21-jre
+FROM eclipse-temurin:{tag}-jre
 WORKDIR /app
-COPY --from=build /app.jar /app/app.jar
-RUN useradd --create-home appuser
-USER appuser
+RUN useradd --uid 10001 --no-log-init --no-create-home --shell /usr/sbin/nologin app
+COPY --from=build {artifact_copy}
+# The heap as a share of the container's memory limit (the JVM's default is a quarter).
+ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=75.0"
+USER 10001
 EXPOSE {port}
-ENTRYPOINT ["java", "-jar", "/app/app.jar"]
+{healthcheck}ENTRYPOINT {entrypoint}

@@ -1,9 +1,12 @@
-FROM node:20-alpine
+{build_stages}FROM {install_base} AS prod-deps
 WORKDIR /app
-{pre}COPY {lockfiles} ./
-RUN {install}
+COPY {manifests} ./
+RUN {setup}{install_prod}
+
+FROM {base}
+WORKDIR /app
+ENV NODE_ENV=production{env}
 COPY . .
-{build}ENV NODE_ENV=production PORT={port}
-USER node
-EXPOSE {port}
-CMD {cmd}
+COPY --from=prod-deps /app/node_modules ./node_modules
+{build_copy}USER 1000
+{expose}{healthcheck}CMD {cmd}

@@ -12,32 +12,15 @@ use serde::Deserialize;
 
 /// Targets (`fixture` or `fixture/path`) the analysis does not meet yet.
 pub(crate) const PENDING: &[&str] = &[
-    "django-lint-package-json",
-    "express-src-index",
-    "express-yarn",
-    "nextjs-standalone",
-    "nextjs-pnpm",
-    "nestjs-api",
-    "bun-server",
-    "node-ts-express",
-    "node-existing-dockerfile",
-    "2048-game",
     "go-root-main",
     "go-cmd-single",
     "go-multi-main",
     "go-multi-main/cmd/api",
     "go-multi-main/cmd/worker",
-    "spring-maven-actuator",
-    "spring-gradle-kts",
-    "quarkus-maven",
     "axum-api",
     "actix-workspace",
     "cargo-lib-workspace",
-    "aspnet-solution",
-    "dotnet-worker",
-    "dotnet-assembly-name",
     "monorepo-services/services/api",
-    "compose-fullstack/frontend",
 ];
 
 #[derive(Debug, Deserialize)]

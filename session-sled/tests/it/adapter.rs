@@ -96,7 +96,19 @@ fn both_backends_hold_the_same_record_bytes() {
         let store = SledStore::open(&path).unwrap();
         rt.block_on(store.insert(s.clone())).unwrap();
     }
-    let db = sled::open(&path).unwrap();
+    // sled's flusher thread lets go of the file lock shortly after the last handle drops,
+    // not at the drop: wait for it (bounded) instead of racing it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let db = loop {
+        match sled::open(&path) {
+            Ok(db) => break db,
+            Err(e) if std::time::Instant::now() < deadline => {
+                assert!(e.to_string().contains("could not acquire lock"), "{e}");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("the store file stayed locked after the store was dropped: {e}"),
+        }
+    };
     let stored = db
         .open_tree("sessions")
         .unwrap()
