@@ -359,14 +359,15 @@ fn finish(repo: &Repo, rel: &str, dir: &Path, r: &mut AnalyzeResult) {
     }
     port::apply_generic_port(repo, rel, r);
     let mut checks = r.facts.checks();
-    // The toolchain's reason when its choice is flagged, unless the only flag is
-    // `fallback` and the toolchain fact's own check already says so.
+    // The toolchain's reason when its choice is flagged, unless a check says it already:
+    // the toolchain fact's own (a fallback), or the detector's (which quotes the reason).
     if let Some(t) = &r.toolchain {
         let said = r.facts.get("toolchain").is_some_and(|f| f.fallback);
+        let quoted = !t.reason.is_empty() && r.checks.iter().any(|c| c.contains(&t.reason));
         let flags: Vec<&str> = (t.flags.iter().map(String::as_str))
             .filter(|f| !(said && *f == "fallback"))
             .collect();
-        if !flags.is_empty() {
+        if !flags.is_empty() && !quoted {
             checks.push(format!(
                 "toolchain {}:{} is flagged {}: {}",
                 t.image,
@@ -606,6 +607,13 @@ mod tests {
         finish(&Repo::new(&root), "", &root, &mut r);
         assert!(
             r.checks[2].contains("flagged fallback, unsupported"),
+            "{:?}",
+            r.checks
+        );
+        r.checks = vec!["nothing declared: the policy's default: check the tag".into()];
+        finish(&Repo::new(&root), "", &root, &mut r);
+        assert!(
+            r.checks.iter().all(|c| !c.contains("is flagged")),
             "{:?}",
             r.checks
         );
