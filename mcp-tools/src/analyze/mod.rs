@@ -250,11 +250,6 @@ fn read(root: &Path, name: &str) -> Option<String> {
     std::fs::read_to_string(root.join(name)).ok()
 }
 
-/// Whether `root` holds a file or directory `name`.
-fn exists(root: &Path, name: &str) -> bool {
-    root.join(name).exists()
-}
-
 /// Analyzes the repository at `root` (its own root): [`analyze_dir`] of `root` in `root`.
 ///
 /// # Errors
