@@ -548,7 +548,7 @@ mod tests {
             "pip install",
             "uvicorn main:app",
         );
-        check(&[("go.mod", "module github.com/acme/api\n\ngo 1.22\n\nrequire github.com/gin-gonic/gin v1.9.1\n"), ("main.go", "r.Run(\":9090\")")], "go", "gin", 9090, "go build", "/server");
+        check(&[("go.mod", "module github.com/acme/api\n\ngo 1.22\n\nrequire github.com/gin-gonic/gin v1.9.1\n"), ("main.go", "package main\n\nfunc main() { r.Run(\":9090\") }\n")], "go", "gin", 9090, "go build", "/server");
         check(&[("pom.xml", "<project><parent><artifactId>spring-boot-starter-parent</artifactId></parent><artifactId>orders</artifactId></project>")], "java", "spring-boot", 8080, "mvn -B package", "java -jar");
         check(
             &[

@@ -1,70 +1,301 @@
-//! Rust: `Cargo.toml`, the package name and the web framework among its dependencies.
+//! Rust: a Cargo package or workspace (`Cargo.toml`, read with the `toml` crate), its
+//! binaries (`[[bin]]`, `src/main.rs`, `src/bin/*.rs`), the toolchain (`rust-toolchain(.toml)`
+//! pins exactly, `rust-version` is a minimum), the lockfile, `.cargo/config.toml` settings
+//! the build needs, and what the binary's code says about its port and health route
+//! (`source.rs`).
+//!
+//! A workspace (or a package) without a binary is refused as a library; several binaries
+//! resolve to the one whose package depends on a web framework, else are refused with the
+//! candidates. A package inside a workspace builds from the workspace root (where the
+//! lockfile and the path dependencies are) with `-p <package> --bin <bin>`.
 
-use std::path::Path;
+mod cargo;
+mod source;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{read, AnalyzeResult};
-use super::{Detection, Repo};
+use self::cargo::{Package, Workspace};
+use super::repo::join;
+use super::{AnalyzeError, AnalyzeResult, Candidate, Details, Detection, Evidence, Repo};
+use super::{ServiceKind, ToolchainFact};
+use crate::toolchain::{self, Declared, Ecosystem, Source};
 
 /// What a Rust Dockerfile needs beyond the common facts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
-pub struct RustDetails {}
+pub struct RustDetails {
+    /// The binary `cargo build` builds and the image runs.
+    pub bin: String,
+    /// The package (`-p`) when the build context is a workspace.
+    pub package: Option<String>,
+    /// Whether `Cargo.lock` is at the build context (then `--locked`).
+    pub locked: bool,
+    /// The manifests to copy before the sources, relative to the build context
+    /// (`Cargo.toml`, `api/Cargo.toml`, `rust-toolchain.toml`, `.cargo/config.toml`).
+    pub manifests: Vec<String>,
+    /// The workspace's target files (`api/src/main.rs`, `domain/src/lib.rs`), created
+    /// empty so `cargo fetch` can read the manifests before the sources are copied.
+    pub targets: Vec<String>,
+    /// `[build] target` of `.cargo/config.toml`: the binary lands in
+    /// `target/<triple>/release`.
+    pub target_triple: Option<String>,
+}
 
-/// Reads directory `dir` of `repo` as a Rust project.
+/// The web frameworks recognized in a package's dependencies.
+const FRAMEWORKS: &[&str] = &["axum", "actix-web", "rocket", "warp", "poem"];
+
+/// Reads directory `dir` of `repo` as a Cargo package or workspace.
 pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
-    let root = repo.root().join(dir);
-    if !repo.is_file(&super::repo::join(dir, "Cargo.toml")) {
+    let manifest = join(dir, "Cargo.toml");
+    if !repo.is_file(&manifest) {
         return None;
     }
-    let mut r = AnalyzeResult::default();
-    rust(&root, &mut r);
-    super::legacy_port(&root, &mut r);
+    let shown = repo.root().join(dir).display().to_string();
+    // The workspace that builds `dir`: its own, or one above whose members include it.
+    let ws = match cargo::workspace_of(repo, dir) {
+        Ok(ws) => ws,
+        Err(detail) => {
+            return Detection::refusal(AnalyzeError::Unsupported {
+                path: shown,
+                detail,
+            })
+        }
+    };
+    let in_dir: Vec<&Package> = ws
+        .packages
+        .iter()
+        .filter(|p| p.dir == dir || dir.is_empty() || p.dir.starts_with(&format!("{dir}/")))
+        .collect();
+    let bins: Vec<BinOf> = in_dir
+        .iter()
+        .flat_map(|p| p.bins.iter().map(move |b| (*p, b.name.as_str())))
+        .collect();
+    let (pkg, bin) = match pick(&bins) {
+        Ok(Some(one)) => one,
+        Ok(None) => {
+            return Detection::refusal(AnalyzeError::Library {
+                path: shown,
+                detail: format!(
+                    "a Cargo {} of {} library crate{}",
+                    if ws.virtual_root {
+                        "workspace"
+                    } else {
+                        "package"
+                    },
+                    in_dir.len(),
+                    if in_dir.len() == 1 { "" } else { "s" }
+                ),
+            })
+        }
+        Err(candidates) => {
+            return Detection::refusal(AnalyzeError::Mains {
+                path: shown,
+                candidates: candidates
+                    .into_iter()
+                    .map(|(p, b)| Candidate {
+                        path: cargo::relative(&p.dir, dir),
+                        stack: format!("rust bin {b}"),
+                    })
+                    .collect(),
+            })
+        }
+    };
+    let mut r = AnalyzeResult {
+        language: "rust".into(),
+        build_tool: "cargo".into(),
+        app_name: bin.to_owned(),
+        entrypoint: bin.to_owned(),
+        dependencies: pkg.deps.clone(),
+        ..AnalyzeResult::default()
+    };
+    let up = cargo::up_to(dir, &ws.root);
+    let pkg_manifest = cargo::shown(&join(&pkg.dir, "Cargo.toml"), dir);
+    r.evidence.push(pkg_manifest.clone());
+    r.facts.record(
+        "language",
+        "rust",
+        Evidence::at(&pkg_manifest, None, "a Cargo package"),
+    );
+    let lock = join(&ws.root, "Cargo.lock");
+    let locked = repo.is_file(&lock);
+    r.facts.record(
+        "manager",
+        "cargo",
+        Evidence::at(&join(&up, "Cargo.lock"), None, "cargo, with the lockfile"),
+    );
+    if !locked {
+        r.checks.push(format!(
+            "no Cargo.lock at {}: dependency versions are resolved at build time; commit Cargo.lock for reproducible builds",
+            if up == "." { "repo_path" } else { &up }
+        ));
+    }
+    r.facts.record(
+        "entrypoint",
+        bin,
+        Evidence::at(&pkg_manifest, None, "the binary target"),
+    );
+    if let Some(f) = FRAMEWORKS.iter().find(|f| pkg.deps.iter().any(|d| d == *f)) {
+        r.framework = (*f).into();
+        r.facts.record(
+            "framework",
+            f,
+            Evidence::at(&pkg_manifest, pkg.dep_line(f), "a dependency"),
+        );
+    }
+    toolchain_fact(repo, &ws, pkg, dir, &mut r);
+    let triple = cargo::config_checks(repo, &ws.root, dir, &mut r.checks);
+    if ws.root != dir {
+        r.build_context = up.clone();
+        r.facts.record(
+            "context",
+            &up,
+            Evidence::at(
+                &join(&up, "Cargo.toml"),
+                None,
+                "the workspace root: its lockfile and the path dependencies",
+            ),
+        );
+    }
+    let package = (ws.packages.len() > 1 || ws.virtual_root).then(|| pkg.name.clone());
+    let mut build = String::from("cargo build --release");
+    if locked {
+        build.push_str(" --locked");
+    }
+    if let Some(p) = &package {
+        build.push_str(&format!(" -p {p}"));
+    }
+    build.push_str(&format!(" --bin {bin}"));
+    r.build_command = build;
+    r.start_command = format!("/usr/local/bin/{bin}");
+    source::apply(repo, pkg, bin, dir, &mut r);
+    if r.kind == ServiceKind::Worker {
+        r.port = 0;
+    }
+    let mut manifests = vec!["Cargo.toml".to_owned()];
+    if locked {
+        manifests.push("Cargo.lock".into());
+    }
+    for p in &ws.packages {
+        let m = p.manifest_path_from_root(&ws.root);
+        if !manifests.contains(&m) {
+            manifests.push(m);
+        }
+    }
+    for extra in [
+        "rust-toolchain.toml",
+        "rust-toolchain",
+        ".cargo/config.toml",
+    ] {
+        if repo.is_file(&join(&ws.root, extra)) {
+            manifests.push(extra.into());
+        }
+    }
+    r.details = Details::Rust(RustDetails {
+        bin: bin.to_owned(),
+        package,
+        locked,
+        manifests,
+        targets: ws
+            .packages
+            .iter()
+            .flat_map(|p| p.targets_from_root(&ws.root))
+            .collect(),
+        target_triple: triple,
+    });
     Detection::service(r)
 }
 
-/// Dependencies and framework from `Cargo.toml`'s `[dependencies]`, the first `name =` as
-/// the binary name; `cargo build --release`, port 8080.
-pub(super) fn rust(root: &Path, r: &mut AnalyzeResult) {
-    r.language = "rust".into();
-    r.build_tool = "cargo".into();
-    r.evidence.push("Cargo.toml".into());
-    let toml = read(root, "Cargo.toml").unwrap_or_default();
-    let mut in_deps = false;
-    for line in toml.lines().map(str::trim) {
-        if line.starts_with('[') {
-            in_deps = line == "[dependencies]";
-            continue;
-        }
-        if in_deps {
-            if let Some((name, _)) = line.split_once('=') {
-                r.dependencies.push(name.trim().to_owned());
-            }
-        }
-        if r.app_name.is_empty() {
-            if let Some(name) = line
-                .strip_prefix("name")
-                .and_then(|l| l.trim().strip_prefix('='))
-            {
-                r.app_name = name.trim().trim_matches('"').to_owned();
+/// A binary and the package it belongs to.
+type BinOf<'a> = (&'a Package, &'a str);
+
+/// The one binary to deploy: the only one, or the only one whose package depends on a
+/// web framework (the package's own-named binary first); `Ok(None)` when there is none,
+/// `Err` with the candidates when several remain.
+fn pick<'a>(bins: &[BinOf<'a>]) -> Result<Option<BinOf<'a>>, Vec<BinOf<'a>>> {
+    match bins {
+        [] => return Ok(None),
+        [one] => return Ok(Some(*one)),
+        _ => {}
+    }
+    let web: Vec<_> = bins
+        .iter()
+        .copied()
+        .filter(|(p, _)| FRAMEWORKS.iter().any(|f| p.deps.iter().any(|d| d == f)))
+        .collect();
+    let pool = if web.is_empty() { bins.to_vec() } else { web };
+    match pool.as_slice() {
+        [one] => Ok(Some(*one)),
+        several => {
+            let packages: Vec<&str> = several.iter().map(|(p, _)| p.name.as_str()).collect();
+            let same_package = packages.windows(2).all(|w| w[0] == w[1]);
+            let own = several.iter().find(|(p, b)| p.name == *b);
+            match own {
+                Some(one) if same_package => Ok(Some(*one)),
+                _ => Err(several.to_vec()),
             }
         }
     }
-    r.framework = ["axum", "actix-web", "rocket", "warp", "poem"]
-        .iter()
-        .find(|f| r.dependencies.iter().any(|d| d == *f))
-        .map(|f| f.to_string())
-        .unwrap_or_default();
-    r.port = 8080;
-    r.build_command = "cargo build --release".into();
-    r.start_command = format!(
-        "/usr/local/bin/{}",
-        if r.app_name.is_empty() {
-            "app"
-        } else {
-            &r.app_name
+}
+
+/// The toolchain: `rust-toolchain(.toml)` at the workspace root pins exactly, the
+/// package's (or workspace's) `rust-version` is a minimum; through the policy.
+fn toolchain_fact(repo: &Repo, ws: &Workspace, pkg: &Package, dir: &str, r: &mut AnalyzeResult) {
+    let mut decls = Vec::new();
+    let mut values = Vec::new();
+    for file in ["rust-toolchain.toml", "rust-toolchain"] {
+        let path = join(&ws.root, file);
+        let Some(text) = repo.read(&path) else {
+            continue;
+        };
+        let line = text
+            .lines()
+            .position(|l| l.trim_start().starts_with("channel"))
+            .map_or(1, |i| i as u32 + 1);
+        let shown = cargo::shown(&path, dir);
+        match Declared::parse(
+            Source::RustToolchain,
+            &text,
+            toolchain::Evidence::new(&shown, line),
+        ) {
+            Ok(d) => {
+                values.push(cargo::channel_value(&text));
+                decls.push(d);
+            }
+            Err(e) => r.checks.push(e.to_string()),
         }
-    );
+        break;
+    }
+    if let Some((value, file, line)) = cargo::rust_version(ws, pkg) {
+        let shown = cargo::shown(&file, dir);
+        let raw = format!("rust-version = \"{value}\"");
+        match Declared::parse(
+            Source::RustVersion,
+            &raw,
+            toolchain::Evidence::new(&shown, line),
+        ) {
+            Ok(d) => {
+                values.push(value);
+                decls.push(d);
+            }
+            Err(e) => r.checks.push(e.to_string()),
+        }
+    }
+    let choice = toolchain::choose(Ecosystem::Rust, &decls).or_else(|e| {
+        r.checks.push(e.to_string());
+        values.clear();
+        toolchain::choose(Ecosystem::Rust, &[])
+    });
+    let Ok(choice) = choice else { return };
+    let raw: Vec<&str> = values.iter().map(String::as_str).collect();
+    let fact = ToolchainFact::from_choice(&choice, &raw);
+    match &choice.evidence {
+        Some(e) => r.facts.record(
+            "toolchain",
+            &fact.tag,
+            Evidence::at(&e.file, Some(e.line), choice.reason.clone()),
+        ),
+        None => r.facts.fallback("toolchain", &fact.tag, &choice.reason),
+    }
+    r.toolchain = Some(fact);
 }
