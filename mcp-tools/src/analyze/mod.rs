@@ -30,6 +30,7 @@ use std::path::Path;
 pub use self::facts::{AnalyzeError, Candidate, Evidence, Fact, Facts, ServiceKind};
 
 pub(crate) use self::repo::Repo;
+pub(crate) use self::{go::GoDetails, rust::RustDetails};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

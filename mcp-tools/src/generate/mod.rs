@@ -246,7 +246,6 @@ mod tests {
                     ..analysis("python", "pip", 0)
                 },
             ),
-            ("go.Dockerfile", analysis("go", "go", 9000)),
             (
                 "gradle.Dockerfile",
                 AnalyzeResult {
@@ -259,14 +258,6 @@ mod tests {
                 AnalyzeResult {
                     build_command: "mvn -B package -DskipTests".into(),
                     ..analysis("java", "maven", 8080)
-                },
-            ),
-            ("rust.Dockerfile", analysis("rust", "cargo", 7000)),
-            (
-                "rust-unnamed.Dockerfile",
-                AnalyzeResult {
-                    app_name: String::new(),
-                    ..analysis("rust", "cargo", 0)
                 },
             ),
             ("csharp.Dockerfile", analysis("csharp", "dotnet", 5000)),
