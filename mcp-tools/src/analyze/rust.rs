@@ -10,6 +10,7 @@
 //! lockfile and the path dependencies are) with `-p <package> --bin <bin>`.
 
 mod cargo;
+mod config;
 mod source;
 
 use schemars::JsonSchema;
@@ -34,9 +35,13 @@ pub struct RustDetails {
     /// The manifests to copy before the sources, relative to the build context
     /// (`Cargo.toml`, `api/Cargo.toml`, `rust-toolchain.toml`, `.cargo/config.toml`).
     pub manifests: Vec<String>,
-    /// The workspace's target files (`api/src/main.rs`, `domain/src/lib.rs`), created
-    /// empty so `cargo fetch` can read the manifests before the sources are copied.
+    /// The workspace's target files relative to `cargo_dir` (`api/src/main.rs`,
+    /// `../shared/src/lib.rs`), created empty so `cargo fetch` can read the manifests
+    /// before the sources are copied.
     pub targets: Vec<String>,
+    /// The directory cargo runs in, relative to the build context (empty: the context
+    /// itself; `api` for a package whose path dependencies lie beside it).
+    pub cargo_dir: String,
     /// `[build] target` of `.cargo/config.toml`: the binary lands in
     /// `target/<triple>/release`.
     pub target_triple: Option<String>,
@@ -109,7 +114,11 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         dependencies: pkg.deps.clone(),
         ..AnalyzeResult::default()
     };
-    let up = cargo::up_to(dir, &ws.root);
+    let up = cargo::up_to(dir, &ws.context);
+    let cargo_dir = match cargo::relative(&ws.root, &ws.context).as_str() {
+        "." => String::new(),
+        d => d.to_owned(),
+    };
     let pkg_manifest = cargo::shown(&join(&pkg.dir, "Cargo.toml"), dir);
     r.evidence.push(pkg_manifest.clone());
     r.facts.record(
@@ -144,8 +153,8 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         );
     }
     toolchain_fact(repo, &ws, pkg, dir, &mut r);
-    let triple = cargo::config_checks(repo, &ws.root, dir, &mut r.checks);
-    if ws.root != dir {
+    let triple = config::config_checks(repo, &ws.root, dir, &mut r.checks);
+    if ws.context != dir {
         r.build_context = up.clone();
         r.facts.record(
             "context",
@@ -172,12 +181,13 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     if r.kind == ServiceKind::Worker {
         r.port = 0;
     }
-    let mut manifests = vec!["Cargo.toml".to_owned()];
+    // Relative to the build context: the cargo root's files, then every package's.
+    let mut manifests = vec![join(&cargo_dir, "Cargo.toml")];
     if locked {
-        manifests.push("Cargo.lock".into());
+        manifests.push(join(&cargo_dir, "Cargo.lock"));
     }
     for p in &ws.packages {
-        let m = p.manifest_path_from_root(&ws.root);
+        let m = cargo::relative(&join(&p.dir, "Cargo.toml"), &ws.context);
         if !manifests.contains(&m) {
             manifests.push(m);
         }
@@ -188,7 +198,7 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         ".cargo/config.toml",
     ] {
         if repo.is_file(&join(&ws.root, extra)) {
-            manifests.push(extra.into());
+            manifests.push(join(&cargo_dir, extra));
         }
     }
     r.details = Details::Rust(RustDetails {
@@ -199,8 +209,10 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         targets: ws
             .packages
             .iter()
-            .flat_map(|p| p.targets_from_root(&ws.root))
+            .flat_map(|p| p.targets())
+            .map(|t| cargo::path_from(&ws.root, &t))
             .collect(),
+        cargo_dir,
         target_triple: triple,
     });
     Detection::service(r)
@@ -259,7 +271,7 @@ fn toolchain_fact(repo: &Repo, ws: &Workspace, pkg: &Package, dir: &str, r: &mut
             toolchain::Evidence::new(&shown, line),
         ) {
             Ok(d) => {
-                values.push(cargo::channel_value(&text));
+                values.push(config::channel_value(&text));
                 decls.push(d);
             }
             Err(e) => r.checks.push(e.to_string()),
@@ -298,4 +310,149 @@ fn toolchain_fact(repo: &Repo, ws: &Workspace, pkg: &Package, dir: &str, r: &mut
         None => r.facts.fallback("toolchain", &fact.tag, &choice.reason),
     }
     r.toolchain = Some(fact);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, body) in files {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        }
+        dir
+    }
+
+    fn detected(files: &[(&str, &str)], dir: &str) -> Result<AnalyzeResult, AnalyzeError> {
+        let t = tree(files);
+        let repo = Repo::new(t.path().canonicalize().unwrap());
+        detect(&repo, dir).unwrap().outcome
+    }
+
+    const WS: &str = "[workspace]\nmembers = [\"crates/*\"]\n";
+
+    #[test]
+    fn a_member_of_a_workspace_builds_from_the_workspace_root() {
+        let files = [
+            ("Cargo.toml", WS),
+            ("Cargo.lock", ""),
+            (
+                "crates/api/Cargo.toml",
+                "[package]\nname = \"api\"\nrust-version.workspace = true\n\n[dependencies]\naxum = \"0.8\"\ncore = { path = \"../core\" }\n",
+            ),
+            ("crates/api/src/main.rs", "// .route(\"/healthz\", get(ok))\nfn main() {}\n"),
+            ("crates/core/Cargo.toml", "[package]\nname = \"core\"\n"),
+            ("crates/core/src/lib.rs", ""),
+        ];
+        let r = detected(&files, "crates/api").unwrap();
+        assert_eq!(r.build_context, "../..");
+        assert_eq!(
+            r.build_command,
+            "cargo build --release --locked -p api --bin api"
+        );
+        assert_eq!((r.port, r.framework.as_str()), (8080, "axum"));
+        let Details::Rust(d) = &r.details else {
+            panic!("{r:?}")
+        };
+        assert_eq!(
+            d.targets,
+            ["crates/api/src/main.rs", "crates/core/src/lib.rs"]
+        );
+    }
+
+    #[test]
+    fn several_binaries_resolve_to_the_web_one_or_are_refused() {
+        let web = [
+            ("Cargo.toml", WS),
+            (
+                "crates/api/Cargo.toml",
+                "[package]\nname = \"api\"\n\n[dependencies]\nactix-web = \"4\"\n",
+            ),
+            ("crates/api/src/main.rs", "fn main() {}\n"),
+            ("crates/cli/Cargo.toml", "[package]\nname = \"cli\"\n"),
+            ("crates/cli/src/main.rs", "fn main() {}\n"),
+        ];
+        assert_eq!(detected(&web, "").unwrap().entrypoint, "api");
+        let tools = [
+            ("Cargo.toml", "[package]\nname = \"tools\"\n"),
+            ("src/bin/a.rs", "fn main() {}\n"),
+            ("src/bin/b.rs", "fn main() {}\n"),
+        ];
+        let err = detected(&tools, "").unwrap_err();
+        assert_eq!(err.kind(), "mains", "{err}");
+        let lib = [
+            ("Cargo.toml", "[package]\nname = \"l\"\n"),
+            ("src/lib.rs", ""),
+        ];
+        assert_eq!(detected(&lib, "").unwrap_err().kind(), "library");
+        let bad = [("Cargo.toml", "[package\n")];
+        assert_eq!(detected(&bad, "").unwrap_err().kind(), "unsupported");
+    }
+
+    #[test]
+    fn path_dependencies_beside_a_package_widen_the_build_context() {
+        let files = [
+            (
+                "api/Cargo.toml",
+                "[package]\nname = \"api\"\n\n[dependencies]\nshared = { path = \"../libs/shared\" }\n",
+            ),
+            ("api/Cargo.lock", ""),
+            ("api/src/main.rs", "fn main() {}\n"),
+            ("libs/shared/Cargo.toml", "[package]\nname = \"shared\"\n"),
+            ("libs/shared/src/lib.rs", ""),
+        ];
+        let r = detected(&files, "api").unwrap();
+        assert_eq!(r.build_context, "..");
+        let Details::Rust(d) = &r.details else {
+            panic!("{r:?}")
+        };
+        assert_eq!(d.cargo_dir, "api");
+        assert_eq!(d.targets, ["src/main.rs", "../libs/shared/src/lib.rs"]);
+        assert_eq!(
+            d.manifests,
+            ["api/Cargo.toml", "api/Cargo.lock", "libs/shared/Cargo.toml"]
+        );
+        let outside = [
+            (
+                "Cargo.toml",
+                "[package]\nname = \"a\"\n\n[dependencies]\nx = { path = \"../../x\" }\n",
+            ),
+            ("src/main.rs", ""),
+        ];
+        assert_eq!(detected(&outside, "").unwrap_err().kind(), "unsupported");
+    }
+
+    #[test]
+    fn cargo_config_settings_the_build_needs_are_checks() {
+        let files = [
+            ("Cargo.toml", "[package]\nname = \"svc\"\n"),
+            ("src/main.rs", "fn main() {}\n"),
+            (
+                ".cargo/config.toml",
+                "[build]\ntarget = \"x86_64-unknown-linux-musl\"\n\n[target.x86_64-unknown-linux-musl]\nlinker = \"musl-gcc\"\n",
+            ),
+        ];
+        let r = detected(&files, "").unwrap();
+        assert_eq!(r.kind, ServiceKind::Worker);
+        assert!(
+            r.checks.iter().any(|c| c.contains("linker = musl-gcc")),
+            "{:?}",
+            r.checks
+        );
+        assert!(
+            r.checks.iter().any(|c| c.contains("no Cargo.lock")),
+            "{:?}",
+            r.checks
+        );
+        let Details::Rust(d) = &r.details else {
+            panic!("{r:?}")
+        };
+        assert_eq!(
+            d.target_triple.as_deref(),
+            Some("x86_64-unknown-linux-musl")
+        );
+    }
 }

@@ -41,6 +41,12 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
     if !dirs.is_empty() {
         mkdir.push_str(&format!("mkdir -p {} \\\n    && ", dirs.join(" ")));
     }
+    // cargo runs where its root manifest is (and rustup finds rust-toolchain.toml there).
+    let workdir = if d.cargo_dir.is_empty() {
+        String::new()
+    } else {
+        format!("WORKDIR /src/{}\n", d.cargo_dir)
+    };
     let locked = if d.locked { " --locked" } else { "" };
     let mut build = format!("cargo build --release{locked}");
     if let Some(p) = &d.package {
@@ -66,6 +72,7 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
         &[
             ("tag", tag),
             ("copies", &copies),
+            ("workdir", &workdir),
             ("mkdir", &mkdir),
             ("targets", &d.targets.join(" ")),
             ("locked", locked),

@@ -2,9 +2,9 @@ FROM rust:{tag}-slim AS build
 WORKDIR /src
 # The manifests and the lockfile first, with empty target files so cargo can read them: the
 # dependency download is a layer of its own, rebuilt only when they change.
-{copies}RUN {mkdir}touch {targets} \
+{copies}{workdir}RUN {mkdir}touch {targets} \
     && cargo fetch{locked}
-COPY . .
+COPY . /src/
 RUN {build} \
     && mkdir -p /out \
     && cp target/{triple}release/{bin} /out/{bin}

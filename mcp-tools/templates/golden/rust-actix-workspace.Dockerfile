@@ -9,7 +9,7 @@ COPY domain/Cargo.toml domain/
 RUN mkdir -p api/src domain/src \
     && touch api/src/main.rs domain/src/lib.rs \
     && cargo fetch --locked
-COPY . .
+COPY . /src/
 RUN cargo build --release --locked -p api --bin shop-api \
     && mkdir -p /out \
     && cp target/release/shop-api /out/shop-api

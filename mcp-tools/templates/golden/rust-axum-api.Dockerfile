@@ -7,7 +7,7 @@ COPY Cargo.toml Cargo.lock ./
 RUN mkdir -p src \
     && touch src/main.rs \
     && cargo fetch --locked
-COPY . .
+COPY . /src/
 RUN cargo build --release --locked --bin todo-api \
     && mkdir -p /out \
     && cp target/release/todo-api /out/todo-api

@@ -20,7 +20,11 @@ pub(super) struct Workspace {
     pub(super) root: String,
     /// A `[workspace]` root without a `[package]` of its own.
     pub(super) virtual_root: bool,
-    /// Its packages, the root package (if any) first, then the members in order.
+    /// The build context: `root`, or the common ancestor of a lone package and the path
+    /// dependencies it reaches outside its own directory.
+    pub(super) context: String,
+    /// Its packages, the root package (if any) first, then the members in order (for a
+    /// lone package: then its path dependencies).
     pub(super) packages: Vec<Package>,
     /// The root manifest's `[workspace.package] rust-version`, with its line.
     ws_rust_version: Option<(String, u32)>,
@@ -41,6 +45,9 @@ pub(super) struct Package {
     build_script: Option<String>,
     /// Its dependencies' crate names (renames resolved to the real package).
     pub(super) deps: Vec<String>,
+    /// The directories of its `path` dependencies, relative to the repository root
+    /// (`None` for one that leaves the repository).
+    path_deps: Vec<Option<String>>,
     /// `rust-version`: `Some(Ok(value))`, or `Some(Err(()))` for `workspace = true`.
     rust_version: Option<Result<String, ()>>,
     /// The manifest's text, for line numbers.
@@ -57,23 +64,15 @@ pub(super) struct Bin {
 }
 
 impl Package {
-    /// Its `Cargo.toml` relative to the workspace root `root`.
-    pub(super) fn manifest_path_from_root(&self, root: &str) -> String {
-        join(&relative(&self.dir, root), "Cargo.toml")
-            .trim_start_matches("./")
-            .to_owned()
-    }
-
-    /// Its target files (binaries, library, build script) relative to `root`.
-    pub(super) fn targets_from_root(&self, root: &str) -> Vec<String> {
-        let base = relative(&self.dir, root);
-        let base = if base == "." { String::new() } else { base };
+    /// Its target files (binaries, library, build script) relative to the repository
+    /// root.
+    pub(super) fn targets(&self) -> Vec<String> {
         self.bins
             .iter()
             .map(|b| b.path.clone())
             .chain(self.lib.clone())
             .chain(self.build_script.clone())
-            .map(|p| join(&base, &p))
+            .map(|p| join(&self.dir, &p))
             .collect()
     }
 
@@ -124,12 +123,74 @@ pub(super) fn workspace_of(repo: &Repo, dir: &str) -> Result<Workspace, String> 
             }
         }
     }
+    let mut packages: Vec<Package> = package(repo, dir, &own)?.into_iter().collect();
+    let mut context = dir.to_owned();
+    let mut next = 0;
+    while next < packages.len() && packages.len() < MAX_PATH_DEPS {
+        let deps = packages[next].path_deps.clone();
+        next += 1;
+        for dep in deps {
+            let Some(dep) = dep else {
+                return Err(format!("{} has a path dependency outside the repository; analyze a directory that holds both", join(dir, "Cargo.toml")));
+            };
+            if dep == dir
+                || dep.starts_with(&format!("{dir}/"))
+                || packages.iter().any(|p| p.dir == dep)
+            {
+                continue;
+            }
+            if let Ok(t) = manifest(repo, &dep) {
+                context = common_ancestor(&context, &dep);
+                packages.extend(package(repo, &dep, &t)?);
+            }
+        }
+    }
     Ok(Workspace {
         root: dir.to_owned(),
+        context,
         virtual_root: false,
-        packages: package(repo, dir, &own)?.into_iter().collect(),
+        packages,
         ws_rust_version: None,
     })
+}
+
+/// The most packages a lone package's path dependencies bring in.
+const MAX_PATH_DEPS: usize = 32;
+
+/// The deepest directory holding both `a` and `b` (relative paths, `""` the root).
+fn common_ancestor(a: &str, b: &str) -> String {
+    let common: Vec<&str> = a
+        .split('/')
+        .zip(b.split('/'))
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| x)
+        .collect();
+    common.join("/")
+}
+
+/// `rel` joined to `dir` with `.` and `..` resolved; `None` when it leaves the root.
+fn normalize(dir: &str, rel: &str) -> Option<String> {
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    for part in rel.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// `path` (relative to the repository root) as reached from directory `from`: relative
+/// when below it, through `..` to their common ancestor when not.
+pub(super) fn path_from(from: &str, path: &str) -> String {
+    if from.is_empty() || path.starts_with(&format!("{from}/")) {
+        return relative(path, from);
+    }
+    let common = common_ancestor(from, path);
+    join(&up_to(from, &common), &relative(path, &common))
 }
 
 /// The parsed `Cargo.toml` of `dir`.
@@ -180,6 +241,7 @@ fn workspace_at(repo: &Repo, dir: &str, root: &Table) -> Result<Workspace, Strin
         });
     Ok(Workspace {
         root: dir.to_owned(),
+        context: dir.to_owned(),
         virtual_root,
         packages,
         ws_rust_version,
@@ -293,6 +355,7 @@ fn package(repo: &Repo, dir: &str, t: &Table) -> Result<Option<Package>, String>
         lib,
         build_script,
         deps: deps(t),
+        path_deps: path_deps(t, dir),
         rust_version,
         text: repo.read(&join(dir, "Cargo.toml")).unwrap_or_default(),
     }))
@@ -318,6 +381,18 @@ fn deps(t: &Table) -> Vec<String> {
     out
 }
 
+/// The directories of the `path` dependencies of manifest `t` at `dir`.
+fn path_deps(t: &Table, dir: &str) -> Vec<Option<String>> {
+    let tables = ["dependencies", "build-dependencies"]
+        .into_iter()
+        .filter_map(|k| t.get(k).and_then(Value::as_table));
+    tables
+        .flat_map(|table| table.values())
+        .filter_map(|spec| spec.get("path").and_then(Value::as_str))
+        .map(|p| normalize(dir, p))
+        .collect()
+}
+
 /// The package's `rust-version` (inherited from `[workspace.package]` when it says
 /// `workspace = true`): its value, the manifest it is written in (relative to the
 /// repository root) and the line.
@@ -334,66 +409,6 @@ pub(super) fn rust_version(ws: &Workspace, pkg: &Package) -> Option<(String, Str
             .map(|(v, line)| (v, root_manifest, line)),
         None => None,
     }
-}
-
-/// The channel a `rust-toolchain(.toml)` file names, as written (`1.88.0`, `stable`).
-pub(super) fn channel_value(text: &str) -> String {
-    let line = text
-        .lines()
-        .find(|l| l.trim_start().starts_with("channel"))
-        .or_else(|| text.lines().next())
-        .unwrap_or_default();
-    let value = line.split_once('=').map_or(line, |(_, v)| v);
-    value.trim().trim_matches('"').trim_matches('\'').to_owned()
-}
-
-/// The checks `.cargo/config.toml` (at the workspace root or at `dir`) calls for: a
-/// linker, rustflags or a build target the builder image must provide. Returns the
-/// `[build] target` triple, which moves the binary to `target/<triple>/release`.
-pub(super) fn config_checks(
-    repo: &Repo,
-    root: &str,
-    dir: &str,
-    checks: &mut Vec<String>,
-) -> Option<String> {
-    let mut triple = None;
-    let mut dirs = vec![root.to_owned()];
-    if dir != root {
-        dirs.push(dir.to_owned());
-    }
-    for d in dirs {
-        for name in [".cargo/config.toml", ".cargo/config"] {
-            let path = join(&d, name);
-            let Some(t) = repo.read(&path).and_then(|s| s.parse::<Table>().ok()) else {
-                continue;
-            };
-            let shown = shown(&path, dir);
-            let build = t.get("build").and_then(Value::as_table);
-            if let Some(target) = build.and_then(|b| b.get("target")).and_then(Value::as_str) {
-                checks.push(format!("{shown} builds for target {target}: the builder image needs it installed (rustup target add {target}) and its linker"));
-                triple = Some(target.to_owned());
-            }
-            if build.is_some_and(|b| b.contains_key("rustflags")) {
-                checks.push(format!(
-                    "{shown} sets build.rustflags: check that they suit the builder image"
-                ));
-            }
-            for (triple, cfg) in t
-                .get("target")
-                .and_then(Value::as_table)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(linker) = cfg.get("linker").and_then(Value::as_str) {
-                    checks.push(format!("{shown} sets linker = {linker} for {triple}: the builder image must provide it"));
-                }
-                if cfg.get("rustflags").is_some() {
-                    checks.push(format!("{shown} sets rustflags for {triple}: check that the builder image supports them"));
-                }
-            }
-        }
-    }
-    triple
 }
 
 /// `path` (relative to the repository root) as seen from `dir`: relative when below it,
