@@ -122,7 +122,12 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
             Evidence::at(&gomod_shown, None, "the module root above repo_path"),
         );
     }
-    let read = source::read_main(repo, &main_dir, &module, dir);
+    let module_path = gomod
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("module "))
+        .map(|m| m.trim().trim_matches('"'))
+        .unwrap_or_default();
+    let read = source::read_main(repo, &main_dir, &module, module_path, dir);
     let port_env = source::apply(&read, &mut r);
     let binary = "/server";
     r.build_command = format!("CGO_ENABLED=0 go build -trimpath -o /out/app {package}");
@@ -360,6 +365,35 @@ mod tests {
         assert!(detect(&repo, "cmd").is_none());
         let err = detect(&repo, "").and_then(|d| d.outcome.err()).unwrap();
         assert_eq!(err.kind(), "mains");
+    }
+
+    #[test]
+    fn a_main_that_delegates_listens_where_its_own_package_does() {
+        let dir = tree(&[
+            ("go.mod", "module example.com/svc\n\ngo 1.26\n"),
+            (
+                "cmd/server/main.go",
+                "package main\n\nimport \"example.com/svc/internal/server\"\n\nfunc main() { server.Run() }\n",
+            ),
+            (
+                "internal/server/server.go",
+                "package server\n\nimport \"net/http\"\n\nfunc Run() {\n\thttp.HandleFunc(\"/readyz\", ok)\n\thttp.ListenAndServe(\":9000\", nil)\n}\n",
+            ),
+            (
+                "cmd/cli/main.go",
+                "package main\n\nfunc main() { app.Run(os.Args) }\n",
+            ),
+        ]);
+        let repo = Repo::new(dir.path().canonicalize().unwrap());
+        let r = detect(&repo, "cmd/server")
+            .and_then(|d| d.outcome.ok())
+            .unwrap();
+        assert_eq!((r.kind, r.port), (ServiceKind::Web, 9000), "{:?}", r.facts);
+        assert_eq!(r.health_path.as_deref(), Some("/readyz"));
+        let cli = detect(&repo, "cmd/cli")
+            .and_then(|d| d.outcome.ok())
+            .unwrap();
+        assert_eq!((cli.kind, cli.port), (ServiceKind::Worker, 0));
     }
 
     #[test]

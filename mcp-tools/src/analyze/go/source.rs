@@ -25,12 +25,24 @@ const MAX_FILES: usize = 200;
 pub(super) struct Sources {
     /// The main package's files: (path shown relative to `repo_path`, text).
     main: Vec<(String, String)>,
+    /// The files of the module's own packages the main package imports (where a
+    /// `cmd/server/main.go` that calls `server.Run()` really listens).
+    imported: Vec<(String, String)>,
     /// The other packages' files of the module.
     rest: Vec<(String, String)>,
+    /// Whether the main package imports `net/http`.
+    imports_http: bool,
 }
 
-/// Reads the main package at `main_dir` and the non-main packages of `module`.
-pub(super) fn read_main(repo: &Repo, main_dir: &str, module: &str, dir: &str) -> Sources {
+/// Reads the main package at `main_dir`, the packages of `module` (whose import path is
+/// `module_path`) it imports, and the module's other non-main packages.
+pub(super) fn read_main(
+    repo: &Repo,
+    main_dir: &str,
+    module: &str,
+    module_path: &str,
+    dir: &str,
+) -> Sources {
     let files = |d: &str| -> Vec<(String, String)> {
         repo.list(d)
             .into_iter()
@@ -39,6 +51,20 @@ pub(super) fn read_main(repo: &Repo, main_dir: &str, module: &str, dir: &str) ->
             .collect()
     };
     let main = files(main_dir);
+    let prefix = format!("\"{module_path}/");
+    let mut imported_dirs: Vec<String> = main
+        .iter()
+        .flat_map(|(_, text)| text.lines())
+        .filter_map(|l| {
+            let at = l.find(&prefix)? + prefix.len();
+            let rest = &l[at..];
+            Some(join(module, &rest[..rest.find('"')?]))
+        })
+        .collect();
+    imported_dirs.sort();
+    imported_dirs.dedup();
+    let imported = imported_dirs.iter().flat_map(|d| files(d)).collect();
+    let imports_http = main.iter().any(|(_, text)| text.contains("\"net/http\""));
     let rest = repo
         .walk(module, super::MAIN_SEARCH_DEPTH)
         .into_iter()
@@ -47,7 +73,12 @@ pub(super) fn read_main(repo: &Repo, main_dir: &str, module: &str, dir: &str) ->
         .filter_map(|e| Some((shown(&e.path, dir), repo.read(&e.path)?)))
         .filter(|(_, text)| !text.lines().any(|l| l.trim() == "package main"))
         .collect();
-    Sources { main, rest }
+    Sources {
+        main,
+        imported,
+        rest,
+        imports_http,
+    }
 }
 
 /// `path` as the user reads it from `repo_path`: relative, with `..` when it lies above.
@@ -62,19 +93,13 @@ fn shown(path: &str, dir: &str) -> String {
 /// Sets the port, kind and health path of `r` from `s`; returns the `PORT` the image must
 /// set when the code reads `PORT` without a default found.
 pub(super) fn apply(s: &Sources, r: &mut AnalyzeResult) -> Option<u16> {
+    // `.Run(` or `.Start(` alone also starts CLIs and job runners: they count in a main
+    // package that imports net/http or in a module that requires a web framework.
+    let web_module = s.imports_http || !r.framework.is_empty();
     let listens = find(&s.main, |l| {
-        [
-            "ListenAndServe",
-            "net.Listen(",
-            ".Listen(",
-            ".Run(",
-            ".Start(",
-            ".Serve(",
-            "ListenAndServeTLS",
-        ]
-        .iter()
-        .any(|m| l.contains(m))
-    });
+        strong_listen(l) || (web_module && weak_listen(l))
+    })
+    .or_else(|| find(&s.imported, strong_listen));
     let Some((listen_file, listen_line, _)) = listens else {
         r.kind = ServiceKind::Worker;
         r.port = 0;
@@ -96,7 +121,7 @@ pub(super) fn apply(s: &Sources, r: &mut AnalyzeResult) -> Option<u16> {
         Evidence::at(&listen_file, Some(listen_line), "the main package listens"),
     );
     let mut port_env = None;
-    if let Some((file, line, port, rule)) = port(&s.main) {
+    if let Some((file, line, port, rule)) = port(&s.main).or_else(|| port(&s.imported)) {
         r.port = port;
         r.facts
             .record("port", port, Evidence::at(&file, Some(line), rule));
@@ -107,11 +132,17 @@ pub(super) fn apply(s: &Sources, r: &mut AnalyzeResult) -> Option<u16> {
             FALLBACK_PORT,
             "no port in the main package's code: 8080, the common Go default",
         );
-        if find(&s.main, |l| l.contains("Getenv(\"PORT\")")).is_some() {
+        let reads_port = |l: &str| l.contains("Getenv(\"PORT\")");
+        if find(&s.main, reads_port)
+            .or_else(|| find(&s.imported, reads_port))
+            .is_some()
+        {
             port_env = Some(FALLBACK_PORT);
         }
     }
-    let health = find(&s.main, is_health_route).or_else(|| find(&s.rest, is_health_route));
+    let health = find(&s.main, is_health_route)
+        .or_else(|| find(&s.imported, is_health_route))
+        .or_else(|| find(&s.rest, is_health_route));
     if let Some((file, line, text)) = health {
         if let Some(path) = health_path(&text) {
             r.facts.record(
@@ -123,6 +154,28 @@ pub(super) fn apply(s: &Sources, r: &mut AnalyzeResult) -> Option<u16> {
         }
     }
     port_env
+}
+
+/// A call that listens whatever the receiver: `http.ListenAndServe`, `net.Listen`, a
+/// literal address passed to `Run`, `Start` or `Listen`.
+fn strong_listen(l: &str) -> bool {
+    [
+        "ListenAndServe",
+        "net.Listen(",
+        ".Serve(",
+        ".Run(\":",
+        ".Start(\":",
+        ".Listen(\":",
+    ]
+    .iter()
+    .any(|m| l.contains(m))
+}
+
+/// A call that listens when the receiver is a web server (`r.Run()`, `e.Start(addr)`).
+fn weak_listen(l: &str) -> bool {
+    [".Run(", ".Start(", ".Listen("]
+        .iter()
+        .any(|m| l.contains(m))
 }
 
 /// The first line (file, 1-based line, text) of `files` for which `pred` holds, outside
