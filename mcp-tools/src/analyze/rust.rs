@@ -42,6 +42,9 @@ pub struct RustDetails {
     /// The directory cargo runs in, relative to the build context (empty: the context
     /// itself; `api` for a package whose path dependencies lie beside it).
     pub cargo_dir: String,
+    /// Environment the image sets (`KEY=value`) so the binary binds the port on all
+    /// interfaces (`PORT=8080`, `ROCKET_ADDRESS=0.0.0.0`).
+    pub env: Vec<String>,
     /// `[build] target` of `.cargo/config.toml`: the binary lands in
     /// `target/<triple>/release`.
     pub target_triple: Option<String>,
@@ -177,7 +180,7 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     build.push_str(&format!(" --bin {bin}"));
     r.build_command = build;
     r.start_command = format!("/usr/local/bin/{bin}");
-    source::apply(repo, pkg, bin, dir, &mut r);
+    let env = source::apply(repo, pkg, bin, dir, &mut r);
     if r.kind == ServiceKind::Worker {
         r.port = 0;
     }
@@ -213,6 +216,7 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
             .map(|t| cargo::path_from(&ws.root, &t))
             .collect(),
         cargo_dir,
+        env,
         target_triple: triple,
     });
     Detection::service(r)
@@ -423,6 +427,27 @@ mod tests {
             ("src/main.rs", ""),
         ];
         assert_eq!(detected(&outside, "").unwrap_err().kind(), "unsupported");
+    }
+
+    #[test]
+    fn rocket_is_told_to_bind_all_interfaces_on_its_port() {
+        let files = [
+            (
+                "Cargo.toml",
+                "[package]\nname = \"blog\"\n\n[dependencies]\nrocket = \"0.5\"\n",
+            ),
+            (
+                "src/main.rs",
+                "#[get(\"/health\")]\nfn health() -> &'static str { \"ok\" }\n",
+            ),
+            ("Rocket.toml", "[default]\nport = 8100\n"),
+        ];
+        let r = detected(&files, "").unwrap();
+        assert_eq!((r.port, r.health_path.as_deref()), (8100, Some("/health")));
+        let Details::Rust(d) = &r.details else {
+            panic!("{r:?}")
+        };
+        assert_eq!(d.env, ["ROCKET_ADDRESS=0.0.0.0", "ROCKET_PORT=8100"]);
     }
 
     #[test]

@@ -62,6 +62,7 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
         ServiceKind::Worker => String::new(),
         ServiceKind::Web => format!("EXPOSE {port}\n"),
     };
+    let env: String = d.env.iter().map(|e| format!("ENV {e}\n")).collect();
     let tag = a
         .toolchain
         .as_ref()
@@ -79,6 +80,7 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
             ("build", &build),
             ("triple", &triple),
             ("bin", &d.bin),
+            ("env", &env),
             ("expose", &expose),
         ],
     )

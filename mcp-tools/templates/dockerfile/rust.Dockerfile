@@ -12,4 +12,4 @@ RUN {build} \
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/{bin} /usr/local/bin/{bin}
 USER 65532:65532
-{expose}ENTRYPOINT ["/usr/local/bin/{bin}"]
+{env}{expose}ENTRYPOINT ["/usr/local/bin/{bin}"]

@@ -20,8 +20,17 @@ const DEFAULT_WINDOW: usize = 3;
 const MAX_FILES: usize = 200;
 
 /// Sets the port, kind and health path of `r` from the sources of `pkg`, the file of
-/// binary `bin` first.
-pub(super) fn apply(repo: &Repo, pkg: &Package, bin: &str, dir: &str, r: &mut AnalyzeResult) {
+/// binary `bin` first. Returns the environment (`KEY=value`) the image must set so the
+/// binary binds exactly that port on all interfaces: `PORT` when the code reads it
+/// without a default found, Rocket's `ROCKET_ADDRESS`/`ROCKET_PORT` (Rocket binds
+/// 127.0.0.1 unless told otherwise).
+pub(super) fn apply(
+    repo: &Repo,
+    pkg: &Package,
+    bin: &str,
+    dir: &str,
+    r: &mut AnalyzeResult,
+) -> Vec<String> {
     let main = pkg
         .bins
         .iter()
@@ -55,8 +64,9 @@ pub(super) fn apply(repo: &Repo, pkg: &Package, bin: &str, dir: &str, r: &mut An
         );
         r.facts
             .record("port", 0, Evidence::rule("a worker listens on nothing"));
-        return;
+        return Vec::new();
     }
+    let mut env = Vec::new();
     r.kind = ServiceKind::Web;
     match found {
         Some((file, line, port, text)) => {
@@ -75,14 +85,45 @@ pub(super) fn apply(repo: &Repo, pkg: &Package, bin: &str, dir: &str, r: &mut An
                 r.checks.push(format!("{file}:{line} binds the loopback address: nothing outside the container can reach it; bind 0.0.0.0"));
             }
         }
+        None if r.framework == "rocket" => {
+            let toml = join(&pkg.dir, "Rocket.toml");
+            let configured = repo.find_line(&toml, |l| l.trim_start().starts_with("port"));
+            let port = configured.as_ref().and_then(|(_, l)| {
+                l.split_once('=')
+                    .and_then(|(_, v)| v.trim().parse::<u16>().ok())
+            });
+            match (port, configured) {
+                (Some(p), Some((line, _))) => {
+                    r.port = p;
+                    let file = shown(&toml, dir);
+                    r.facts.record(
+                        "port",
+                        p,
+                        Evidence::at(&file, Some(line), "Rocket.toml port"),
+                    );
+                }
+                _ => {
+                    r.port = 8000;
+                    r.facts
+                        .fallback("port", 8000, "no port configured: Rocket's default 8000");
+                }
+            }
+            env.push("ROCKET_ADDRESS=0.0.0.0".to_owned());
+            env.push(format!("ROCKET_PORT={}", r.port));
+            r.facts
+                .record("kind", "web", Evidence::rule("depends on rocket"));
+        }
         None => {
-            let (port, rule) = if r.framework == "rocket" {
-                (8000, "no bind in the code: Rocket's default port 8000")
-            } else {
-                (FALLBACK_PORT, "no bind in the code: 8080, a common default")
-            };
-            r.port = port;
-            r.facts.fallback("port", port, rule);
+            r.port = FALLBACK_PORT;
+            r.facts.fallback(
+                "port",
+                FALLBACK_PORT,
+                "no bind in the code: 8080, a common default",
+            );
+            let reads_port = files.iter().any(|(_, t)| t.contains("var(\"PORT\")"));
+            if reads_port {
+                env.push(format!("PORT={FALLBACK_PORT}"));
+            }
             r.facts.record(
                 "kind",
                 "web",
@@ -98,6 +139,7 @@ pub(super) fn apply(repo: &Repo, pkg: &Package, bin: &str, dir: &str, r: &mut An
         );
         r.health_path = Some(path);
     }
+    env
 }
 
 /// The first port the sources bind: (file, line, port, the line's text).
@@ -191,6 +233,9 @@ fn health(files: &[(String, String)]) -> Option<(String, u32, String)> {
     ];
     for (file, text) in files {
         for (i, l) in text.lines().enumerate() {
+            if l.trim_start().starts_with("//") {
+                continue;
+            }
             for reg in registers {
                 let Some(at) = l.find(reg) else { continue };
                 let lit = &l[at + reg.len()..];
