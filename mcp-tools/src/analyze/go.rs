@@ -33,6 +33,9 @@ pub struct GoDetails {
     /// `PORT` the image must set: the code reads `PORT` but no default for it was found,
     /// so the container says which port it binds.
     pub port_env: Option<u16>,
+    /// Arguments the entrypoint passes (`-addr :8080` for a flag whose default address
+    /// is the loopback one).
+    pub args: Vec<String>,
 }
 
 /// How deep below the module root main packages are searched for.
@@ -128,10 +131,13 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         .map(|m| m.trim().trim_matches('"'))
         .unwrap_or_default();
     let read = source::read_main(repo, &main_dir, &module, module_path, dir);
-    let port_env = source::apply(&read, &mut r);
-    let binary = "/server";
+    let binding = source::apply(&read, &mut r);
+    let binary = std::iter::once("/server".to_owned())
+        .chain(binding.args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
     r.build_command = format!("CGO_ENABLED=0 go build -trimpath -o /out/app {package}");
-    r.start_command = binary.into();
+    r.start_command = binary;
     if r.kind == ServiceKind::Worker {
         r.port = 0;
     }
@@ -139,7 +145,8 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         package,
         go_sum: repo.is_file(&join(&module, "go.sum")),
         vendored: repo.is_file(&join(&module, "vendor/modules.txt")),
-        port_env,
+        port_env: binding.port_env,
+        args: binding.args,
     });
     Detection::service(r)
 }
@@ -394,6 +401,28 @@ mod tests {
             .and_then(|d| d.outcome.ok())
             .unwrap();
         assert_eq!((cli.kind, cli.port), (ServiceKind::Worker, 0));
+    }
+
+    #[test]
+    fn a_loopback_flag_default_is_overridden_to_all_interfaces() {
+        let dir = tree(&[
+            ("go.mod", "module x\n\ngo 1.26\n"),
+            (
+                "main.go",
+                "package main\n\nvar addr = flag.String(\"addr\", \"localhost:8081\", \"listen address\")\n\nfunc main() { http.ListenAndServe(*addr, nil) }\n",
+            ),
+        ]);
+        let repo = Repo::new(dir.path().canonicalize().unwrap());
+        let r = detect(&repo, "").and_then(|d| d.outcome.ok()).unwrap();
+        assert_eq!(
+            (r.port, r.start_command.as_str()),
+            (8081, "/server -addr :8081")
+        );
+        let d = crate::generate::dockerfile(&r);
+        assert!(
+            d.contains("ENTRYPOINT [\"/server\", \"-addr\", \":8081\"]"),
+            "{d}"
+        );
     }
 
     #[test]

@@ -40,6 +40,12 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
         .port_env
         .map(|p| format!("ENV PORT={p}\n"))
         .unwrap_or_default();
+    let entrypoint = super::exec_form(
+        &std::iter::once("/server")
+            .chain(d.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
     let package = if d.package.is_empty() {
         "."
     } else {
@@ -54,6 +60,7 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
             ("package", package),
             ("env", &env),
             ("expose", &expose),
+            ("entrypoint", &entrypoint),
         ],
     )
 }

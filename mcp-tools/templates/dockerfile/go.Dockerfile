@@ -6,4 +6,4 @@ RUN CGO_ENABLED=0 go build -trimpath{mod} -o /out/app {package}
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/app /server
 USER 65532:65532
-{env}{expose}ENTRYPOINT ["/server"]
+{env}{expose}ENTRYPOINT {entrypoint}

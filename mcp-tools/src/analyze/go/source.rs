@@ -90,9 +90,19 @@ fn shown(path: &str, dir: &str) -> String {
     join(&up, path)
 }
 
-/// Sets the port, kind and health path of `r` from `s`; returns the `PORT` the image must
-/// set when the code reads `PORT` without a default found.
-pub(super) fn apply(s: &Sources, r: &mut AnalyzeResult) -> Option<u16> {
+/// What the image must add so the binary binds the analyzed port on all interfaces.
+#[derive(Debug, Default)]
+pub(super) struct Binding {
+    /// `PORT` to set: the code reads it without a default found.
+    pub(super) port_env: Option<u16>,
+    /// Arguments to pass: a flag whose default address is the loopback one
+    /// (`-addr :8080` for `flag.String("addr", "localhost:8080", …)`).
+    pub(super) args: Vec<String>,
+}
+
+/// Sets the port, kind and health path of `r` from `s`; returns what the image must set
+/// so the binary binds that port on all interfaces.
+pub(super) fn apply(s: &Sources, r: &mut AnalyzeResult) -> Binding {
     // `.Run(` or `.Start(` alone also starts CLIs and job runners: they count in a main
     // package that imports net/http or in a module that requires a web framework.
     let web_module = s.imports_http || !r.framework.is_empty();
@@ -112,7 +122,7 @@ pub(super) fn apply(s: &Sources, r: &mut AnalyzeResult) -> Option<u16> {
         );
         r.facts
             .record("port", 0, Evidence::rule("a worker listens on nothing"));
-        return None;
+        return Binding::default();
     };
     r.kind = ServiceKind::Web;
     r.facts.record(
@@ -120,11 +130,20 @@ pub(super) fn apply(s: &Sources, r: &mut AnalyzeResult) -> Option<u16> {
         "web",
         Evidence::at(&listen_file, Some(listen_line), "the main package listens"),
     );
-    let mut port_env = None;
-    if let Some((file, line, port, rule)) = port(&s.main).or_else(|| port(&s.imported)) {
+    let mut binding = Binding::default();
+    if let Some((file, line, port, rule, text)) = port(&s.main).or_else(|| port(&s.imported)) {
         r.port = port;
         r.facts
             .record("port", port, Evidence::at(&file, Some(line), rule));
+        if text.contains("\"localhost:") || text.contains("\"127.0.0.1:") {
+            match flag_args(&text) {
+                Some((flag, _)) => {
+                    binding.args = vec![format!("-{flag}"), format!(":{port}")];
+                    r.checks.push(format!("{file}:{line}: the -{flag} flag defaults to the loopback address, which nothing outside the container reaches; the image passes -{flag} :{port}"));
+                }
+                None => r.checks.push(format!("{file}:{line} listens on the loopback address, which nothing outside the container reaches; listen on :{port} instead")),
+            }
+        }
     } else {
         r.port = FALLBACK_PORT;
         r.facts.fallback(
@@ -137,7 +156,7 @@ pub(super) fn apply(s: &Sources, r: &mut AnalyzeResult) -> Option<u16> {
             .or_else(|| find(&s.imported, reads_port))
             .is_some()
         {
-            port_env = Some(FALLBACK_PORT);
+            binding.port_env = Some(FALLBACK_PORT);
         }
     }
     let health = find(&s.main, is_health_route)
@@ -153,7 +172,7 @@ pub(super) fn apply(s: &Sources, r: &mut AnalyzeResult) -> Option<u16> {
             r.health_path = Some(path);
         }
     }
-    port_env
+    binding
 }
 
 /// A call that listens whatever the receiver: `http.ListenAndServe`, `net.Listen`, a
@@ -189,15 +208,18 @@ fn find(files: &[(String, String)], pred: impl Fn(&str) -> bool) -> Option<(Stri
     })
 }
 
+/// A port a main package states: file, line, port, rule, the line's text.
+type Stated = (String, u32, u16, &'static str, String);
+
 /// The port the main package states, with its file, line and rule.
-fn port(files: &[(String, String)]) -> Option<(String, u32, u16, &'static str)> {
+fn port(files: &[(String, String)]) -> Option<Stated> {
     for (file, text) in files {
         let lines: Vec<&str> = text.lines().collect();
         for (i, l) in lines.iter().enumerate() {
             if l.trim_start().starts_with("//") {
                 continue;
             }
-            let at = |p: u16, rule| Some((file.clone(), i as u32 + 1, p, rule));
+            let at = |p: u16, rule| Some((file.clone(), i as u32 + 1, p, rule, (*l).to_owned()));
             if let Some(p) = flag_default(l) {
                 return at(p, "the default of a port/addr flag");
             }
@@ -208,7 +230,14 @@ fn port(files: &[(String, String)]) -> Option<(String, u32, u16, &'static str)> 
                 let window = lines.iter().skip(i).take(DEFAULT_WINDOW + 1);
                 for (k, w) in window.enumerate() {
                     if let Some(p) = quoted_port(w) {
-                        return Some((file.clone(), (i + k) as u32 + 1, p, "the default of PORT"));
+                        let line = (i + k) as u32 + 1;
+                        return Some((
+                            file.clone(),
+                            line,
+                            p,
+                            "the default of PORT",
+                            (*w).to_owned(),
+                        ));
                     }
                 }
             }
@@ -220,15 +249,8 @@ fn port(files: &[(String, String)]) -> Option<(String, u32, u16, &'static str)> 
 /// `flag.Int("port", 9090, …)`, `flag.String("addr", ":8080", …)`, `flag.IntVar(&p, "port",
 /// 8080, …)`: the default of a flag named for a port or address.
 fn flag_default(l: &str) -> Option<u16> {
-    let call = l.find("flag.")?;
-    let args = &l[call..];
-    let args = &args[args.find('(')? + 1..];
-    let mut parts = args.split(',').map(str::trim);
-    let mut name = parts.next()?;
-    if name.starts_with('&') {
-        name = parts.next()?;
-    }
-    let name = name.trim_matches('"').to_ascii_lowercase();
+    let (name, value) = flag_args(l)?;
+    let name = name.to_ascii_lowercase();
     if ![
         "port",
         "addr",
@@ -242,9 +264,23 @@ fn flag_default(l: &str) -> Option<u16> {
     {
         return None;
     }
-    let value = parts.next()?.trim_matches('"');
     let digits = value.rsplit(':').next()?;
     digits.parse().ok().filter(|p| *p > 0)
+}
+
+/// The name and default of a `flag.X("name", default, …)` or `flag.XVar(&v, "name",
+/// default, …)` definition.
+fn flag_args(l: &str) -> Option<(String, &str)> {
+    let call = l.find("flag.")?;
+    let args = &l[call..];
+    let args = &args[args.find('(')? + 1..];
+    let mut parts = args.split(',').map(str::trim);
+    let mut name = parts.next()?;
+    if name.starts_with('&') {
+        name = parts.next()?;
+    }
+    let value = parts.next()?.trim_matches('"');
+    Some((name.trim_matches('"').to_owned(), value))
 }
 
 /// `":8080"` or `"0.0.0.0:8080"` in a listening call.
