@@ -8,6 +8,7 @@
 //! module root (`cmd/api` of a module at `../..`) builds from the module root: the build
 //! context is that root and the package path (`./cmd/api`) is what `go build` builds.
 
+mod replace;
 mod source;
 
 use schemars::JsonSchema;
@@ -36,6 +37,12 @@ pub struct GoDetails {
     /// Arguments the entrypoint passes (`-addr :8080` for a flag whose default address
     /// is the loopback one).
     pub args: Vec<String>,
+    /// The `go.mod`/`go.sum` files to copy before the download, relative to the build
+    /// context (the module's own, then those of its local `replace` targets).
+    pub module_files: Vec<String>,
+    /// The module's directory relative to the build context (empty: the context itself;
+    /// `api` when a local `replace` target lies beside it).
+    pub module_dir: String,
 }
 
 /// How deep below the module root main packages are searched for.
@@ -117,14 +124,36 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
             "the main package go build builds",
         ),
     );
-    if module != dir {
-        r.build_context = up.clone();
+    // Local `replace` targets must be in the build context too.
+    let locals = match replace::local_targets(&gomod, &module) {
+        Ok(l) => l,
+        Err(target) => {
+            return Detection::refusal(AnalyzeError::Unsupported {
+                path: shown(repo, dir),
+                detail: format!("{gomod_shown} replaces a module with {target}, outside the repository; analyze a directory that holds both"),
+            })
+        }
+    };
+    let context = locals
+        .iter()
+        .fold(module.clone(), |c, l| replace::common_ancestor(&c, l));
+    let context_up = up_to(dir, &context);
+    if context != dir {
+        r.build_context = context_up.clone();
+        let rule = if context == module {
+            "the module root above repo_path"
+        } else {
+            "the directory holding the module and its local replace targets"
+        };
         r.facts.record(
             "context",
-            &up,
-            Evidence::at(&gomod_shown, None, "the module root above repo_path"),
+            &context_up,
+            Evidence::at(&gomod_shown, None, rule),
         );
     }
+    let mut module_dirs = vec![module.clone()];
+    module_dirs.extend(locals);
+    let module_files = replace::module_files(|f| repo.is_file(f), &module_dirs, &context);
     let module_path = gomod
         .lines()
         .find_map(|l| l.trim().strip_prefix("module "))
@@ -147,6 +176,8 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
         vendored: repo.is_file(&join(&module, "vendor/modules.txt")),
         port_env: binding.port_env,
         args: binding.args,
+        module_files,
+        module_dir: replace::below(&module, &context),
     });
     Detection::service(r)
 }
@@ -421,6 +452,39 @@ mod tests {
         let d = crate::generate::dockerfile(&r);
         assert!(
             d.contains("ENTRYPOINT [\"/server\", \"-addr\", \":8081\"]"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn a_local_replace_target_widens_the_build_context() {
+        let dir = tree(&[
+            (
+                "svc/api/go.mod",
+                "module example.com/api\n\ngo 1.26\n\nreplace example.com/shared => ../shared\n",
+            ),
+            ("svc/api/go.sum", ""),
+            ("svc/api/main.go", "package main\n"),
+            (
+                "svc/shared/go.mod",
+                "module example.com/shared\n\ngo 1.26\n",
+            ),
+        ]);
+        let repo = Repo::new(dir.path().canonicalize().unwrap());
+        let r = detect(&repo, "svc/api")
+            .and_then(|d| d.outcome.ok())
+            .unwrap();
+        assert_eq!(r.build_context, "..");
+        let Details::Go(g) = &r.details else {
+            panic!("{r:?}")
+        };
+        assert_eq!(
+            g.module_files,
+            ["api/go.mod", "api/go.sum", "shared/go.mod"]
+        );
+        let d = crate::generate::dockerfile(&r);
+        assert!(
+            d.contains("COPY api/go.mod api/go.sum api/\nCOPY shared/go.mod shared/\nWORKDIR /src/api\nRUN go mod download\n"),
             "{d}"
         );
     }

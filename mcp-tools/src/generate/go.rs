@@ -21,16 +21,30 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
         Details::Go(d) => d,
         _ => &fallback,
     };
-    let modfiles = match (&a.details, d.go_sum) {
+    let files = if d.module_files.is_empty() {
         // An analysis without Go details does not say whether go.sum exists.
-        (Details::Go(_), true) => "go.mod go.sum",
-        (Details::Go(_), false) => "go.mod",
-        _ => "go.*",
+        vec![if matches!(a.details, Details::Go(_)) {
+            "go.mod"
+        } else {
+            "go.*"
+        }
+        .to_owned()]
+    } else {
+        d.module_files.clone()
     };
-    let deps = if d.vendored {
+    let (copies, download) = if d.vendored {
+        (String::new(), "")
+    } else {
+        (
+            render(DEPS, &[("copies", &copies(&files))]),
+            "RUN go mod download\n",
+        )
+    };
+    // go runs in the module's directory when the context holds more than the module.
+    let workdir = if d.module_dir.is_empty() {
         String::new()
     } else {
-        render(DEPS, &[("modfiles", modfiles)])
+        format!("WORKDIR /src/{}\n", d.module_dir)
     };
     let expose = match a.kind {
         ServiceKind::Worker => String::new(),
@@ -55,7 +69,9 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
         template::GO,
         &[
             ("tag", &tag(a)),
-            ("deps", &deps),
+            ("copies", &copies),
+            ("workdir", &workdir),
+            ("download", download),
             ("mod", if d.vendored { " -mod=vendor" } else { "" }),
             ("package", package),
             ("env", &env),
@@ -63,6 +79,25 @@ pub(super) fn dockerfile(a: &AnalyzeResult, port: &str) -> String {
             ("entrypoint", &entrypoint),
         ],
     )
+}
+
+/// One `COPY` per directory of `files` (`COPY go.mod go.sum ./`, `COPY shared/go.mod
+/// shared/`), in the order first seen.
+fn copies(files: &[String]) -> String {
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    for f in files {
+        let dir = f
+            .rsplit_once('/')
+            .map_or("./".to_owned(), |(d, _)| format!("{d}/"));
+        match groups.iter_mut().find(|(d, _)| *d == dir) {
+            Some((_, fs)) => fs.push(f),
+            None => groups.push((dir, vec![f])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(dir, fs)| format!("COPY {} {dir}\n", fs.join(" ")))
+        .collect()
 }
 
 /// The `golang` tag the analysis chose, else the policy's default.

@@ -1,6 +1,6 @@
 FROM golang:{tag} AS build
 WORKDIR /src
-{deps}COPY . .
+{copies}{workdir}{download}COPY . /src/
 RUN CGO_ENABLED=0 go build -trimpath{mod} -o /out/app {package}
 
 FROM gcr.io/distroless/static-debian12:nonroot

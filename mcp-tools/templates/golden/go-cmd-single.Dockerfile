@@ -5,7 +5,7 @@ WORKDIR /src
 # they change.
 COPY go.mod ./
 RUN go mod download
-COPY . .
+COPY . /src/
 RUN CGO_ENABLED=0 go build -trimpath -o /out/app ./cmd/billing-server
 
 FROM gcr.io/distroless/static-debian12:nonroot

@@ -5,7 +5,7 @@ WORKDIR /src
 # they change.
 COPY go.mod go.sum ./
 RUN go mod download
-COPY . .
+COPY . /src/
 RUN CGO_ENABLED=0 go build -trimpath -o /out/app .
 
 FROM gcr.io/distroless/static-debian12:nonroot
