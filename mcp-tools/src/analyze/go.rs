@@ -64,8 +64,11 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     let package = if here_is_main {
         package_path(&module, dir)
     } else {
-        let mains = main_packages(repo, &module);
+        let (mains, nested) = main_packages(repo, &module);
         match mains.as_slice() {
+            // Modules of their own below (a repository of several Go services): they are
+            // the candidates, not this one.
+            [] if nested => return None,
             [] => {
                 return Detection::refusal(AnalyzeError::Library {
                     path: shown(repo, dir),
@@ -214,9 +217,11 @@ fn is_source(name: &str) -> bool {
 }
 
 /// The main packages of the module at `module`, sorted: directories down to
-/// [`MAIN_SEARCH_DEPTH`], not entering nested modules, vendored or example code.
-fn main_packages(repo: &Repo, module: &str) -> Vec<String> {
+/// [`MAIN_SEARCH_DEPTH`], not entering nested modules, vendored or example code; and
+/// whether nested modules were seen.
+fn main_packages(repo: &Repo, module: &str) -> (Vec<String>, bool) {
     let mut mains = Vec::new();
+    let mut nested = false;
     let mut queue = vec![(module.to_owned(), 0usize)];
     while let Some((d, depth)) = (!queue.is_empty()).then(|| queue.remove(0)) {
         if is_main_package(repo, &d) {
@@ -227,13 +232,18 @@ fn main_packages(repo: &Repo, module: &str) -> Vec<String> {
         }
         for e in repo.list(&d).into_iter().filter(|e| e.is_dir) {
             let skipped = super::repo::skipped_dir(&e.name) || NOT_MAINS.contains(&&*e.name);
-            if !skipped && !repo.is_file(&join(&e.path, "go.mod")) {
+            if skipped {
+                continue;
+            }
+            if repo.is_file(&join(&e.path, "go.mod")) {
+                nested = true;
+            } else {
                 queue.push((e.path, depth + 1));
             }
         }
     }
     mains.sort();
-    mains
+    (mains, nested)
 }
 
 /// `./cmd/api` for `module/cmd/api`, `.` for the module root itself.
@@ -495,6 +505,16 @@ mod tests {
         let repo = Repo::new(dir.path().canonicalize().unwrap());
         let err = detect(&repo, "").and_then(|d| d.outcome.err()).unwrap();
         assert_eq!(err.kind(), "library");
+        let several = tree(&[
+            ("go.mod", "module x\n\ngo 1.26\n"),
+            ("svc/a/go.mod", "module a\n\ngo 1.26\n"),
+            ("svc/a/main.go", "package main\n"),
+        ]);
+        let repo = Repo::new(several.path().canonicalize().unwrap());
+        assert!(
+            detect(&repo, "").is_none(),
+            "nested modules are the candidates"
+        );
         assert_eq!(up_to("a/b", ""), "../..");
         assert_eq!(up_to("a", "a"), ".");
     }
