@@ -131,10 +131,18 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     );
     let lock = join(&ws.root, "Cargo.lock");
     let locked = repo.is_file(&lock);
+    let (manager_file, manager_rule) = if locked {
+        (
+            cargo::shown(&lock, dir),
+            "cargo, with the lockfile (--locked)",
+        )
+    } else {
+        (pkg_manifest.clone(), "cargo, no lockfile")
+    };
     r.facts.record(
         "manager",
         "cargo",
-        Evidence::at(&join(&up, "Cargo.lock"), None, "cargo, with the lockfile"),
+        Evidence::at(&manager_file, None, manager_rule),
     );
     if !locked {
         r.checks.push(format!(
@@ -159,15 +167,20 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
     let triple = config::config_checks(repo, &ws.root, dir, &mut r.checks);
     if ws.context != dir {
         r.build_context = up.clone();
-        r.facts.record(
-            "context",
-            &up,
+        let evidence = if ws.context == ws.root {
             Evidence::at(
-                &join(&up, "Cargo.toml"),
+                &cargo::shown(&join(&ws.root, "Cargo.toml"), dir),
                 None,
                 "the workspace root: its lockfile and the path dependencies",
-            ),
-        );
+            )
+        } else {
+            Evidence::at(
+                &pkg_manifest,
+                None,
+                "the directory holding the package and its path dependencies",
+            )
+        };
+        r.facts.record("context", &up, evidence);
     }
     let package = (ws.packages.len() > 1 || ws.virtual_root).then(|| pkg.name.clone());
     let mut build = String::from("cargo build --release");
