@@ -331,6 +331,16 @@ fn toolchain_fact(gomod: &str, file: &str, r: &mut AnalyzeResult) {
     } else {
         r.facts.record("toolchain", &fact.tag, evidence);
     }
+    // Out of upstream support or newer than the policy knows: the build works as
+    // declared, but the assistant should say so.
+    if fact.flags.iter().any(|f| f != "fallback") {
+        r.checks.push(format!(
+            "toolchain {} ({}): {}",
+            fact.tag,
+            fact.flags.join(", "),
+            fact.reason
+        ));
+    }
     r.toolchain = Some(fact);
 }
 

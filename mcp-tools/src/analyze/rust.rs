@@ -326,6 +326,16 @@ fn toolchain_fact(repo: &Repo, ws: &Workspace, pkg: &Package, dir: &str, r: &mut
         ),
         None => r.facts.fallback("toolchain", &fact.tag, &choice.reason),
     }
+    // Out of upstream support or newer than the policy knows: the build works as
+    // declared, but the assistant should say so.
+    if fact.flags.iter().any(|f| f != "fallback") {
+        r.checks.push(format!(
+            "toolchain {} ({}): {}",
+            fact.tag,
+            fact.flags.join(", "),
+            fact.reason
+        ));
+    }
     r.toolchain = Some(fact);
 }
 
