@@ -528,4 +528,38 @@ mod tests {
         assert_eq!(up_to("a/b", ""), "../..");
         assert_eq!(up_to("a", "a"), ".");
     }
+
+    #[test]
+    fn every_directory_of_the_fixture_corpus_reads_without_panicking() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/repos");
+        let repo = Repo::new(corpus.canonicalize().unwrap());
+        let mut dirs = vec![String::new()];
+        let mut seen = 0;
+        while let Some(d) = dirs.pop() {
+            let _ = detect(&repo, &d);
+            seen += 1;
+            dirs.extend(
+                repo.list(&d)
+                    .into_iter()
+                    .filter(|e| e.is_dir)
+                    .map(|e| e.path),
+            );
+        }
+        assert!(seen > 30, "{seen} directories");
+    }
+
+    #[test]
+    fn malformed_modules_and_sources_do_not_panic() {
+        let dir = tree(&[
+            ("go.mod", "module\ngo ü\ntoolchain\nreplace =>\nreplace (\n"),
+            (
+                "main.go",
+                "package main\nflag.Int(\"port\"\nhttp.ListenAndServe(\"ü:\nos.Getenv(\"PORT\")\n\"\nr.Run(\n",
+            ),
+        ]);
+        let repo = Repo::new(dir.path().canonicalize().unwrap());
+        let r = detect(&repo, "").and_then(|d| d.outcome.ok()).unwrap();
+        assert_eq!(r.port, 8080);
+        assert!(!r.checks.is_empty(), "the unreadable go line is a check");
+    }
 }

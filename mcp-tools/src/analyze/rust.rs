@@ -503,4 +503,39 @@ mod tests {
             Some("x86_64-unknown-linux-musl")
         );
     }
+
+    #[test]
+    fn every_directory_of_the_fixture_corpus_reads_without_panicking() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/repos");
+        let repo = Repo::new(corpus.canonicalize().unwrap());
+        let mut dirs = vec![String::new()];
+        let mut seen = 0;
+        while let Some(d) = dirs.pop() {
+            let _ = detect(&repo, &d);
+            seen += 1;
+            dirs.extend(
+                repo.list(&d)
+                    .into_iter()
+                    .filter(|e| e.is_dir)
+                    .map(|e| e.path),
+            );
+        }
+        assert!(seen > 30, "{seen} directories");
+    }
+
+    #[test]
+    fn malformed_manifests_and_sources_do_not_panic() {
+        let files = [
+            ("Cargo.toml", "[package]\nname = \"x\"\nrust-version = 7\n\n[[bin]]\nname = 3\n\n[workspace]\nmembers = [\"*\", 4, \"../..\"]\n"),
+            ("src/main.rs", "bind((\"0.0.0.0\"\nSocketAddr::from(([\nvar(\"PORT\")\n.route(\"\n#[get(\""),
+            ("rust-toolchain", "ü\n"),
+        ];
+        let r = detected(&files, "").unwrap();
+        assert_eq!(r.entrypoint, "x");
+        assert!(
+            r.checks.iter().any(|c| c.contains("rust-toolchain")),
+            "{:?}",
+            r.checks
+        );
+    }
 }
