@@ -96,6 +96,18 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
                 ),
             })
         }
+        Err(candidates) if candidates.windows(2).all(|w| w[0].0.dir == w[1].0.dir) => {
+            // Binaries of one package: no repo_path chooses between them.
+            let names: Vec<&str> = candidates.iter().map(|(_, b)| *b).collect();
+            return Detection::refusal(AnalyzeError::Unsupported {
+                path: shown,
+                detail: format!(
+                    "{} builds several binaries ({}) and none is the web service; pass a Dockerfile for the one to deploy as dockerfile_content to generate_dockerfile",
+                    cargo::shown(&join(&candidates[0].0.dir, "Cargo.toml"), dir),
+                    names.join(", ")
+                ),
+            });
+        }
         Err(candidates) => {
             return Detection::refusal(AnalyzeError::Mains {
                 path: shown,
@@ -409,7 +421,19 @@ mod tests {
             ("src/bin/b.rs", "fn main() {}\n"),
         ];
         let err = detected(&tools, "").unwrap_err();
+        assert_eq!(err.kind(), "unsupported", "{err}");
+        assert!(err.to_string().contains("several binaries (a, b)"), "{err}");
+        let two = [
+            ("Cargo.toml", WS),
+            ("crates/a/Cargo.toml", "[package]\nname = \"a\"\n"),
+            ("crates/a/src/main.rs", ""),
+            ("crates/b/Cargo.toml", "[package]\nname = \"b\"\n"),
+            ("crates/b/src/main.rs", ""),
+        ];
+        let err = detected(&two, "").unwrap_err();
         assert_eq!(err.kind(), "mains", "{err}");
+        let paths: Vec<&str> = err.candidates().iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["crates/a", "crates/b"]);
         let lib = [
             ("Cargo.toml", "[package]\nname = \"l\"\n"),
             ("src/lib.rs", ""),
