@@ -205,10 +205,22 @@ fn is_main_package(repo: &Repo, dir: &str) -> bool {
     repo.list(dir)
         .iter()
         .filter(|e| !e.is_dir && is_source(&e.name))
-        .any(|e| {
-            repo.find_line(&e.path, |l| l.trim() == "package main")
-                .is_some()
-        })
+        .any(|e| repo.read(&e.path).is_some_and(|text| is_main_file(&text)))
+}
+
+/// Whether a Go file is `package main` and built: a `//go:build ignore` (or
+/// `// +build ignore`) generator script at the module root is not the service.
+fn is_main_file(text: &str) -> bool {
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("//go:build") || line.starts_with("// +build") {
+            if line.split_whitespace().any(|w| w == "ignore") {
+                return false;
+            }
+        } else if let Some(name) = line.strip_prefix("package ") {
+            return name.split_whitespace().next() == Some("main");
+        }
+    }
+    false
 }
 
 /// A Go source file that is part of a build (not a test).
@@ -561,5 +573,15 @@ mod tests {
         let r = detect(&repo, "").and_then(|d| d.outcome.ok()).unwrap();
         assert_eq!(r.port, 8080);
         assert!(!r.checks.is_empty(), "the unreadable go line is a check");
+    }
+
+    #[test]
+    fn an_ignored_generator_script_is_no_main_package() {
+        assert!(!is_main_file("//go:build ignore\n\npackage main\n"));
+        assert!(!is_main_file("// +build ignore\n\npackage main\n"));
+        assert!(is_main_file(
+            "// Command api serves.\npackage main // import \"x\"\n"
+        ));
+        assert!(!is_main_file("package mainly\n"));
     }
 }

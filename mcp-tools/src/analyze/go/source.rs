@@ -71,7 +71,7 @@ pub(super) fn read_main(
         .filter(|e| is_source(&e.name) && !e.path.starts_with("vendor/"))
         .take(MAX_FILES)
         .filter_map(|e| Some((shown(&e.path, dir), repo.read(&e.path)?)))
-        .filter(|(_, text)| !text.lines().any(|l| l.trim() == "package main"))
+        .filter(|(_, text)| !super::is_main_file(text))
         .collect();
     Sources {
         main,
