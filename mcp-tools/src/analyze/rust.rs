@@ -251,7 +251,8 @@ pub(super) fn detect(repo: &Repo, dir: &str) -> Option<Detection> {
 type BinOf<'a> = (&'a Package, &'a str);
 
 /// The one binary to deploy: the only one, or the only one whose package depends on a
-/// web framework (the package's own-named binary first); `Ok(None)` when there is none,
+/// web framework; among several of one package its `default-run`, else the binary named
+/// for the package. `Ok(None)` when there is none,
 /// `Err` with the candidates when several remain.
 fn pick<'a>(bins: &[BinOf<'a>]) -> Result<Option<BinOf<'a>>, Vec<BinOf<'a>>> {
     match bins {
@@ -270,7 +271,10 @@ fn pick<'a>(bins: &[BinOf<'a>]) -> Result<Option<BinOf<'a>>, Vec<BinOf<'a>>> {
         several => {
             let packages: Vec<&str> = several.iter().map(|(p, _)| p.name.as_str()).collect();
             let same_package = packages.windows(2).all(|w| w[0] == w[1]);
-            let own = several.iter().find(|(p, b)| p.name == *b);
+            let own = several
+                .iter()
+                .find(|(p, b)| p.default_run.as_deref() == Some(*b))
+                .or_else(|| several.iter().find(|(p, b)| p.name == *b));
             match own {
                 Some(one) if same_package => Ok(Some(*one)),
                 _ => Err(several.to_vec()),
@@ -420,6 +424,9 @@ mod tests {
             ("src/bin/a.rs", "fn main() {}\n"),
             ("src/bin/b.rs", "fn main() {}\n"),
         ];
+        let mut chosen = tools;
+        chosen[0].1 = "[package]\nname = \"tools\"\ndefault-run = \"b\"\n";
+        assert_eq!(detected(&chosen, "").unwrap().entrypoint, "b");
         let err = detected(&tools, "").unwrap_err();
         assert_eq!(err.kind(), "unsupported", "{err}");
         assert!(err.to_string().contains("several binaries (a, b)"), "{err}");

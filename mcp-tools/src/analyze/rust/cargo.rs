@@ -39,6 +39,8 @@ pub(super) struct Package {
     pub(super) dir: String,
     /// Its binary targets.
     pub(super) bins: Vec<Bin>,
+    /// `[package] default-run`: the binary `cargo run` picks among several.
+    pub(super) default_run: Option<String>,
     /// The library target's path relative to `dir`, when it has one.
     lib: Option<String>,
     /// The build script's path relative to `dir`, when it has one.
@@ -352,6 +354,10 @@ fn package(repo: &Repo, dir: &str, t: &Table) -> Result<Option<Package>, String>
         name,
         dir: dir.to_owned(),
         bins,
+        default_run: pkg
+            .get("default-run")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         lib,
         build_script,
         deps: deps(t),
