@@ -11,18 +11,7 @@ use mcp_tools::{analyze_dir, AnalyzeError, AnalyzeResult};
 use serde::Deserialize;
 
 /// Targets (`fixture` or `fixture/path`) the analysis does not meet yet.
-pub(crate) const PENDING: &[&str] = &[
-    "node-existing-dockerfile",
-    "go-root-main",
-    "go-cmd-single",
-    "go-multi-main",
-    "go-multi-main/cmd/api",
-    "go-multi-main/cmd/worker",
-    "axum-api",
-    "actix-workspace",
-    "cargo-lib-workspace",
-    "monorepo-services/services/api",
-];
+pub(crate) const PENDING: &[&str] = &["node-existing-dockerfile"];
 
 #[derive(Debug, Deserialize)]
 struct Table {
