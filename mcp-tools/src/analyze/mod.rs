@@ -36,6 +36,7 @@ pub use self::facts::{AnalyzeError, Candidate, Evidence, Fact, Facts, ServiceKin
 
 pub(crate) use self::node::{NodeDetails, NodeRuntime};
 pub(crate) use self::repo::Repo;
+pub(crate) use self::{go::GoDetails, rust::RustDetails};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -247,11 +248,6 @@ fn lenient_port<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u16, D::Error>
         .map_or(0, |p| p as u16))
 }
 
-/// The file `name` under `root` as text, `None` when it is missing or unreadable.
-fn read(root: &Path, name: &str) -> Option<String> {
-    std::fs::read_to_string(root.join(name)).ok()
-}
-
 /// Analyzes the repository at `root` (its own root): [`analyze_dir`] of `root` in `root`.
 ///
 /// # Errors
@@ -382,15 +378,6 @@ fn finish(repo: &Repo, rel: &str, dir: &Path, r: &mut AnalyzeResult) {
     r.checks = checks;
 }
 
-/// The port the first round's reading found in a few likely source files, over the
-/// ecosystem's default. (Each ecosystem's detector replaces this with its own reading of the
-/// code and config, with evidence.)
-fn legacy_port(root: &Path, r: &mut AnalyzeResult) {
-    if let Some(port) = port::port_from_sources(root) {
-        r.port = port;
-    }
-}
-
 /// A DNS-1035 label, as image names and Kubernetes Services need: lowercase `[a-z0-9-]`,
 /// starting with a letter (`2048` → `app-2048`), no double or edge dashes, at most 50
 /// characters (room for suffixes within the 63 a label allows).
@@ -503,7 +490,7 @@ mod tests {
             "pip install",
             "uvicorn main:app",
         );
-        check(&[("go.mod", "module github.com/acme/api\n\ngo 1.22\n\nrequire github.com/gin-gonic/gin v1.9.1\n"), ("main.go", "r.Run(\":9090\")")], "go", "gin", 9090, "go build", "/server");
+        check(&[("go.mod", "module github.com/acme/api\n\ngo 1.22\n\nrequire github.com/gin-gonic/gin v1.9.1\n"), ("main.go", "package main\n\nfunc main() { r.Run(\":9090\") }\n")], "go", "gin", 9090, "go build", "/server");
         check(&[("pom.xml", "<project><parent><artifactId>spring-boot-starter-parent</artifactId></parent><artifactId>orders</artifactId></project>")], "java", "spring-boot", 8080, "mvn -B package", "java -jar");
         check(
             &[

@@ -1,11 +1,9 @@
-FROM golang:1.22-alpine AS build
+FROM golang:{tag} AS build
 WORKDIR /src
-COPY go.* ./
-RUN go mod download
-COPY . .
-RUN CGO_ENABLED=0 go build -o /out/server .
+{copies}{workdir}{download}COPY . /src/
+RUN CGO_ENABLED=0 go build -trimpath{mod} -o /out/app {package}
 
 FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/server /server
-EXPOSE {port}
-ENTRYPOINT ["/server"]
+COPY --from=build /out/app /server
+USER 65532:65532
+{env}{expose}ENTRYPOINT {entrypoint}

@@ -11,17 +11,7 @@ use mcp_tools::{analyze_dir, AnalyzeError, AnalyzeResult};
 use serde::Deserialize;
 
 /// Targets (`fixture` or `fixture/path`) the analysis does not meet yet.
-pub(crate) const PENDING: &[&str] = &[
-    "go-root-main",
-    "go-cmd-single",
-    "go-multi-main",
-    "go-multi-main/cmd/api",
-    "go-multi-main/cmd/worker",
-    "axum-api",
-    "actix-workspace",
-    "cargo-lib-workspace",
-    "monorepo-services/services/api",
-];
+pub(crate) const PENDING: &[&str] = &[];
 
 #[derive(Debug, Deserialize)]
 struct Table {
