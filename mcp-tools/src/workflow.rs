@@ -18,7 +18,7 @@ pub(crate) struct StartWorkflow;
 impl Tool for StartWorkflow {
     const NAME: &'static str = "start_workflow";
     const TITLE: &'static str = "Start a workflow";
-    const DESCRIPTION: &'static str = "Start a containerization workflow for repo_path: creates the session (id generated when absent) and returns session_id and the next step; with run: true runs every step now, reporting progress.";
+    const DESCRIPTION: &'static str = "Start a containerization workflow for repo_path: creates the session (id generated when absent) and returns session_id and the next step; with run: true runs every step now, reporting progress, and stops at the first error (a repo_path that is not one service stops it at analyze_repository with a not_a_service error listing the candidate directories and the session_id).";
     type Params = StartWorkflowParams;
     type Output = StartWorkflowResult;
 
