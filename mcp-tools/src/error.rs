@@ -27,6 +27,11 @@ pub enum ToolErrorKind {
     StepFailed,
     /// A step's prerequisite is missing (nothing is recorded): call `next_tool` first.
     Precondition,
+    /// `repo_path` is not one deployable service (a monorepo root, a library-only workspace,
+    /// several Go mains, an unknown stack); nothing is recorded. `details` holds the refusal
+    /// (`refusal`, `candidates`): call `analyze_repository` again on one of the candidates
+    /// (or, for an unknown stack, `generate_dockerfile` with the user's `dockerfile_content`).
+    NotAService,
     /// The store refused or failed.
     Store,
     /// A bug or an unexpected environment failure; `message` says what failed.
@@ -43,6 +48,9 @@ pub struct ToolError {
     pub message: String,
     /// The tool to call next, when one would help.
     pub next_tool: Option<String>,
+    /// Machine-readable detail of the failure, when it has some (a refusal's candidates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
 }
 
 impl ToolError {
@@ -52,6 +60,7 @@ impl ToolError {
             kind: ToolErrorKind::InvalidParams,
             message: message.into(),
             next_tool: None,
+            details: None,
         }
     }
 
@@ -61,6 +70,7 @@ impl ToolError {
             kind: ToolErrorKind::Internal,
             message: message.into(),
             next_tool: None,
+            details: None,
         }
     }
 
@@ -71,7 +81,12 @@ impl ToolError {
 
     /// The error as the JSON object sent as `structuredContent`.
     pub fn to_json(&self) -> Value {
-        json!({ "error": { "kind": self.kind, "message": self.message, "next_tool": self.next_tool } })
+        let mut error =
+            json!({ "kind": self.kind, "message": self.message, "next_tool": self.next_tool });
+        if let (Some(details), Some(map)) = (&self.details, error.as_object_mut()) {
+            map.insert("details".into(), details.clone());
+        }
+        json!({ "error": error })
     }
 }
 
@@ -84,16 +99,19 @@ impl From<StoreError> for ToolError {
                 kind: ToolErrorKind::SessionNotFound,
                 message,
                 next_tool: Some(StartWorkflow::NAME.into()),
+                details: None,
             },
             StoreError::Busy { .. } => ToolError {
                 kind: ToolErrorKind::SessionBusy,
                 message,
                 next_tool: None,
+                details: None,
             },
             _ => ToolError {
                 kind: ToolErrorKind::Store,
                 message,
                 next_tool: None,
+                details: None,
             },
         }
     }

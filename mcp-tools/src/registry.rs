@@ -171,6 +171,7 @@ pub(crate) fn unknown_tool(name: &str) -> ToolError {
         kind: ToolErrorKind::UnknownTool,
         message: format!("unknown tool {name:?}; call list_tools for the tools of this server"),
         next_tool: Some(ListTools::NAME.into()),
+        details: None,
     }
 }
 

@@ -84,6 +84,16 @@ pub struct ToolOutput {
     pub summary: String,
 }
 
+/// A checked `repo_path`: the canonical directory and the allowed root that holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RepoPath {
+    /// The repository directory, canonical.
+    pub(crate) dir: PathBuf,
+    /// The outermost allowed root (workspace directory or client root) that holds `dir`,
+    /// canonical: the analysis reads nothing outside it.
+    pub(crate) root: PathBuf,
+}
+
 /// The tools, over a [`Sessions`] service. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Toolbox {
@@ -134,12 +144,13 @@ impl Toolbox {
     }
 
     /// Checks that `repo_path` exists, is a directory and lies inside an allowed root (the
-    /// workspace directories or the client's roots); returns it canonicalized.
+    /// workspace directories or the client's roots); returns it canonicalized, with the
+    /// allowed root that holds it (the bound of what the analysis may read).
     pub(crate) fn check_repo_path(
         &self,
         repo_path: &str,
         ctx: &CallContext,
-    ) -> Result<PathBuf, ToolError> {
+    ) -> Result<RepoPath, ToolError> {
         if repo_path.trim().is_empty() {
             return Err(ToolError::invalid(
                 "repo_path is empty; pass the repository's directory",
@@ -161,8 +172,17 @@ impl Toolbox {
             .chain(&ctx.roots)
             .filter_map(|r| r.canonicalize().ok())
             .collect();
-        if roots.iter().any(|r| canonical.starts_with(r)) {
-            Ok(canonical)
+        // The outermost allowed root that holds it: everything in it may be read, so a
+        // module root above `repo_path` (a `go.mod` one level up) is found when it is inside.
+        let root = roots
+            .iter()
+            .filter(|r| canonical.starts_with(r))
+            .min_by_key(|r| r.components().count());
+        if let Some(root) = root {
+            Ok(RepoPath {
+                root: root.clone(),
+                dir: canonical,
+            })
         } else {
             Err(ToolError::invalid(format!(
                 "repo_path {} is outside the allowed roots ({}); move the repository into the workspace (--workspace-dir) or add it to the client's roots",

@@ -18,7 +18,7 @@ pub(crate) struct StartWorkflow;
 impl Tool for StartWorkflow {
     const NAME: &'static str = "start_workflow";
     const TITLE: &'static str = "Start a workflow";
-    const DESCRIPTION: &'static str = "Start a containerization workflow for repo_path: creates the session (id generated when absent) and returns session_id and the next step; with run: true runs every step now, reporting progress.";
+    const DESCRIPTION: &'static str = "Start a containerization workflow for repo_path: creates the session (id generated when absent) and returns session_id and the next step; with run: true runs every step now, reporting progress, and stops at the first error (a repo_path that is not one service stops it at analyze_repository with a not_a_service error listing the candidate directories and the session_id).";
     type Params = StartWorkflowParams;
     type Output = StartWorkflowResult;
 
@@ -118,7 +118,7 @@ impl Toolbox {
         p: StartWorkflowParams,
         ctx: &CallContext,
     ) -> Result<StartWorkflowResult, ToolError> {
-        let repo = self.check_repo_path(&p.repo_path, ctx)?;
+        let repo = self.check_repo_path(&p.repo_path, ctx)?.dir;
         let repo_str = repo.display().to_string();
         let id = match &p.session_id {
             Some(raw) => Toolbox::session_id(raw)?,
@@ -180,7 +180,9 @@ impl Toolbox {
                 let tool = registry::for_step(step).ok_or_else(|| {
                     ToolError::internal(format!("no tool runs step {}", step.name()))
                 })?;
-                (tool.run_in_workflow)(self, id.as_str(), &state, ctx).await?;
+                (tool.run_in_workflow)(self, id.as_str(), &state, ctx)
+                    .await
+                    .map_err(|e| with_session(e, &id))?;
                 steps_run.push(step);
                 let cur = self.sessions().get(&id).await?;
                 state = WorkflowState::from_session(&cur.value)?.unwrap_or_default();
@@ -231,4 +233,14 @@ impl Toolbox {
             version: cur.version.get(),
         })
     }
+}
+
+/// A step's error as `start_workflow` reports it: a refusal's details also name the session
+/// the workflow runs in (generated when the call gave none), so the assistant can go on in
+/// it — `analyze_repository` on a candidate — instead of starting over.
+fn with_session(mut e: ToolError, id: &SessionId) -> ToolError {
+    if let Some(details) = e.details.as_mut().and_then(|d| d.as_object_mut()) {
+        details.insert("session_id".into(), id.to_string().into());
+    }
+    e
 }

@@ -150,8 +150,9 @@ pub struct Candidate {
 #[serde(tag = "refusal", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum AnalyzeError {
-    /// Several deployable services below `repo_path` (a monorepo root).
-    #[error("{} holds several services ({}); call analyze_repository with repo_path set to one of them", .path, list(.candidates))]
+    /// Deployable services below `repo_path`, which is none itself (a monorepo root, or a
+    /// solution or repository root with its one service in a subdirectory).
+    #[error("{} is not one service; the services below it: {}; call analyze_repository with repo_path set to one of them", .path, list(.candidates))]
     Services {
         /// The analyzed directory.
         path: String,

@@ -8,9 +8,12 @@
 //! says how strongly it is a service of that ecosystem ([`Strength`]). [`analyze_dir`] takes
 //! the strongest detection at `repo_path`; when none is a service it looks for services in
 //! the subdirectories and refuses with the candidates (a monorepo root), or refuses as a
-//! library or an unknown stack. `facts.rs`
-//! holds the facts, their evidence and the refusals.
+//! library or an unknown stack. `port.rs` reads a port stated in the sources and, for every
+//! stack, the generic sources (an existing `EXPOSE`, compose ports, `.env`) that replace a
+//! defaulted port; `compose.rs` reads compose files; `facts.rs` holds the facts, their
+//! evidence and the refusals.
 
+mod compose;
 mod dotnet;
 // The reader and the facts API serve the ecosystem detectors, which are being moved onto
 // them one by one (issue #11); until then parts are unused.
@@ -19,10 +22,13 @@ mod facts;
 mod go;
 mod java;
 mod node;
+mod port;
 mod python;
 #[allow(dead_code)]
 pub(crate) mod repo;
 mod rust;
+mod services;
+mod summary;
 
 use std::path::Path;
 
@@ -235,9 +241,6 @@ const DETECTORS: [Detector; 6] = [
     python::detect,
 ];
 
-/// How deep below `repo_path` the search for services goes when `repo_path` is none.
-const SERVICE_SEARCH_DEPTH: usize = 3;
-
 fn lenient_port<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
     let v = Option::<serde_json::Value>::deserialize(d)?;
     Ok(v.and_then(|v| v.as_f64())
@@ -258,7 +261,7 @@ pub fn analyze(root: &Path) -> Result<AnalyzeResult, AnalyzeError> {
 /// read when it lies inside `bound`.
 ///
 /// # Errors
-/// [`AnalyzeError`] when `dir` is not one deployable service: several services below it
+/// [`AnalyzeError`] when `dir` is not one deployable service: services below it
 /// (with the candidates), several Go main packages, only libraries, or no known stack.
 pub fn analyze_dir(bound: &Path, dir: &Path) -> Result<AnalyzeResult, AnalyzeError> {
     let repo = Repo::new(bound);
@@ -282,7 +285,7 @@ pub fn analyze_dir(bound: &Path, dir: &Path) -> Result<AnalyzeResult, AnalyzeErr
             outcome: Err(e),
         }) => return Err(e),
         other => {
-            let candidates = find_services(&repo, &rel);
+            let candidates = services::candidates(&repo, &rel);
             if !candidates.is_empty() {
                 return Err(AnalyzeError::Services {
                     path: shown,
@@ -317,40 +320,6 @@ fn detect_at(repo: &Repo, dir: &str) -> Option<Detection> {
     best
 }
 
-/// The service directories below `dir` (relative to it), breadth first: a directory that
-/// is a service is listed and not searched further.
-fn find_services(repo: &Repo, dir: &str) -> Vec<Candidate> {
-    let mut out = Vec::new();
-    let mut queue: Vec<(String, usize)> = vec![(dir.to_owned(), 0)];
-    while let Some((d, depth)) = (!queue.is_empty()).then(|| queue.remove(0)) {
-        for e in repo.list(&d).into_iter().filter(|e| e.is_dir) {
-            if repo::skipped_dir(&e.name) || is_test_dir(&e.name) {
-                continue;
-            }
-            match detect_at(repo, &e.path) {
-                Some(Detection {
-                    strength: Strength::Service,
-                    outcome: Ok(r),
-                }) => out.push(Candidate {
-                    path: relative_to(&e.path, dir),
-                    stack: stack_name(&r),
-                }),
-                _ if depth + 1 < SERVICE_SEARCH_DEPTH => queue.push((e.path, depth + 1)),
-                _ => {}
-            }
-        }
-    }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    out
-}
-
-fn is_test_dir(name: &str) -> bool {
-    matches!(
-        name,
-        "test" | "tests" | "testdata" | "spec" | "e2e" | "docs" | "examples" | "fixtures"
-    )
-}
-
 /// `path` relative to `dir` (both relative to the repo root, `dir` an ancestor).
 fn relative_to(path: &str, dir: &str) -> String {
     match dir {
@@ -359,15 +328,6 @@ fn relative_to(path: &str, dir: &str) -> String {
             .strip_prefix(d)
             .map_or(path, |p| p.trim_start_matches('/'))
             .to_owned(),
-    }
-}
-
-/// `language` or `language/framework`.
-fn stack_name(r: &AnalyzeResult) -> String {
-    if r.framework.is_empty() {
-        r.language.clone()
-    } else {
-        format!("{}/{}", r.language, r.framework)
     }
 }
 
@@ -393,9 +353,28 @@ fn finish(repo: &Repo, rel: &str, dir: &Path, r: &mut AnalyzeResult) {
             Evidence::rule("manifest or directory name, as a DNS-1035 label"),
         );
     }
-    let _ = (repo, rel);
+    port::apply_generic_port(repo, rel, r);
     let mut checks = r.facts.checks();
+    // The toolchain's reason when its choice is flagged, unless a check says it already:
+    // the toolchain fact's own (a fallback), or the detector's (which quotes the reason).
+    if let Some(t) = &r.toolchain {
+        let said = r.facts.get("toolchain").is_some_and(|f| f.fallback);
+        let quoted = !t.reason.is_empty() && r.checks.iter().any(|c| c.contains(&t.reason));
+        let flags: Vec<&str> = (t.flags.iter().map(String::as_str))
+            .filter(|f| !(said && *f == "fallback"))
+            .collect();
+        if !flags.is_empty() && !quoted {
+            checks.push(format!(
+                "toolchain {}:{} is flagged {}: {}",
+                t.image,
+                t.tag,
+                t.flags.join(", "),
+                t.reason
+            ));
+        }
+    }
     checks.append(&mut r.checks);
+    checks.dedup();
     r.checks = checks;
 }
 
@@ -570,6 +549,61 @@ mod tests {
         assert_eq!(err.kind(), "services", "{err}");
         let paths: Vec<&str> = err.candidates().iter().map(|c| c.path.as_str()).collect();
         assert_eq!(paths, ["services/api", "services/worker"]);
+    }
+
+    #[test]
+    fn a_flagged_toolchain_is_a_check_with_its_reason() {
+        let dir = repo(&[]);
+        let root = dir.path().canonicalize().unwrap();
+        let mut r = AnalyzeResult {
+            toolchain: Some(ToolchainFact {
+                image: "python".into(),
+                tag: "3.13".into(),
+                reason: "nothing declared: the policy's default".into(),
+                flags: vec!["fallback".into()],
+                ..ToolchainFact::default()
+            }),
+            ..AnalyzeResult::default()
+        };
+        r.facts.fallback("port", 8000, "uvicorn's default");
+        finish(&Repo::new(&root), "", &root, &mut r);
+        assert_eq!(r.checks.len(), 2, "{:?}", r.checks);
+        assert!(r.checks[0].starts_with("port = 8000 is a fallback"));
+        assert_eq!(
+            r.checks[1],
+            "toolchain python:3.13 is flagged fallback: nothing declared: the policy's default"
+        );
+        // Said once: the toolchain fact's own check already names the fallback.
+        r.checks.clear();
+        r.facts.fallback(
+            "toolchain",
+            "3.13",
+            "nothing declared: the policy's default",
+        );
+        finish(&Repo::new(&root), "", &root, &mut r);
+        assert_eq!(r.checks.len(), 2, "{:?}", r.checks);
+        assert!(
+            r.checks.iter().all(|c| !c.contains("is flagged")),
+            "{:?}",
+            r.checks
+        );
+        r.checks.clear();
+        if let Some(t) = r.toolchain.as_mut() {
+            t.flags.push("unsupported".into());
+        }
+        finish(&Repo::new(&root), "", &root, &mut r);
+        assert!(
+            r.checks[2].contains("flagged fallback, unsupported"),
+            "{:?}",
+            r.checks
+        );
+        r.checks = vec!["nothing declared: the policy's default: check the tag".into()];
+        finish(&Repo::new(&root), "", &root, &mut r);
+        assert!(
+            r.checks.iter().all(|c| !c.contains("is flagged")),
+            "{:?}",
+            r.checks
+        );
     }
 
     #[test]

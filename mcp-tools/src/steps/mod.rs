@@ -46,6 +46,11 @@ pub(crate) trait Artifact:
     fn repo_path(&self) -> Option<&str> {
         None
     }
+
+    /// What the step found, in a few words for its summary line (none by default).
+    fn summary(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The artifact of `A`'s step, if that step has completed and its artifact decodes.
@@ -59,6 +64,9 @@ pub(crate) enum Failure {
     Ran(String),
     /// A prerequisite is missing: nothing is recorded.
     Precondition(String),
+    /// The step refuses its input as it is (`analyze_repository` on a directory that is
+    /// not one service): nothing is recorded, the error goes to the client as it is.
+    Refused(ToolError),
 }
 
 /// `v`, or the precondition failure "`step` needs `what`; call <its remedy> first".
@@ -183,6 +191,7 @@ where
                 step.name()
             ),
             next_tool: Some(WorkflowStatusTool::NAME.into()),
+            details: None,
         },
         other => other.into(),
     })?;
@@ -207,8 +216,10 @@ where
                 kind: ToolErrorKind::Precondition,
                 message,
                 next_tool: Some(step.remedy().name().into()),
+                details: None,
             })
         }
+        Err(Failure::Refused(e)) => return Err(e),
     };
     let given =
         fix.fixing_mode.is_some() || fix.previous_error.is_some() || fix.failed_tool.is_some();
@@ -262,9 +273,12 @@ where
             step,
             success: true,
             summary: format!(
-                "{} completed{}; next: {}",
+                "{} completed{}{}; next: {}",
                 step.name(),
                 if dry_run { " (dry run)" } else { "" },
+                artifact
+                    .summary()
+                    .map_or(String::new(), |s| format!(": {s}")),
                 state
                     .next_step()
                     .map_or("none (workflow complete)", |s| s.name())
@@ -278,6 +292,7 @@ where
             kind: ToolErrorKind::StepFailed,
             message: format!("{} failed: {message}", step.name()),
             next_tool: Some(step.remedy().name().into()),
+            details: None,
         }),
     }
 }
@@ -349,5 +364,9 @@ impl Artifact for AnalyzeResult {
 
     fn repo_path(&self) -> Option<&str> {
         Some(&self.repo_path)
+    }
+
+    fn summary(&self) -> Option<String> {
+        Some(self.describe())
     }
 }

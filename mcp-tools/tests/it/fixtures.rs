@@ -11,7 +11,7 @@ use mcp_tools::{analyze_dir, AnalyzeError, AnalyzeResult};
 use serde::Deserialize;
 
 /// Targets (`fixture` or `fixture/path`) the analysis does not meet yet.
-pub(crate) const PENDING: &[&str] = &["node-existing-dockerfile"];
+pub(crate) const PENDING: &[&str] = &[];
 
 #[derive(Debug, Deserialize)]
 struct Table {

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+mod analysis_time;
 mod bad_input;
 mod cli;
 mod concurrency;
@@ -12,6 +13,9 @@ mod go_state;
 mod lint;
 mod registry;
 mod workflow;
+// Refusals and hostile repositories end to end (issue #11).
+mod hostile;
+mod refusals;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
