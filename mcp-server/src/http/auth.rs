@@ -47,7 +47,12 @@ mod tests {
 
     #[test]
     fn the_scheme_is_case_insensitive_and_the_token_exact() {
-        for ok in ["Bearer s3cret", "bearer s3cret", "BEARER  s3cret", " Bearer s3cret "] {
+        for ok in [
+            "Bearer s3cret",
+            "bearer s3cret",
+            "BEARER  s3cret",
+            " Bearer s3cret ",
+        ] {
             assert!(bearer_matches(ok, "s3cret"), "{ok:?}");
         }
         for bad in [

@@ -82,7 +82,10 @@ pub(crate) async fn serve(
     }
     let left = calls.load(Ordering::Acquire);
     if left > 0 {
-        tracing::warn!(calls = left, "calls still running after the shutdown grace: cancelling them");
+        tracing::warn!(
+            calls = left,
+            "calls still running after the shutdown grace: cancelling them"
+        );
     }
     stop_streams();
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
@@ -195,7 +198,9 @@ impl Activity {
             return None;
         }
         match s.head_since {
-            Some(at) => (at.elapsed() >= t.header).then_some("request headers not received in time"),
+            Some(at) => {
+                (at.elapsed() >= t.header).then_some("request headers not received in time")
+            }
             None => (s.idle_since.elapsed() >= t.idle).then_some("idle"),
         }
     }

@@ -38,19 +38,17 @@ pub(crate) async fn serve(
         options.max_sessions_per_client,
         options.session_idle,
     )));
-    let service = StreamableHttpService::new(
-        move || Ok(handler.clone()),
-        Arc::clone(&manager),
-        config,
-    );
+    let service =
+        StreamableHttpService::new(move || Ok(handler.clone()), Arc::clone(&manager), config);
     let admit = Arc::clone(&manager);
-    let mut router = axum::Router::new()
-        .nest_service("/mcp", service)
-        .layer(axum::middleware::from_fn(
-            move |req: axum::extract::Request, next: axum::middleware::Next| {
-                sessions::admit(Arc::clone(&admit), req, next)
-            },
-        ));
+    let mut router =
+        axum::Router::new()
+            .nest_service("/mcp", service)
+            .layer(axum::middleware::from_fn(
+                move |req: axum::extract::Request, next: axum::middleware::Next| {
+                    sessions::admit(Arc::clone(&admit), req, next)
+                },
+            ));
     // Added last, so it runs first: no session is counted for a client without the token.
     if let Some(token) = &options.auth_token {
         let expected: Arc<str> = Arc::from(token.as_str());
@@ -78,6 +76,9 @@ pub(crate) async fn serve(
         header: options.header_timeout,
         idle: options.idle_timeout,
     };
-    conn::serve(listener, router, timeouts, shutdown, move || cancel.cancel()).await;
+    conn::serve(listener, router, timeouts, shutdown, move || {
+        cancel.cancel()
+    })
+    .await;
     Ok(())
 }
