@@ -464,21 +464,27 @@ fn tool(store: &Path, engine: &Path, workspace: &Path, args: &[&str]) {
     );
 }
 
-#[test]
-fn a_client_disconnect_cancels_its_running_call_and_releases_the_session() {
+/// A workflow session `dc` ready for `build_image`, in a redb store, and a server on it
+/// whose container engine runs `first` on its first build (then succeeds at once).
+struct BuildFixture {
+    _dir: tempfile::TempDir,
+    server: Server,
+    pidfile: std::path::PathBuf,
+}
+
+fn build_fixture(first: &str) -> BuildFixture {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let repo = super::scratch_repo(dir.path());
     let repo_s = repo.to_str().unwrap();
     let store = dir.path().join("s.redb");
-    // The engine's first build hangs (until killed); later ones succeed at once.
     let marker = dir.path().join("first-build");
     let pidfile = dir.path().join("pid");
     let engine = dir.path().join("engine");
     std::fs::write(
         &engine,
         format!(
-            "#!/bin/sh\nif [ -e '{m}' ]; then echo built; exit 0; fi\ntouch '{m}'\necho $$ > '{p}'\nexec sleep 300\n",
+            "#!/bin/sh\nif [ -e '{m}' ]; then echo built; exit 0; fi\ntouch '{m}'\necho $$ > '{p}'\n{first}\n",
             m = marker.display(),
             p = pidfile.display()
         ),
@@ -523,24 +529,41 @@ fn a_client_disconnect_cancels_its_running_call_and_releases_the_session() {
             ("MCP_CONTAINER_ENGINE", engine.to_str().unwrap()),
         ],
     );
-    let addr = server.addr;
-    let session = open_session(addr, &[]).unwrap();
-    let body = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"build_image","arguments":{"session_id":"dc"}}}"#;
-    let mut first = TcpStream::connect(addr).unwrap();
-    first
-        .write_all(request_text("POST", &[("Mcp-Session-Id", &session)], body).as_bytes())
+    BuildFixture {
+        _dir: dir,
+        server,
+        pidfile,
+    }
+}
+
+const BUILD: &str = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"build_image","arguments":{"session_id":"dc"}}}"#;
+
+/// Sends `build_image` on a new connection and waits until its program runs: the connection
+/// and the program's pid.
+fn start_build(f: &BuildFixture, session: &str) -> (TcpStream, u32) {
+    let mut conn = TcpStream::connect(f.server.addr).unwrap();
+    conn.write_all(request_text("POST", &[("Mcp-Session-Id", session)], BUILD).as_bytes())
         .unwrap();
-    // Wait until the build runs (its program started), then go away.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !pidfile.exists() {
+    while !f.pidfile.exists() {
         assert!(Instant::now() < deadline, "the build never started");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let pid: u32 = std::fs::read_to_string(&pidfile)
+    std::thread::sleep(Duration::from_millis(50));
+    let pid = std::fs::read_to_string(&f.pidfile)
         .unwrap()
         .trim()
         .parse()
         .unwrap();
+    (conn, pid)
+}
+
+#[test]
+fn a_client_disconnect_cancels_its_running_call_and_releases_the_session() {
+    let f = build_fixture("exec sleep 300");
+    let addr = f.server.addr;
+    let session = open_session(addr, &[]).unwrap();
+    let (first, pid) = start_build(&f, &session);
     drop(first);
     // A second call on the same session gets the lock: it is not refused as busy (the lock
     // wait is 30 s; the first build would hold it for 300 s).
@@ -560,6 +583,34 @@ fn a_client_disconnect_cancels_its_running_call_and_releases_the_session() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn sigterm_lets_a_running_call_finish_then_exits_zero() {
+    let mut f = build_fixture("sleep 2; echo built");
+    let session = open_session(f.server.addr, &[]).unwrap();
+    let (mut conn, _) = start_build(&f, &session);
+    let kill = Command::new("kill")
+        .args(["-TERM", &f.server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    conn.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).unwrap();
+    let reply = parse(&raw);
+    assert!(
+        reply.body.contains("\"isError\":false"),
+        "the call was cut: {reply:?}"
+    );
+    let status = f.server.child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{}",
+        f.server.stderr.lock().unwrap()
+    );
 }
 
 fn is_zombie(pid: u32) -> bool {
