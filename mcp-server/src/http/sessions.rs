@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -29,6 +29,7 @@ use rmcp::transport::streamable_http_server::session::{
 use super::conn::PeerAddr;
 
 const SESSION_HEADER: &str = "mcp-session-id";
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// The open sessions, by the client address that created them.
 #[derive(Debug)]
@@ -46,6 +47,9 @@ struct LimitState {
     by_client: HashMap<IpAddr, usize>,
     /// `initialize` requests admitted whose session is not known yet.
     reserved: usize,
+    /// Refusals since the last log line about them, and when that was.
+    refused: u64,
+    last_warned: Option<Instant>,
 }
 
 impl LimitState {
@@ -167,6 +171,25 @@ impl Limits {
         }
     }
 
+    /// Logs refusals at most once a minute (a flood of them must not flood the log).
+    fn note_refusal(&self, ip: IpAddr) {
+        let mut s = self.state();
+        s.refused += 1;
+        let due = s
+            .last_warned
+            .is_none_or(|at| at.elapsed() >= REFUSAL_LOG_EVERY);
+        if due {
+            tracing::warn!(
+                %ip,
+                refused = s.refused,
+                open = s.sessions.len(),
+                "new MCP sessions refused at the cap (count since the last such line)"
+            );
+            s.refused = 0;
+            s.last_warned = Some(Instant::now());
+        }
+    }
+
     fn forget(&self, id: &SessionId) {
         let mut s = self.state();
         if let Some(ip) = s.sessions.remove(id) {
@@ -195,7 +218,7 @@ pub(crate) async fn admit(manager: Arc<CappedSessions>, req: Request, next: Next
     let mut reservation = match limits.reserve(ip) {
         Ok(r) => r,
         Err(refusal) => {
-            tracing::warn!(%ip, "MCP session refused: at the cap");
+            limits.note_refusal(ip);
             return refusal.into_response();
         }
     };
