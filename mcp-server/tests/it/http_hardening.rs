@@ -277,6 +277,73 @@ fn half_sent_and_idle_connections_do_not_starve_a_client_and_are_closed() {
 }
 
 #[test]
+fn a_call_in_flight_keeps_its_connection_past_both_timeouts() {
+    // The build takes 3 s; both timeouts are 1 s.
+    let f = build_fixture(
+        "sleep 3; echo built",
+        &["--http-header-timeout", "1s", "--http-idle-timeout", "1s"],
+    );
+    let session = open_session(f.server.addr, &[]).unwrap();
+    let (mut conn, _) = start_build(&f, &session);
+    conn.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).unwrap();
+    let reply = parse(&raw);
+    assert!(
+        reply.body.contains("\"isError\":false"),
+        "the call was cut: {reply:?}"
+    );
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_timed_by_the_idle_timeout_not_the_header_one() {
+    let server = start(
+        &["--http-header-timeout", "1s", "--http-idle-timeout", "8s"],
+        &[],
+    );
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.write_all(b"GET /elsewhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&got).contains("\r\n\r\n") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&buf[..n]);
+    }
+    // Three header timeouts later it is still open (a header timer would have closed it)…
+    std::thread::sleep(Duration::from_secs(3));
+    s.set_nonblocking(true).unwrap();
+    let early = s.read(&mut buf);
+    assert!(
+        matches!(&early, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "closed before the idle timeout: {early:?}"
+    );
+    s.set_nonblocking(false).unwrap();
+    // …and the idle timeout closes it.
+    assert!(closed_within(&s, Duration::from_secs(30)));
+    // A request started but not finished is timed by the header timeout: a first byte
+    // after an idle while.
+    let mut t = TcpStream::connect(server.addr).unwrap();
+    t.write_all(b"GET /elsewhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).contains("\r\n\r\n") {
+        let n = t.read(&mut buf).unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&buf[..n]);
+    }
+    t.write_all(b"GET /else").unwrap();
+    let started = Instant::now();
+    assert!(closed_within(&t, Duration::from_secs(30)));
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "a half-sent request waited for the idle timeout"
+    );
+}
+
+#[test]
 fn the_mcp_session_cap_refuses_clearly_without_growing_and_frees_closed_and_idle_sessions() {
     let token = "cap-token";
     let bearer = format!("Bearer {token}");
@@ -472,7 +539,7 @@ struct BuildFixture {
     pidfile: std::path::PathBuf,
 }
 
-fn build_fixture(first: &str) -> BuildFixture {
+fn build_fixture(first: &str, args: &[&str]) -> BuildFixture {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let repo = super::scratch_repo(dir.path());
@@ -522,8 +589,10 @@ fn build_fixture(first: &str) -> BuildFixture {
         ws,
         &["generate_dockerfile", "--session-id", "dc"],
     );
+    let mut all = vec!["--store", "redb", "--store-path", store.to_str().unwrap()];
+    all.extend_from_slice(args);
     let server = start(
-        &["--store", "redb", "--store-path", store.to_str().unwrap()],
+        &all,
         &[
             ("MCP_WORKSPACE_DIR", ws.to_str().unwrap()),
             ("MCP_CONTAINER_ENGINE", engine.to_str().unwrap()),
@@ -560,7 +629,7 @@ fn start_build(f: &BuildFixture, session: &str) -> (TcpStream, u32) {
 
 #[test]
 fn a_client_disconnect_cancels_its_running_call_and_releases_the_session() {
-    let f = build_fixture("exec sleep 300");
+    let f = build_fixture("exec sleep 300", &[]);
     let addr = f.server.addr;
     let session = open_session(addr, &[]).unwrap();
     let (first, pid) = start_build(&f, &session);
@@ -587,7 +656,7 @@ fn a_client_disconnect_cancels_its_running_call_and_releases_the_session() {
 
 #[test]
 fn sigterm_lets_a_running_call_finish_then_exits_zero() {
-    let mut f = build_fixture("sleep 2; echo built");
+    let mut f = build_fixture("sleep 2; echo built", &[]);
     let session = open_session(f.server.addr, &[]).unwrap();
     let (mut conn, _) = start_build(&f, &session);
     let kill = Command::new("kill")
