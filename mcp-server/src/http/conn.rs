@@ -186,22 +186,43 @@ impl Activity {
     }
 
     fn bytes_read(&self) {
+        self.bytes_read_at(Instant::now());
+    }
+
+    fn bytes_read_at(&self, now: Instant) {
         let mut s = self.state();
         if s.in_flight == 0 && s.head_since.is_none() {
-            s.head_since = Some(Instant::now());
+            s.head_since = Some(now);
         }
     }
 
     fn expired(&self, t: Timeouts) -> Option<&'static str> {
+        self.expired_at(Instant::now(), t)
+    }
+
+    fn expired_at(&self, now: Instant, t: Timeouts) -> Option<&'static str> {
         let s = self.state();
         if s.in_flight > 0 {
             return None;
         }
+        let since = |at: Instant| now.saturating_duration_since(at);
         match s.head_since {
-            Some(at) => {
-                (at.elapsed() >= t.header).then_some("request headers not received in time")
-            }
-            None => (s.idle_since.elapsed() >= t.idle).then_some("idle"),
+            Some(at) => (since(at) >= t.header).then_some("request headers not received in time"),
+            None => (since(s.idle_since) >= t.idle).then_some("idle"),
+        }
+    }
+
+    fn request_started(&self) {
+        let mut s = self.state();
+        s.in_flight += 1;
+        s.head_since = None;
+    }
+
+    fn request_ended_at(&self, now: Instant) {
+        let mut s = self.state();
+        s.in_flight = s.in_flight.saturating_sub(1);
+        if s.in_flight == 0 {
+            s.idle_since = now;
         }
     }
 }
@@ -215,11 +236,7 @@ struct InFlight {
 
 impl InFlight {
     fn start(activity: Arc<Activity>, calls: Option<Arc<AtomicUsize>>) -> InFlight {
-        {
-            let mut s = activity.state();
-            s.in_flight += 1;
-            s.head_since = None;
-        }
+        activity.request_started();
         if let Some(c) = &calls {
             c.fetch_add(1, Ordering::AcqRel);
         }
@@ -232,11 +249,7 @@ impl Drop for InFlight {
         if let Some(c) = &self.calls {
             c.fetch_sub(1, Ordering::AcqRel);
         }
-        let mut s = self.activity.state();
-        s.in_flight = s.in_flight.saturating_sub(1);
-        if s.in_flight == 0 {
-            s.idle_since = Instant::now();
-        }
+        self.activity.request_ended_at(Instant::now());
     }
 }
 
@@ -314,5 +327,68 @@ impl AsyncWrite for Watched {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Timeouts = Timeouts {
+        header: Duration::from_secs(30),
+        idle: Duration::from_secs(60),
+    };
+
+    fn at(activity: &Activity, start: Instant, secs: u64) -> Option<&'static str> {
+        activity.expired_at(start + Duration::from_secs(secs), T)
+    }
+
+    #[test]
+    fn a_silent_new_connection_has_the_header_timeout() {
+        let a = Activity::new();
+        let start = a.state().idle_since;
+        assert_eq!(at(&a, start, 29), None);
+        assert_eq!(
+            at(&a, start, 30),
+            Some("request headers not received in time")
+        );
+    }
+
+    #[test]
+    fn after_a_response_the_idle_timeout_runs_until_a_next_request_starts() {
+        let a = Activity::new();
+        let start = a.state().idle_since;
+        a.request_started();
+        // In flight: never expired, however long.
+        assert_eq!(at(&a, start, 3600), None);
+        a.request_ended_at(start + Duration::from_secs(10));
+        assert_eq!(
+            at(&a, start, 45),
+            None,
+            "the header timer must not run while idle"
+        );
+        assert_eq!(at(&a, start, 69), None);
+        assert_eq!(at(&a, start, 70), Some("idle"));
+        // The first byte of a next request starts its header timer.
+        a.bytes_read_at(start + Duration::from_secs(50));
+        assert_eq!(at(&a, start, 79), None);
+        assert_eq!(
+            at(&a, start, 80),
+            Some("request headers not received in time")
+        );
+        // Its head parsed: in flight again.
+        a.request_started();
+        assert_eq!(at(&a, start, 500), None);
+    }
+
+    #[test]
+    fn bytes_of_a_request_in_flight_start_no_header_timer() {
+        let a = Activity::new();
+        let start = a.state().idle_since;
+        a.request_started();
+        a.bytes_read_at(start + Duration::from_secs(1));
+        a.request_ended_at(start + Duration::from_secs(2));
+        assert_eq!(at(&a, start, 40), None);
+        assert_eq!(at(&a, start, 62), Some("idle"));
     }
 }
