@@ -140,3 +140,86 @@ fn read_token_file(path: &Path) -> anyhow::Result<String> {
     }
     Ok(token.to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn options(args: &[&str]) -> anyhow::Result<HttpOptions> {
+        let mut argv = vec!["ckm", "serve", "--transport", "http"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv)?.command {
+            Some(Command::Serve(serve)) => HttpOptions::from_args(&serve),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_public_address_needs_a_token_unless_told_otherwise() {
+        let refused = options(&["--listen", "0.0.0.0:8080"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("refusing to serve 0.0.0.0:8080 without a token"),
+            "{refused}"
+        );
+        assert!(options(&["--listen", "[::]:8080"]).is_err());
+        assert!(options(&["--listen", "0.0.0.0:8080", "--insecure-no-auth"]).is_ok());
+        let with = options(&["--listen", "0.0.0.0:8080", "--auth-token", " t "]).unwrap();
+        assert_eq!(with.auth_token.as_deref(), Some("t"));
+        assert!(options(&["--listen", "[::1]:8080"]).is_ok());
+    }
+
+    #[test]
+    fn the_token_file_is_read_and_a_second_token_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t");
+        std::fs::write(&file, "  tok-1  \nignored\n").unwrap();
+        let path = file.to_str().unwrap();
+        let o = options(&["--auth-token-file", path]).unwrap();
+        assert_eq!(o.auth_token.as_deref(), Some("tok-1"));
+        let twice = options(&["--auth-token-file", path, "--auth-token", "x"]).unwrap_err();
+        assert!(twice.to_string().contains("given twice"), "{twice}");
+        let missing = options(&["--auth-token-file", "/nonexistent/t"]).unwrap_err();
+        assert!(format!("{missing:#}").contains("cannot read --auth-token-file"));
+    }
+
+    #[test]
+    fn defaults_shares_and_bad_values() {
+        let o = options(&[]).unwrap();
+        assert_eq!(o.header_timeout, Duration::from_secs(30));
+        assert_eq!(o.idle_timeout, Duration::from_secs(60));
+        assert_eq!(o.session_idle, Duration::from_secs(30 * 60));
+        assert_eq!((o.max_sessions, o.max_sessions_per_client), (1000, 500));
+        assert_eq!(o.allowed_origins.len(), LOOPBACK_ORIGINS.len());
+        let o = options(&[
+            "--max-mcp-sessions",
+            "3",
+            "--max-mcp-sessions-per-client",
+            "9",
+        ]);
+        assert_eq!(o.unwrap().max_sessions_per_client, 3);
+        assert_eq!(
+            options(&["--max-mcp-sessions", "3"])
+                .unwrap()
+                .max_sessions_per_client,
+            2
+        );
+        for bad in [
+            &["--http-header-timeout", "0s"][..],
+            &["--http-idle-timeout", "soon"],
+            &["--max-mcp-sessions", "0"],
+            &["--max-mcp-sessions-per-client", "0"],
+            &["--allowed-origin", "app.example.com"],
+        ] {
+            assert!(options(bad).is_err(), "{bad:?}");
+        }
+        let o = options(&["--allowed-origin", "https://app.example.com"]).unwrap();
+        assert!(o
+            .allowed_origins
+            .iter()
+            .any(|x| x == "https://app.example.com"));
+    }
+}
