@@ -360,6 +360,7 @@ fn the_mcp_session_cap_refuses_clearly_without_growing_and_frees_closed_and_idle
         "{full:?}"
     );
     assert!(full.header("mcp-session-id").is_none());
+    assert!(full.header("retry-after").is_some(), "{full:?}");
     // Refusals cost nothing: 1,000 more attempts do not grow the process.
     let before = server.rss_kib();
     for _ in 0..1000 {
