@@ -106,12 +106,43 @@ pub(crate) struct ServeArgs {
     /// Address for the HTTP transport (loopback by default).
     #[arg(long, default_value = "127.0.0.1:8080", env = "MCP_LISTEN")]
     pub(crate) listen: SocketAddr,
-    /// Require `Authorization: Bearer <token>` on the HTTP transport.
+    /// Require `Authorization: Bearer <token>` on the HTTP transport. Prefer
+    /// --auth-token-file or the environment: a command line is visible to every local user
+    /// (`ps`).
     #[arg(long, env = "MCP_AUTH_TOKEN", hide_env_values = true)]
     pub(crate) auth_token: Option<String>,
+    /// Read the bearer token from this file (its first line; surrounding whitespace ignored).
+    #[arg(long, env = "MCP_AUTH_TOKEN_FILE", value_name = "FILE")]
+    pub(crate) auth_token_file: Option<PathBuf>,
+    /// Serve a non-loopback --listen address without a token (anyone who can reach the port
+    /// can run the tools). Refused without this flag.
+    #[arg(long)]
+    pub(crate) insecure_no_auth: bool,
     /// Extra Host header values the HTTP transport accepts (besides loopback names).
     #[arg(long = "allowed-host")]
     pub(crate) allowed_hosts: Vec<String>,
+    /// Extra browser origins the HTTP transport accepts (besides loopback ones), with their
+    /// scheme: `https://app.example.com`, `http://host:*` (any port). A request whose
+    /// `Origin` header is not allowed is refused with 403.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    pub(crate) allowed_origins: Vec<String>,
+    /// A client must send a request's headers within this long (`30s`, `1m`).
+    #[arg(long, default_value = "30s", env = "MCP_HTTP_HEADER_TIMEOUT")]
+    pub(crate) http_header_timeout: String,
+    /// A connection with no request in flight for this long is closed.
+    #[arg(long, default_value = "60s", env = "MCP_HTTP_IDLE_TIMEOUT")]
+    pub(crate) http_idle_timeout: String,
+    /// The most open MCP sessions (HTTP transport); a new one beyond it is refused with 503.
+    #[arg(long, default_value_t = 1000, env = "MCP_HTTP_MAX_SESSIONS")]
+    pub(crate) max_mcp_sessions: usize,
+    /// The most open MCP sessions of one client address (default: half of
+    /// --max-mcp-sessions); a new one beyond it is refused with 429.
+    #[arg(long, env = "MCP_HTTP_MAX_SESSIONS_PER_CLIENT")]
+    pub(crate) max_mcp_sessions_per_client: Option<usize>,
+    /// An MCP session with no message for this long is closed (the client must initialize
+    /// again).
+    #[arg(long, default_value = "30m", env = "MCP_HTTP_SESSION_IDLE")]
+    pub(crate) mcp_session_idle: String,
 }
 
 #[derive(Args, Debug, Clone)]

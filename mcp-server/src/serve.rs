@@ -17,6 +17,12 @@ use crate::signal::ShutdownSignal;
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 pub(crate) async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // Refuse a bad HTTP configuration (a public address without a token) before opening
+    // the store.
+    let http = match args.transport {
+        Transport::Http => Some(crate::http::HttpOptions::from_args(&args)?),
+        Transport::Stdio => None,
+    };
     let signal = ShutdownSignal::install()?;
     let services = services(&config, LOCK_WAIT).await?;
     let maintenance = services.tools.sessions().spawn_maintenance();
@@ -24,8 +30,8 @@ pub(crate) async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<Exi
         tracing::info!("dry run: external commands are recorded, not executed");
     }
     let handler = Handler::new(services.tools.clone());
-    match args.transport {
-        Transport::Stdio => {
+    match http {
+        None => {
             tracing::info!("serving MCP on stdio");
             let running = handler
                 .serve(rmcp::transport::stdio())
@@ -41,15 +47,8 @@ pub(crate) async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<Exi
             signals.abort();
             tracing::info!(?reason, "stdio session ended");
         }
-        Transport::Http => {
-            crate::http::serve(
-                handler,
-                args.listen,
-                args.auth_token,
-                args.allowed_hosts,
-                signal.recv(),
-            )
-            .await?;
+        Some(options) => {
+            crate::http::serve(handler, options, signal.recv()).await?;
         }
     }
     drop(maintenance);
