@@ -67,6 +67,9 @@ fn python_repo(root: &Path, name: &str) -> PathBuf {
     repo
 }
 
+/// Calls `name` with the client's `roots`, failing the test if it does not answer within
+/// [`LIMIT`]. The call runs on its own task, so a call blocked inside a system call (a FIFO
+/// opened for reading) is reported as hung instead of hanging the test.
 async fn call_in(
     tools: &Toolbox,
     name: &str,
@@ -77,9 +80,12 @@ async fn call_in(
         roots,
         ..CallContext::default()
     };
-    tokio::time::timeout(LIMIT, tools.call(name, args, &ctx))
-        .await
-        .unwrap_or_else(|_| panic!("{name} hung"))
+    let (tools, tool) = (tools.clone(), name.to_owned());
+    let task = tokio::spawn(async move { tools.call(&tool, args, &ctx).await });
+    match tokio::time::timeout(LIMIT, task).await {
+        Ok(joined) => joined.unwrap(),
+        Err(_) => panic!("{name} hung"),
+    }
 }
 
 /// The whole workflow on `repo`: its outcome (result or error) and the stored session, as
@@ -340,6 +346,29 @@ fn a_file_over_the_cap_is_skipped_and_named() {
             "{}",
             analysis(&session)
         );
+    });
+}
+
+#[test]
+fn a_fifo_in_the_dockerfiles_place_is_moved_aside_never_opened() {
+    let rt = rt();
+    let f = fixture(dry());
+    let repo = python_repo(f.dir.path(), "fifodocker");
+    let made = std::process::Command::new("mkfifo")
+        .arg(repo.join("Dockerfile"))
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(made, "mkfifo is needed for this test");
+    rt.block_on(async {
+        let (outcome, _) = run_all(&f, &repo, "fifodocker").await;
+        outcome.unwrap();
+        let kept = std::fs::symlink_metadata(repo.join("Dockerfile.orig")).unwrap();
+        assert!(
+            std::os::unix::fs::FileTypeExt::is_fifo(&kept.file_type()),
+            "the FIFO is kept as the backup"
+        );
+        let dockerfile = std::fs::read_to_string(repo.join("Dockerfile")).unwrap();
+        assert!(dockerfile.contains("FROM"), "{dockerfile}");
     });
 }
 
