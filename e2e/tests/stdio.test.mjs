@@ -1,7 +1,7 @@
 // The server over stdio, driven by the official TypeScript SDK client.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, readFileSync, realpathSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, STEPS, call, callErr, connectStdio, makeRepo, scratch } from './helpers.mjs';
 
@@ -121,6 +121,10 @@ test('client roots outside the workspace are honoured with --trust-client-roots'
     await call(client, 'start_workflow', { repo_path: clientRepo, session_id: 'trusted' });
     const ok = await call(client, 'analyze_repository', { session_id: 'trusted', repo_path: clientRepo });
     assert.equal(ok.artifact.language, 'go');
+    // A later step re-checks the stored repository against the same roots, and writes.
+    const written = await call(client, 'generate_dockerfile', { session_id: 'trusted' });
+    assert.equal(written.artifact.path, join(realpathSync(clientRepo), 'Dockerfile'));
+    assert.match(readFileSync(join(clientRepo, 'Dockerfile'), 'utf8'), /FROM golang/);
   } finally {
     await client.close();
   }

@@ -244,7 +244,7 @@ impl Toolbox {
         let mut trusted = Vec::new();
         for r in client_roots {
             let Ok(c) = r.canonicalize() else {
-                tracing::debug!(root = %r.display(), "client root ignored: it cannot be resolved");
+                tracing::debug!(root = ?r, "client root ignored: it cannot be resolved");
                 continue;
             };
             if workspace.iter().any(|w| c.starts_with(w)) {
@@ -253,7 +253,7 @@ impl Toolbox {
                 trusted.push(c);
             } else {
                 tracing::debug!(
-                    root = %r.display(),
+                    root = ?r,
                     "client root ignored: it is outside the workspace (--trust-client-roots honours it)"
                 );
             }

@@ -111,7 +111,7 @@ impl Repo {
     pub(crate) fn with_budget(root: impl Into<PathBuf>, budget: u64) -> Repo {
         let root = root.into();
         let dir = Dir::open_ambient_dir(&root, cap_std::ambient_authority())
-            .map_err(|e| tracing::debug!(root = %root.display(), error = %e, "cannot open the analysis root"))
+            .map_err(|e| tracing::debug!(root = ?root, error = %e, "cannot open the analysis root"))
             .ok()
             .map(Arc::new);
         Repo {
