@@ -40,8 +40,16 @@ pub(crate) fn write_in(root: &Dir, shown: &Path, rel: &Path, content: &str) -> i
     let parent = rel.parent().filter(|p| !p.as_os_str().is_empty());
     let (dir, shown_dir) = match parent {
         Some(p) => {
-            root.create_dir_all(p)?;
-            (root.open_dir(p)?, shown.join(p))
+            // Opened first: a symlink out is refused as such (not "file exists").
+            let dir = match root.open_dir(p) {
+                Ok(d) => d,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    root.create_dir_all(p)?;
+                    root.open_dir(p)?
+                }
+                Err(e) => return Err(e),
+            };
+            (dir, shown.join(p))
         }
         None => (root.try_clone()?, shown.to_path_buf()),
     };

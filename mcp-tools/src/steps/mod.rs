@@ -376,8 +376,14 @@ impl RepoHandle {
             .map_err(|_| Failure::Ran("the repository left its allowed root".into()))?
             .join(rel);
         write_in(&self.root, &self.repo.root, &inside, content).map_err(|e| {
+            // cap-std refuses a path through a symlink out of the root as permission denied.
+            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                " (a directory on the way may be a symlink leading outside the allowed root: replace it with a real directory)"
+            } else {
+                ""
+            };
             Failure::Ran(format!(
-                "cannot write {}: {e}",
+                "cannot write {}: {e}{hint}",
                 self.repo.dir.join(rel).display()
             ))
         })
