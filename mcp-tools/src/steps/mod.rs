@@ -436,3 +436,45 @@ impl Artifact for AnalyzeResult {
         Some(self.describe())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use session_core::{MemoryStore, Sessions, SessionsConfig};
+
+    use super::*;
+    use crate::toolbox::ToolboxConfig;
+
+    /// The race the re-check alone cannot close: the repository is swapped for a symlink out
+    /// after it was checked and before the write. The write goes through the root's handle,
+    /// so it is refused and nothing outside changes.
+    #[test]
+    fn a_repo_swapped_between_the_check_and_the_write_is_not_written_through() {
+        let workspace = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let repo = workspace.path().join("repo");
+        std::fs::create_dir(&repo).unwrap();
+        let tools = Toolbox::new(
+            Sessions::new(Arc::new(MemoryStore::new()), SessionsConfig::default()),
+            ToolboxConfig {
+                allowed_roots: vec![workspace.path().to_path_buf()],
+                ..ToolboxConfig::default()
+            },
+        );
+        let st = WorkflowState {
+            repo_path: repo.display().to_string(),
+            ..WorkflowState::default()
+        };
+        let Ok(handle) = RepoHandle::open(&tools, &st, &[], Step::GenerateDockerfile) else {
+            panic!("the repository is inside the workspace");
+        };
+        std::fs::rename(&repo, workspace.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), &repo).unwrap();
+        let Err(Failure::Ran(message)) = handle.write(Path::new("Dockerfile"), "FROM x\n") else {
+            panic!("the write went through the swapped directory");
+        };
+        assert!(message.contains("outside the allowed root"), "{message}");
+        assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
+    }
+}

@@ -404,6 +404,9 @@ fn errors_tell_nothing_about_whether_an_outside_path_exists() {
         let c = refusal_of(&f, &to_present).await;
         let d = refusal_of(&f, &to_missing).await;
         assert_eq!(c, d, "a symlink target's existence shows in the error");
+        // Inside the workspace, a missing directory is still said to be missing.
+        let inside = refusal_of(&f, &f.dir.path().join("nope")).await;
+        assert!(inside.contains("does not exist"), "{inside}");
         assert!(!c.contains(&*outside.dir.path().to_string_lossy()), "{c}");
     });
 }
