@@ -179,7 +179,7 @@ impl Toolbox {
         let roots = self.effective_roots(client_roots);
         let outside = || {
             ToolError::invalid(format!(
-                "repo_path {repo_path} is outside the allowed roots ({}); move the repository into the workspace (--workspace-dir) or add it to the client's roots",
+                "repo_path {repo_path} is outside the allowed roots ({}); move the repository into the workspace (--workspace-dir); a client root outside the workspace counts only when the server runs with --trust-client-roots",
                 roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(", ")
             ))
         };
