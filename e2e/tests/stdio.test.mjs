@@ -1,7 +1,7 @@
 // The server over stdio, driven by the official TypeScript SDK client.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, readFileSync, realpathSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, STEPS, call, callErr, connectStdio, makeRepo, scratch } from './helpers.mjs';
 
@@ -100,13 +100,31 @@ test('bad input is answered with errors and the server keeps serving', async () 
       assert.match(r.content[0].text, pattern, name);
       assert.ok(r.structuredContent?.error?.message, name);
     }
-    // The client's roots extend the allowed directories.
-    const ok = await call(client, 'analyze_repository', { session_id: 'good', repo_path: clientRepo });
-    assert.equal(ok.artifact.language, 'go');
+    // A client root outside the workspace is ignored: client roots never widen it (#18).
+    const ignored = await callErr(client, 'analyze_repository', { session_id: 'good', repo_path: clientRepo });
+    assert.match(ignored.content[0].text, /outside the allowed roots/);
     // workflow_status on an unknown id did not create it.
     const list = await call(client, 'list_sessions', {});
     assert.deepEqual(list.sessions.map((s) => s.session_id), ['good']);
     assert.equal((await call(client, 'ping', {})).message, 'pong');
+  } finally {
+    await client.close();
+  }
+});
+
+test('client roots outside the workspace are honoured with --trust-client-roots', async () => {
+  const work = scratch();
+  const allowedByClient = scratch('ckm-root-');
+  const clientRepo = makeRepo(allowedByClient, 'theirs', 'go');
+  const { client } = await connectStdio({ args: serverArgs(work, ['--trust-client-roots']), roots: [allowedByClient] });
+  try {
+    await call(client, 'start_workflow', { repo_path: clientRepo, session_id: 'trusted' });
+    const ok = await call(client, 'analyze_repository', { session_id: 'trusted', repo_path: clientRepo });
+    assert.equal(ok.artifact.language, 'go');
+    // A later step re-checks the stored repository against the same roots, and writes.
+    const written = await call(client, 'generate_dockerfile', { session_id: 'trusted' });
+    assert.equal(written.artifact.path, join(realpathSync(clientRepo), 'Dockerfile'));
+    assert.match(readFileSync(join(clientRepo, 'Dockerfile'), 'utf8'), /FROM golang/);
   } finally {
     await client.close();
   }

@@ -33,9 +33,13 @@ pub(crate) struct GlobalArgs {
     /// The most live sessions (0: no limit).
     #[arg(long, global = true, env = "MCP_MAX_SESSIONS")]
     pub(crate) max_sessions: Option<u64>,
-    /// The directory repositories must lie in (besides the client's roots). Default: home.
+    /// The directory repositories must lie in (the client's roots narrow it). Default: home.
     #[arg(long, global = true, env = "MCP_WORKSPACE_DIR")]
     pub(crate) workspace_dir: Option<PathBuf>,
+    /// Honour client roots outside --workspace-dir (by default they are ignored: a client's
+    /// roots only narrow the workspace, and a root of `/` does not bypass it).
+    #[arg(long, global = true, env = "MCP_TRUST_CLIENT_ROOTS", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub(crate) trust_client_roots: Option<bool>,
     /// Log level: error, warn, info, debug, trace (RUST_LOG wins when set).
     #[arg(long, global = true, env = "MCP_LOG_LEVEL")]
     pub(crate) log_level: Option<String>,
@@ -252,6 +256,17 @@ mod tests {
             .into_iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect()
+    }
+
+    #[test]
+    fn trust_client_roots_is_off_unless_asked() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).unwrap().global.trust_client_roots;
+        assert_eq!(parse(&["ckm", "serve"]), None);
+        assert_eq!(parse(&["ckm", "--trust-client-roots", "serve"]), Some(true));
+        assert_eq!(
+            parse(&["ckm", "--trust-client-roots=false", "serve"]),
+            Some(false)
+        );
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub(crate) struct Config {
     pub(crate) max_sessions: Option<u64>,
     /// Repositories must lie under it (besides the client's roots): `--workspace-dir`.
     pub(crate) workspace_dir: PathBuf,
+    /// Client roots outside `workspace_dir` are honoured: `--trust-client-roots`.
+    pub(crate) trust_client_roots: bool,
     /// The external programs the steps run.
     pub(crate) exec: mcp_tools::ExecConfig,
 }
@@ -69,6 +71,7 @@ impl Config {
             ttl,
             max_sessions: g.max_sessions.filter(|m| *m > 0),
             workspace_dir,
+            trust_client_roots: g.trust_client_roots.unwrap_or(false),
             exec: exec_config(g),
         })
     }

@@ -94,8 +94,10 @@ async fn client_roots(peer: &Peer<RoleServer>) -> Vec<PathBuf> {
     }
 }
 
+/// Whether the call may touch a repository: it names one, or a session whose repository
+/// every step re-checks against the roots (issue #18), so it needs the client's roots too.
 fn arguments_mention_path(args: &Value) -> bool {
-    args.get("repo_path").is_some()
+    args.get("repo_path").is_some() || args.get("session_id").is_some()
 }
 
 impl ServerHandler for Handler {

@@ -36,6 +36,7 @@ pub(crate) async fn services(config: &Config, lock_wait: Duration) -> anyhow::Re
         sessions,
         ToolboxConfig {
             allowed_roots: vec![config.workspace_dir.clone()],
+            trust_client_roots: config.trust_client_roots,
             exec: config.exec.clone(),
             ..ToolboxConfig::default()
         },

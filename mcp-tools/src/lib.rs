@@ -27,8 +27,8 @@ mod toolchain;
 mod workflow;
 
 pub use crate::analyze::{
-    analyze, analyze_dir, AnalyzeError, AnalyzeResult, Candidate, Details, Fact, Facts,
-    ServiceKind, ToolchainFact,
+    analyze, analyze_dir, analyze_dir_reporting, AnalyzeError, AnalyzeResult, Candidate, Details,
+    Fact, Facts, ServiceKind, Skipped, ToolchainFact,
 };
 pub use crate::error::{ToolError, ToolErrorKind};
 pub use crate::exec::{CommandRecord, ExecConfig};

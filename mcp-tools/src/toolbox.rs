@@ -18,8 +18,13 @@ use crate::registry;
 /// The toolbox's configuration.
 #[derive(Clone, Debug)]
 pub struct ToolboxConfig {
-    /// Directories a `repo_path` may lie in (besides the client's MCP roots).
+    /// Directories a `repo_path` may lie in (the workspace). The client's MCP roots narrow
+    /// them: a client root inside one of these replaces it, one outside is ignored unless
+    /// `trust_client_roots` is set.
     pub allowed_roots: Vec<PathBuf>,
+    /// Honour client roots outside `allowed_roots` too (they then widen what may be read and
+    /// written). Default: false.
+    pub trust_client_roots: bool,
     /// The external programs and dry-run mode.
     pub exec: ExecConfig,
     /// The largest `dockerfile_content` / `manifests` accepted, in bytes.
@@ -34,6 +39,7 @@ impl Default for ToolboxConfig {
     fn default() -> Self {
         ToolboxConfig {
             allowed_roots: Vec::new(),
+            trust_client_roots: false,
             exec: ExecConfig::default(),
             max_content_bytes: 256 * 1024,
             server_name: "container-kit-mcp".into(),
@@ -143,53 +149,129 @@ impl Toolbox {
         self.started.elapsed()
     }
 
-    /// Checks that `repo_path` exists, is a directory and lies inside an allowed root (the
-    /// workspace directories or the client's roots); returns it canonicalized, with the
-    /// allowed root that holds it (the bound of what the analysis may read).
+    /// Checks that `repo_path` lies inside an allowed root (the workspace directories,
+    /// narrowed by the client's roots), exists and is a directory; returns it canonicalized,
+    /// with the allowed root that holds it (the bound of what the analysis may read and the
+    /// steps may write).
     pub(crate) fn check_repo_path(
         &self,
         repo_path: &str,
         ctx: &CallContext,
+    ) -> Result<RepoPath, ToolError> {
+        self.check_repo_path_in(repo_path, &ctx.roots)
+    }
+
+    /// [`Toolbox::check_repo_path`] with the client's roots given as a list.
+    ///
+    /// Containment is checked before existence, and a path outside the roots gets the same
+    /// error whether it exists or not (and whether a symlink inside points at something
+    /// that exists): the error tells nothing about the host outside the roots.
+    pub(crate) fn check_repo_path_in(
+        &self,
+        repo_path: &str,
+        client_roots: &[PathBuf],
     ) -> Result<RepoPath, ToolError> {
         if repo_path.trim().is_empty() {
             return Err(ToolError::invalid(
                 "repo_path is empty; pass the repository's directory",
             ));
         }
+        let roots = self.effective_roots(client_roots);
+        let outside = || {
+            ToolError::invalid(format!(
+                "repo_path {repo_path} is outside the allowed roots ({}); move the repository into the workspace (--workspace-dir); a client root outside the workspace counts only when the server runs with --trust-client-roots",
+                roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(", ")
+            ))
+        };
         let path = Path::new(repo_path);
-        let canonical = path.canonicalize().map_err(|e| {
-            ToolError::invalid(format!("repo_path {repo_path} cannot be read: {e}"))
-        })?;
-        if !canonical.is_dir() {
-            return Err(ToolError::invalid(format!(
-                "repo_path {repo_path} is not a directory"
-            )));
-        }
-        let roots: Vec<PathBuf> = self
-            .config
-            .allowed_roots
+        let absolute = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            std::env::current_dir().map_err(|_| outside())?.join(path)
+        };
+        // Lexically first (nothing on disk is looked at for a path outside): the roots as
+        // configured and as resolved both count, so a workspace given through a symlink works.
+        let lexical = normalize(&absolute).ok_or_else(outside)?;
+        let configured = self.configured_roots(client_roots);
+        if !roots
             .iter()
-            .chain(&ctx.roots)
-            .filter_map(|r| r.canonicalize().ok())
-            .collect();
+            .chain(&configured)
+            .any(|r| lexical.starts_with(r))
+        {
+            return Err(outside());
+        }
+        let canonical = match lexical.canonicalize() {
+            Ok(c) => c,
+            // A symlink inside a root to a missing place outside must read as "outside" as
+            // well, so "does not exist" is said only of a path whose real place is inside.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && !has_symlink(&lexical, &roots, &configured) =>
+            {
+                return Err(ToolError::invalid(format!(
+                    "repo_path {repo_path} does not exist; pass an existing repository directory"
+                )))
+            }
+            Err(_) => return Err(outside()),
+        };
         // The outermost allowed root that holds it: everything in it may be read, so a
         // module root above `repo_path` (a `go.mod` one level up) is found when it is inside.
         let root = roots
             .iter()
             .filter(|r| canonical.starts_with(r))
-            .min_by_key(|r| r.components().count());
-        if let Some(root) = root {
-            Ok(RepoPath {
-                root: root.clone(),
-                dir: canonical,
-            })
-        } else {
-            Err(ToolError::invalid(format!(
-                "repo_path {} is outside the allowed roots ({}); move the repository into the workspace (--workspace-dir) or add it to the client's roots",
-                canonical.display(),
-                roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(", ")
-            )))
+            .min_by_key(|r| r.components().count())
+            .ok_or_else(outside)?;
+        if !canonical.is_dir() {
+            return Err(ToolError::invalid(format!(
+                "repo_path {repo_path} is not a directory"
+            )));
         }
+        Ok(RepoPath {
+            root: root.clone(),
+            dir: canonical,
+        })
+    }
+
+    /// The roots a `repo_path` may lie in, canonical: the workspace directories, narrowed to
+    /// the client's roots that lie inside them when the client gave any. A client root
+    /// outside the workspace is ignored (logged at debug) unless `trust_client_roots`, when
+    /// it is added.
+    fn effective_roots(&self, client_roots: &[PathBuf]) -> Vec<PathBuf> {
+        let workspace: Vec<PathBuf> = (self.config.allowed_roots.iter())
+            .filter_map(|r| r.canonicalize().ok())
+            .collect();
+        let mut inside = Vec::new();
+        let mut trusted = Vec::new();
+        for r in client_roots {
+            let Ok(c) = r.canonicalize() else {
+                tracing::debug!(root = ?r, "client root ignored: it cannot be resolved");
+                continue;
+            };
+            if workspace.iter().any(|w| c.starts_with(w)) {
+                inside.push(c);
+            } else if self.config.trust_client_roots {
+                trusted.push(c);
+            } else {
+                tracing::debug!(
+                    root = ?r,
+                    "client root ignored: it is outside the workspace (--trust-client-roots honours it)"
+                );
+            }
+        }
+        let mut roots = if inside.is_empty() { workspace } else { inside };
+        roots.extend(trusted);
+        roots
+    }
+
+    /// The roots as configured (not resolved), for the lexical check only.
+    fn configured_roots(&self, client_roots: &[PathBuf]) -> Vec<PathBuf> {
+        let client = client_roots
+            .iter()
+            .filter(|_| self.config.trust_client_roots);
+        (self.config.allowed_roots.iter())
+            .chain(client)
+            .filter_map(|r| normalize(r))
+            .collect()
     }
 
     pub(crate) fn session_id(raw: &str) -> Result<SessionId, ToolError> {
@@ -215,4 +297,30 @@ impl Toolbox {
             _ => Ok(()),
         }
     }
+}
+
+/// `path` with `.` and `..` removed lexically (`None` for a relative path or a `..` past `/`).
+fn normalize(path: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::RootDir | Component::Prefix(_) => out.push(c.as_os_str()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            Component::Normal(p) => out.push(p),
+        }
+    }
+    out.is_absolute().then_some(out)
+}
+
+/// Whether some existing prefix of `path` below one of the roots is a symlink.
+fn has_symlink(path: &Path, roots: &[PathBuf], configured: &[PathBuf]) -> bool {
+    path.ancestors()
+        .filter(|p| (roots.iter().chain(configured)).any(|r| p.starts_with(r) && *p != r.as_path()))
+        .any(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()))
 }

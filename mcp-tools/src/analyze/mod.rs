@@ -36,6 +36,7 @@ pub use self::facts::{AnalyzeError, Candidate, Evidence, Fact, Facts, ServiceKin
 
 pub(crate) use self::node::{NodeDetails, NodeRuntime};
 pub(crate) use self::repo::Repo;
+pub use self::repo::Skipped;
 pub(crate) use self::{go::GoDetails, rust::RustDetails};
 
 use schemars::JsonSchema;
@@ -104,6 +105,11 @@ pub struct AnalyzeResult {
     /// What the Dockerfile of this stack needs beyond the common facts.
     #[serde(default)]
     pub details: Details,
+    /// Repository entries the analysis did not read, each with why (a symlink leading out
+    /// of the allowed root, a FIFO or device, a file over the 1 MiB cap or past the
+    /// analysis's total budget): a fact that depends on one of them may be missing.
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
 }
 
 fn dot() -> String {
@@ -264,7 +270,25 @@ pub fn analyze(root: &Path) -> Result<AnalyzeResult, AnalyzeError> {
 /// [`AnalyzeError`] when `dir` is not one deployable service: services below it
 /// (with the candidates), several Go main packages, only libraries, or no known stack.
 pub fn analyze_dir(bound: &Path, dir: &Path) -> Result<AnalyzeResult, AnalyzeError> {
+    analyze_dir_reporting(bound, dir).0
+}
+
+/// [`analyze_dir`], and the entries it did not read (also in the result's `skipped`, and
+/// returned here for a refusal too).
+pub fn analyze_dir_reporting(
+    bound: &Path,
+    dir: &Path,
+) -> (Result<AnalyzeResult, AnalyzeError>, Vec<Skipped>) {
     let repo = Repo::new(bound);
+    let mut outcome = analyze_in(&repo, bound, dir);
+    let skipped = repo.skipped();
+    if let Ok(r) = &mut outcome {
+        r.skipped = skipped.clone();
+    }
+    (outcome, skipped)
+}
+
+fn analyze_in(repo: &Repo, bound: &Path, dir: &Path) -> Result<AnalyzeResult, AnalyzeError> {
     let rel = dir
         .strip_prefix(bound)
         .ok()
@@ -272,7 +296,7 @@ pub fn analyze_dir(bound: &Path, dir: &Path) -> Result<AnalyzeResult, AnalyzeErr
         .unwrap_or("")
         .to_owned();
     let shown = dir.display().to_string();
-    let best = detect_at(&repo, &rel);
+    let best = detect_at(repo, &rel);
     let mut result = match best {
         Some(Detection {
             strength: Strength::Service,
@@ -285,7 +309,7 @@ pub fn analyze_dir(bound: &Path, dir: &Path) -> Result<AnalyzeResult, AnalyzeErr
             outcome: Err(e),
         }) => return Err(e),
         other => {
-            let candidates = services::candidates(&repo, &rel);
+            let candidates = services::candidates(repo, &rel);
             if !candidates.is_empty() {
                 return Err(AnalyzeError::Services {
                     path: shown,
@@ -303,7 +327,7 @@ pub fn analyze_dir(bound: &Path, dir: &Path) -> Result<AnalyzeResult, AnalyzeErr
             });
         }
     };
-    finish(&repo, &rel, dir, &mut result);
+    finish(repo, &rel, dir, &mut result);
     Ok(result)
 }
 

@@ -1,19 +1,36 @@
 //! [`Repo`]: the analysis's only way to read a repository — bounded, inside one root, and
 //! never blocked by what a hostile repository plants.
 //!
-//! Paths are relative to the root and use `/`. A path that leaves the root (`..` past it, an
-//! absolute path, a symlink resolving outside it) reads as absent; so do FIFOs, sockets and
-//! devices (never opened, so never waited on), files over [`MAX_FILE_BYTES`] and text that is
-//! not UTF-8. A walk visits at most [`MAX_WALK_ENTRIES`] entries and skips dependency,
+//! Every read goes through one `cap_std` directory handle on the root, so no path can leave
+//! it: `..` past the root, an absolute path and a symlink resolving outside it (even one
+//! swapped in during the analysis) read as absent. FIFOs, sockets and devices are never
+//! opened (and every open is non-blocking, so one swapped in is not waited on); files over
+//! [`MAX_FILE_BYTES`], reads past the analysis's total budget ([`MAX_TOTAL_BYTES`]) and text
+//! that is not UTF-8 read as absent too. Each entry refused that way is recorded with its
+//! reason ([`Repo::skipped`]), so the step's result names it instead of dropping it
+//! silently. A walk visits at most [`MAX_WALK_ENTRIES`] entries and skips dependency,
 //! build and VCS directories.
 
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use cap_std::fs::{Dir, Metadata, OpenOptions, OpenOptionsExt};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// The largest file the analysis reads, in bytes; a larger one reads as absent.
 pub(crate) const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
+/// The most bytes one analysis reads in all; a file past the budget reads as absent.
+pub(crate) const MAX_TOTAL_BYTES: u64 = 16 * 1024 * 1024;
+
 /// The most directory entries one [`Repo::walk`] visits.
 pub(crate) const MAX_WALK_ENTRIES: usize = 5_000;
+
+/// The most skipped entries one analysis names (the rest are counted, not named).
+const MAX_SKIPPED: usize = 100;
 
 /// Directories a walk never enters: dependencies, build output, caches, VCS metadata.
 const SKIPPED_DIRS: &[&str] = &[
@@ -55,16 +72,57 @@ pub(crate) struct Entry {
     pub(crate) is_dir: bool,
 }
 
+/// A repository entry the analysis did not read, and why.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct Skipped {
+    /// The entry's path inside the allowed root (where it is, never where a symlink points).
+    pub path: String,
+    /// Why it was not read: `symlink_outside_root`, `not_a_regular_file`, `over_file_cap`,
+    /// `over_total_budget`, `not_utf8` or `unreadable`.
+    pub reason: String,
+}
+
+/// What one analysis has read and refused so far (shared by the clones of a [`Repo`]).
+#[derive(Debug)]
+struct Ledger {
+    budget_left: u64,
+    skipped: BTreeMap<String, &'static str>,
+    more_skipped: usize,
+}
+
 /// A read-only view of the directory tree under one root.
 #[derive(Clone, Debug)]
 pub(crate) struct Repo {
     root: PathBuf,
+    /// The root's directory handle; `None` when it cannot be opened (everything is absent).
+    dir: Option<Arc<Dir>>,
+    ledger: Arc<Mutex<Ledger>>,
 }
 
 impl Repo {
-    /// A view of `root`, which should be canonical (the caller's workspace check made it so).
+    /// A view of `root`, which should be canonical (the caller's workspace check made it so),
+    /// with the default total budget [`MAX_TOTAL_BYTES`].
     pub(crate) fn new(root: impl Into<PathBuf>) -> Repo {
-        Repo { root: root.into() }
+        Repo::with_budget(root, MAX_TOTAL_BYTES)
+    }
+
+    /// A view of `root` that reads at most `budget` bytes in all.
+    pub(crate) fn with_budget(root: impl Into<PathBuf>, budget: u64) -> Repo {
+        let root = root.into();
+        let dir = Dir::open_ambient_dir(&root, cap_std::ambient_authority())
+            .map_err(|e| tracing::debug!(root = ?root, error = %e, "cannot open the analysis root"))
+            .ok()
+            .map(Arc::new);
+        Repo {
+            root,
+            dir,
+            ledger: Arc::new(Mutex::new(Ledger {
+                budget_left: budget,
+                skipped: BTreeMap::new(),
+                more_skipped: 0,
+            })),
+        }
     }
 
     /// The root directory.
@@ -72,75 +130,204 @@ impl Repo {
         &self.root
     }
 
-    /// The absolute path of `rel`, when it stays inside the root lexically.
-    fn lexical(&self, rel: &str) -> Option<PathBuf> {
-        let mut depth = 0usize;
-        let mut out = self.root.clone();
+    /// The entries refused so far, sorted by path (at most 100, then one line counting the
+    /// rest).
+    pub(crate) fn skipped(&self) -> Vec<Skipped> {
+        let ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<Skipped> = ledger
+            .skipped
+            .iter()
+            .map(|(path, reason)| Skipped {
+                path: path.clone(),
+                reason: (*reason).to_owned(),
+            })
+            .collect();
+        if ledger.more_skipped > 0 {
+            out.push(Skipped {
+                path: format!("({} more entries)", ledger.more_skipped),
+                reason: "too_many_skipped".into(),
+            });
+        }
+        out
+    }
+
+    fn skip(&self, rel: &Path, reason: &'static str) {
+        let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        let path = self.root.join(rel).display().to_string();
+        if ledger.skipped.contains_key(&path) {
+            return;
+        }
+        if ledger.skipped.len() < MAX_SKIPPED {
+            ledger.skipped.insert(path, reason);
+        } else {
+            ledger.more_skipped += 1;
+        }
+    }
+
+    /// Takes `len` bytes from the budget, or records `rel` as over it.
+    fn spend(&self, rel: &Path, len: u64) -> bool {
+        let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        if len > ledger.budget_left {
+            drop(ledger);
+            self.skip(rel, "over_total_budget");
+            return false;
+        }
+        ledger.budget_left -= len;
+        true
+    }
+
+    /// `rel` as a path relative to the root, when it stays inside the root lexically.
+    fn lexical(rel: &str) -> Option<PathBuf> {
+        let mut out = PathBuf::new();
         for c in Path::new(rel).components() {
             match c {
-                Component::Normal(part) => {
-                    depth += 1;
-                    out.push(part);
-                }
+                Component::Normal(part) => out.push(part),
                 Component::CurDir => {}
                 Component::ParentDir => {
-                    depth = depth.checked_sub(1)?;
-                    out.pop();
+                    if !out.pop() {
+                        return None;
+                    }
                 }
                 Component::RootDir | Component::Prefix(_) => return None,
             }
         }
+        if out.as_os_str().is_empty() {
+            out.push(".");
+        }
         Some(out)
     }
 
-    /// The absolute path of `rel` with symlinks resolved, when it exists and stays inside
-    /// the root.
-    fn resolve(&self, rel: &str) -> Option<PathBuf> {
-        let path = self.lexical(rel)?;
-        let real = path.canonicalize().ok()?;
-        real.starts_with(&self.root).then_some(real)
+    /// What `rel` is, resolved inside the root: the path to open relative to the handle and
+    /// its metadata, or `None` (absent, a dangling symlink, a lexical escape). A symlink that leaves the root is recorded
+    /// as skipped. One whose target is written as an absolute path back into the root (cap
+    /// refuses every absolute target) is followed through its place inside the root.
+    fn resolve(&self, rel: &str) -> Option<(PathBuf, Metadata)> {
+        let (Some(dir), Some(path)) = (&self.dir, Repo::lexical(rel)) else {
+            return None;
+        };
+        match dir.metadata(&path) {
+            Ok(meta) => return Some((path, meta)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(_) => {}
+        }
+        // Refused by the handle: an escape, unless it is an absolute link back inside.
+        let inside = self
+            .root
+            .join(&path)
+            .canonicalize()
+            .ok()
+            .and_then(|real| real.strip_prefix(&self.root).ok().map(Path::to_path_buf));
+        match inside {
+            Some(back) => {
+                let back = if back.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    back
+                };
+                match dir.metadata(&back) {
+                    Ok(meta) => Some((back, meta)),
+                    Err(_) => {
+                        self.skip(&path, "symlink_outside_root");
+                        None
+                    }
+                }
+            }
+            None => {
+                // A symlink out (or through one): skipped whether or not its target exists
+                // outside, so the list tells nothing about the host. Anything else (a file
+                // used as a directory) is plainly absent.
+                let link = match dir.symlink_metadata(&path) {
+                    Ok(m) => m.file_type().is_symlink(),
+                    Err(e) => e.kind() == std::io::ErrorKind::PermissionDenied,
+                };
+                if link {
+                    self.skip(&path, "symlink_outside_root");
+                }
+                None
+            }
+        }
     }
 
     /// The text of the regular file `rel`, or `None` (absent, outside the root, not a
-    /// regular file, over [`MAX_FILE_BYTES`], not UTF-8, unreadable).
+    /// regular file, over [`MAX_FILE_BYTES`] or the total budget, not UTF-8, unreadable).
     pub(crate) fn read(&self, rel: &str) -> Option<String> {
-        let real = self.resolve(rel)?;
-        let meta = std::fs::metadata(&real).ok()?;
-        if !meta.is_file() || meta.len() > MAX_FILE_BYTES {
+        let (path, meta) = self.resolve(rel)?;
+        let Some(dir) = &self.dir else {
+            return None;
+        };
+        if meta.is_dir() {
             return None;
         }
-        use std::io::Read;
-        let file = std::fs::File::open(&real).ok()?;
+        if !meta.is_file() {
+            self.skip(&path, "not_a_regular_file");
+            return None;
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            self.skip(&path, "over_file_cap");
+            return None;
+        }
+        // Non-blocking: a FIFO swapped in after the check is not waited on.
+        let mut options = OpenOptions::new();
+        options.read(true).custom_flags(libc::O_NONBLOCK);
+        let file = match dir.open_with(&path, &options) {
+            Ok(f) => f,
+            Err(_) => {
+                self.skip(&path, "unreadable");
+                return None;
+            }
+        };
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() {
+            self.skip(&path, "not_a_regular_file");
+            return None;
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            self.skip(&path, "over_file_cap");
+            return None;
+        }
         let mut bytes = Vec::with_capacity(meta.len() as usize);
         // The file may grow after the size check: read one byte past the limit at most.
-        file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).ok()?;
-        if bytes.len() as u64 > MAX_FILE_BYTES {
+        if file
+            .take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .is_err()
+        {
+            self.skip(&path, "unreadable");
             return None;
         }
-        String::from_utf8(bytes).ok()
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            self.skip(&path, "over_file_cap");
+            return None;
+        }
+        if !self.spend(&path, bytes.len() as u64) {
+            return None;
+        }
+        String::from_utf8(bytes)
+            .map_err(|_| self.skip(&path, "not_utf8"))
+            .ok()
     }
 
     /// Whether `rel` is a regular file inside the root.
     pub(crate) fn is_file(&self, rel: &str) -> bool {
-        self.resolve(rel)
-            .and_then(|p| std::fs::metadata(p).ok())
-            .is_some_and(|m| m.is_file())
+        matches!(self.resolve(rel), Some((_, m)) if m.is_file())
     }
 
     /// Whether `rel` is a directory inside the root.
     pub(crate) fn is_dir(&self, rel: &str) -> bool {
-        self.resolve(rel)
-            .and_then(|p| std::fs::metadata(p).ok())
-            .is_some_and(|m| m.is_dir())
+        matches!(self.resolve(rel), Some((_, m)) if m.is_dir())
     }
 
     /// The entries of directory `rel`, sorted by name (empty when it is not a directory
-    /// inside the root). Symlinks are listed by what they point to, when that is inside.
+    /// inside the root). Symlinks are listed by what they point to, when that is inside;
+    /// entries that are neither files nor directories are skipped (and recorded).
     pub(crate) fn list(&self, rel: &str) -> Vec<Entry> {
-        let Some(dir) = self.resolve(rel) else {
+        let (Some(dir), Some((path, meta))) = (&self.dir, self.resolve(rel)) else {
             return Vec::new();
         };
-        let Ok(read) = std::fs::read_dir(&dir) else {
+        if !meta.is_dir() {
+            return Vec::new();
+        }
+        let Ok(read) = dir.read_dir(&path) else {
             return Vec::new();
         };
         let mut out: Vec<Entry> = read
@@ -149,9 +336,12 @@ impl Repo {
             .filter_map(|e| {
                 let name = e.file_name().to_str()?.to_owned();
                 let path = join(rel, &name);
-                let real = self.resolve(&path)?;
-                let meta = std::fs::metadata(real).ok()?;
-                (meta.is_dir() || meta.is_file()).then_some(Entry {
+                let (real, meta) = self.resolve(&path)?;
+                if !(meta.is_dir() || meta.is_file()) {
+                    self.skip(&real, "not_a_regular_file");
+                    return None;
+                }
+                Some(Entry {
                     path,
                     name,
                     is_dir: meta.is_dir(),
@@ -274,6 +464,51 @@ mod tests {
         }
         assert_eq!(repo.read("big.txt"), None);
         assert!(repo.list("").iter().all(|e| e.name != "package.json"));
+        let reasons: Vec<String> = repo.skipped().into_iter().map(|s| s.reason).collect();
+        assert!(reasons.contains(&"over_file_cap".to_owned()), "{reasons:?}");
+    }
+
+    #[test]
+    fn the_total_budget_bounds_an_analysis() {
+        let dir = tree(&[("a.txt", "aaaa"), ("b.txt", "bbbb"), ("c.txt", "cccc")]);
+        let repo = Repo::with_budget(dir.path().canonicalize().unwrap(), 9);
+        assert_eq!(repo.read("a.txt").as_deref(), Some("aaaa"));
+        assert_eq!(repo.read("b.txt").as_deref(), Some("bbbb"));
+        assert_eq!(repo.read("c.txt"), None, "past the budget");
+        let skipped = repo.skipped();
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert!(skipped[0].path.ends_with("c.txt") && skipped[0].reason == "over_total_budget");
+    }
+
+    #[test]
+    fn symlinks_out_are_skipped_alike_whether_their_target_exists_or_not() {
+        let outside = tree(&[("there.txt", "x")]);
+        let dir = tree(&[]);
+        let root = dir.path().canonicalize().unwrap();
+        let link = |target: PathBuf, name: &str| {
+            std::os::unix::fs::symlink(target, root.join(name)).unwrap()
+        };
+        link(outside.path().join("there.txt"), "present");
+        link(outside.path().join("missing.txt"), "missing");
+        link(outside.path().to_path_buf(), "outdir");
+        link(PathBuf::from("missing-inside"), "dangling");
+        let repo = Repo::new(&root);
+        for name in ["present", "missing", "outdir/there.txt", "dangling"] {
+            assert_eq!(repo.read(name), None, "{name}");
+        }
+        let reasons: Vec<(String, String)> = (repo.skipped().into_iter())
+            .map(|s| (s.path.rsplit('/').next().unwrap().to_owned(), s.reason))
+            .collect();
+        let out = "symlink_outside_root".to_owned();
+        assert_eq!(
+            reasons,
+            [
+                ("missing".into(), out.clone()),
+                ("there.txt".into(), out.clone()),
+                ("present".into(), out)
+            ],
+            "a dangling link inside is absent, not skipped"
+        );
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! `generate_dockerfile` and `generate_k8s_manifests`'s real work: file contents from the
 //! analysis, and writing them without ever silently replacing a user's file.
 
-use std::path::{Path, PathBuf};
-
 use crate::analyze::AnalyzeResult;
 
 mod dockerignore;
@@ -13,9 +11,11 @@ mod k8s;
 mod node;
 mod python;
 mod rust;
+mod write;
 
 pub use self::dockerignore::{dockerignore, dockerignore_name};
 pub use self::k8s::k8s_manifests;
+pub(crate) use self::write::{write_in, Written};
 
 /// The Dockerfile bodies, one file per stack under `templates/dockerfile/`; `{name}` marks a
 /// value [`render`] fills in.
@@ -95,86 +95,11 @@ pub(crate) fn exec_form(cmd: &str) -> String {
     format!("[{}]", parts.join(", "))
 }
 
-/// What [`write_file`] did.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
-pub struct Written {
-    /// Where the generated content now is (the path asked for).
-    pub path: String,
-    /// Where the user's previous, different file was moved, if there was one.
-    pub backup: Option<String>,
-    /// False when the file already held exactly these bytes.
-    pub changed: bool,
-}
-
-/// Writes `content` to `path`. An existing file with other content is first renamed to
-/// `<name>.orig` (or `<name>.orig.N`), never silently replaced; identical content is left
-/// alone.
-pub fn write_file(path: &Path, content: &str) -> std::io::Result<Written> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut backup = None;
-    match std::fs::read(path) {
-        Ok(existing) if existing == content.as_bytes() => {
-            return Ok(Written {
-                path: path.display().to_string(),
-                backup: None,
-                changed: false,
-            });
-        }
-        Ok(_) => {
-            let b = free_backup_path(path);
-            std::fs::rename(path, &b)?;
-            backup = Some(b.display().to_string());
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    // Write to a temporary sibling, then rename: a crash never leaves half a file.
-    let tmp = path.with_extension("container-kit.tmp");
-    std::fs::write(&tmp, content)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(Written {
-        path: path.display().to_string(),
-        backup,
-        changed: true,
-    })
-}
-
-fn free_backup_path(path: &Path) -> PathBuf {
-    let base = format!("{}.orig", path.display());
-    let mut candidate = PathBuf::from(&base);
-    let mut n = 1;
-    while candidate.exists() {
-        candidate = PathBuf::from(format!("{base}.{n}"));
-        n += 1;
-    }
-    candidate
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::path::Path;
 
-    #[test]
-    fn a_users_file_is_kept_as_a_backup() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("Dockerfile");
-        std::fs::write(&p, "FROM mine\n").unwrap();
-        let w = write_file(&p, "FROM generated\n").unwrap();
-        assert!(w.changed);
-        assert_eq!(
-            std::fs::read_to_string(dir.path().join("Dockerfile.orig")).unwrap(),
-            "FROM mine\n"
-        );
-        let again = write_file(&p, "FROM generated\n").unwrap();
-        assert!(!again.changed && again.backup.is_none());
-        write_file(&p, "FROM third\n").unwrap();
-        assert_eq!(
-            std::fs::read_to_string(dir.path().join("Dockerfile.orig.1")).unwrap(),
-            "FROM generated\n"
-        );
-    }
+    use super::*;
 
     #[test]
     fn dockerfiles_use_exec_form_and_expose_the_port() {

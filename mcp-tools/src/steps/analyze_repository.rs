@@ -7,7 +7,7 @@
 
 use super::generate_dockerfile::GenerateDockerfile;
 use super::{Failure, StepTool};
-use crate::analyze::{analyze_dir, AnalyzeError, AnalyzeResult};
+use crate::analyze::{analyze_dir_reporting, AnalyzeError, AnalyzeResult};
 use crate::error::{ToolError, ToolErrorKind};
 use crate::params::{AnalyzeParams, FixParams};
 use crate::registry::Tool;
@@ -34,10 +34,24 @@ impl StepTool for AnalyzeRepository {
     async fn work(_: &Toolbox, repo: RepoPath, _: WorkflowState) -> Result<AnalyzeResult, Failure> {
         // The bound is the allowed root: a module root above repo_path may be read, nothing
         // outside the allowed roots can be.
-        tokio::task::spawn_blocking(move || analyze_dir(&repo.root, &repo.dir))
-            .await
-            .map_err(|e| Failure::Ran(format!("analysis crashed: {e}")))?
-            .map_err(|refusal| Failure::Refused(refusal_error(&refusal)))
+        // Entries it did not read are named in the result, or in a refusal's details.
+        let (outcome, skipped) =
+            tokio::task::spawn_blocking(move || analyze_dir_reporting(&repo.root, &repo.dir))
+                .await
+                .map_err(|e| Failure::Ran(format!("analysis crashed: {e}")))?;
+        outcome.map_err(|refusal| {
+            let mut e = refusal_error(&refusal);
+            if let (Some(map), false) = (
+                e.details.as_mut().and_then(|d| d.as_object_mut()),
+                skipped.is_empty(),
+            ) {
+                map.insert(
+                    "skipped".into(),
+                    serde_json::to_value(&skipped).unwrap_or_default(),
+                );
+            }
+            Failure::Refused(e)
+        })
     }
 
     fn workflow_params(session_id: &str, state: &WorkflowState) -> AnalyzeParams {

@@ -5,10 +5,12 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{artifact, need, repo_of, Artifact, Failure, StepTool};
+use std::path::{Path, PathBuf};
+
+use super::{artifact, need, Artifact, Failure, RepoHandle, StepTool};
 use crate::analyze::AnalyzeResult;
 use crate::error::ToolError;
-use crate::generate::{self, write_file};
+use crate::generate;
 use crate::params::{DockerfileParams, FixParams};
 use crate::state::{Step, WorkflowState};
 use crate::toolbox::{CallContext, Toolbox};
@@ -45,41 +47,36 @@ impl StepTool for GenerateDockerfile {
     const TITLE: &'static str = "Write a Dockerfile";
     const DESCRIPTION: &'static str = "Step 2: write a Dockerfile into the repository (dockerfile_content, or generated from the analysis with a .dockerignore). A different existing file is kept as <name>.orig.";
     type Params = DockerfileParams;
-    type Input = Option<String>;
+    /// The given content, and the client's roots the repository is re-checked against.
+    type Input = (Option<String>, Vec<PathBuf>);
     type Artifact = DockerfileArtifact;
 
     fn validate(
         tools: &Toolbox,
         p: &DockerfileParams,
-        _: &CallContext,
-    ) -> Result<Option<String>, ToolError> {
+        ctx: &CallContext,
+    ) -> Result<(Option<String>, Vec<PathBuf>), ToolError> {
         tools.check_content("dockerfile_content", &p.dockerfile_content)?;
-        Ok(p.dockerfile_content.clone())
+        Ok((p.dockerfile_content.clone(), ctx.roots.clone()))
     }
 
     async fn work(
-        _: &Toolbox,
-        given: Option<String>,
+        tools: &Toolbox,
+        (given, roots): (Option<String>, Vec<PathBuf>),
         st: WorkflowState,
     ) -> Result<DockerfileArtifact, Failure> {
         let step = Step::GenerateDockerfile;
-        let repo = need(repo_of(&st), step, "a repository")?;
-        let write = |path: std::path::PathBuf, content: &str| {
-            write_file(&path, content)
-                .map_err(|e| Failure::Ran(format!("cannot write {}: {e}", path.display())))
-        };
+        let repo = RepoHandle::open(tools, &st, &roots, step)?;
+        let write = |name: &str, content: &str| repo.write(Path::new(name), content);
         let (content, ignore) = match given {
             Some(c) => (c, None),
             None => {
                 let a: AnalyzeResult = need(artifact(&st), step, "the repository analysis")?;
-                let ignore = write(
-                    repo.join(generate::dockerignore_name(&a)),
-                    &generate::dockerignore(&a),
-                )?;
+                let ignore = write(generate::dockerignore_name(&a), &generate::dockerignore(&a))?;
                 (generate::dockerfile(&a), Some(ignore))
             }
         };
-        let w = write(repo.join("Dockerfile"), &content)?;
+        let w = write("Dockerfile", &content)?;
         Ok(DockerfileArtifact {
             path: w.path,
             backup: w.backup,

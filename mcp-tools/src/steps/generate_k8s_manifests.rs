@@ -5,10 +5,14 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{artifact, deployable_image, image_name, need, repo_of, Artifact, Failure, StepTool};
+use std::path::{Path, PathBuf};
+
+use super::{
+    artifact, deployable_image, image_name, need, Artifact, Failure, RepoHandle, StepTool,
+};
 use crate::analyze::{sanitize_name, AnalyzeResult};
 use crate::error::ToolError;
-use crate::generate::{self, write_file};
+use crate::generate;
 use crate::params::{FixParams, ManifestParams};
 use crate::state::{Step, WorkflowState};
 use crate::toolbox::{CallContext, Toolbox};
@@ -43,26 +47,27 @@ impl StepTool for GenerateK8sManifests {
     const TITLE: &'static str = "Write Kubernetes manifests";
     const DESCRIPTION: &'static str = "Step 7: write Kubernetes manifests into k8s/ (manifests, or generated: a Deployment with probes, resources and a restricted security context, plus a Service unless the analysis found a worker).";
     type Params = ManifestParams;
-    type Input = Option<String>;
+    /// The given manifests, and the client's roots the repository is re-checked against.
+    type Input = (Option<String>, Vec<PathBuf>);
     type Artifact = ManifestArtifact;
 
     fn validate(
         tools: &Toolbox,
         p: &ManifestParams,
-        _: &CallContext,
-    ) -> Result<Option<String>, ToolError> {
+        ctx: &CallContext,
+    ) -> Result<(Option<String>, Vec<PathBuf>), ToolError> {
         tools.check_content("manifests", &p.manifests)?;
-        Ok(p.manifests.clone())
+        Ok((p.manifests.clone(), ctx.roots.clone()))
     }
 
     async fn work(
-        _: &Toolbox,
-        given: Option<String>,
+        tools: &Toolbox,
+        (given, roots): (Option<String>, Vec<PathBuf>),
         st: WorkflowState,
     ) -> Result<ManifestArtifact, Failure> {
         let step = Step::GenerateK8sManifests;
-        let repo = need(repo_of(&st), step, "a repository")?;
-        let app = sanitize_name(&image_name(&st, &repo));
+        let handle = RepoHandle::open(tools, &st, &roots, step)?;
+        let app = sanitize_name(&image_name(&st, &handle.repo.dir));
         let image = deployable_image(&st).unwrap_or_else(|| format!("{app}:latest"));
         let (content, generated) = match given {
             Some(m) => (m, false),
@@ -71,9 +76,8 @@ impl StepTool for GenerateK8sManifests {
                 (generate::k8s_manifests(&a, &app, &image), true)
             }
         };
-        let path = repo.join("k8s").join(format!("{app}.yaml"));
-        let w = write_file(&path, &content)
-            .map_err(|e| Failure::Ran(format!("cannot write {}: {e}", path.display())))?;
+        // `k8s/` is created inside the repository's handle: one symlinked out is refused.
+        let w = handle.write(&Path::new("k8s").join(format!("{app}.yaml")), &content)?;
         Ok(ManifestArtifact {
             path: w.path,
             backup: w.backup,

@@ -17,6 +17,7 @@ pub(crate) mod verify_deployment;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
+use cap_std::fs::Dir;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -26,14 +27,17 @@ use session_core::StoreError;
 use crate::analyze::{sanitize_name, AnalyzeResult};
 use crate::error::{ToolError, ToolErrorKind};
 use crate::exec::{self, CommandRecord};
+use crate::generate::{write_in, Written};
 use crate::params::{
     AnalyzeParams, DockerfileParams, FixParams, ManifestParams, PushParams, StepParams, TagParams,
 };
 use crate::registry::Tool;
 use crate::results::StepResult;
 use crate::state::{StateError, Step, WorkflowState};
-use crate::toolbox::{CallContext, Toolbox};
+use crate::toolbox::{CallContext, RepoPath, Toolbox};
 use crate::workflow::{StartWorkflow, WorkflowStatusTool};
+
+use self::analyze_repository::AnalyzeRepository;
 
 /// What a step stores under its artifact key, read back by later steps as this type.
 pub(crate) trait Artifact:
@@ -197,9 +201,17 @@ where
     })?;
     let lock_wait_ms = guard.waited().as_secs_f64() * 1e3;
     let current = guard.get().await?;
-    let state = WorkflowState::from_session(&current.value)?.ok_or_else(|| {
+    let mut state = WorkflowState::from_session(&current.value)?.ok_or_else(|| {
         ToolError::from(StoreError::NotFound(id.clone())).with_next(StartWorkflow::NAME)
     })?;
+    // The stored repository is checked again at every step (it may have been swapped for a
+    // symlink out since): a step never reads or runs in a directory outside the roots.
+    if step != Step::AnalyzeRepository && !state.repo_path.is_empty() {
+        let repo = tools
+            .check_repo_path(&state.repo_path, ctx)
+            .map_err(|e| e.with_next(AnalyzeRepository::NAME))?;
+        state.repo_path = repo.dir.display().to_string();
+    }
     ctx.progress(0.0, 1.0, format!("{}: running", step.name()))
         .await;
     // A missing prerequisite records nothing; a run's failure is recorded below.
@@ -324,6 +336,60 @@ pub(crate) async fn commands(
     Ok(out)
 }
 
+/// The workflow's repository, re-checked against the allowed roots now (the directory may
+/// have been swapped for a symlink since it was stored), with a directory handle on the
+/// allowed root that holds it: every write goes through the handle, so nothing leads it
+/// outside.
+pub(crate) struct RepoHandle {
+    /// The checked repository and its allowed root.
+    pub(crate) repo: RepoPath,
+    root: Dir,
+}
+
+impl RepoHandle {
+    /// Re-checks `st`'s repository with the client's `roots` and opens its allowed root.
+    pub(crate) fn open(
+        tools: &Toolbox,
+        st: &WorkflowState,
+        roots: &[PathBuf],
+        step: Step,
+    ) -> Result<RepoHandle, Failure> {
+        let stored = need(
+            Some(&st.repo_path).filter(|p| !p.is_empty()),
+            step,
+            "a repository",
+        )?;
+        let repo = tools
+            .check_repo_path_in(stored, roots)
+            .map_err(|e| Failure::Refused(e.with_next(AnalyzeRepository::NAME)))?;
+        let root = Dir::open_ambient_dir(&repo.root, cap_std::ambient_authority())
+            .map_err(|e| Failure::Ran(format!("cannot open {}: {e}", repo.root.display())))?;
+        Ok(RepoHandle { repo, root })
+    }
+
+    /// Writes `content` to `rel` inside the repository (see `generate::write_in`).
+    pub(crate) fn write(&self, rel: &Path, content: &str) -> Result<Written, Failure> {
+        let inside = self
+            .repo
+            .dir
+            .strip_prefix(&self.repo.root)
+            .map_err(|_| Failure::Ran("the repository left its allowed root".into()))?
+            .join(rel);
+        write_in(&self.root, &self.repo.root, &inside, content).map_err(|e| {
+            // cap-std refuses a path through a symlink out of the root as permission denied.
+            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                " (a directory on the way may be a symlink leading outside the allowed root: replace it with a real directory)"
+            } else {
+                ""
+            };
+            Failure::Ran(format!(
+                "cannot write {}: {e}{hint}",
+                self.repo.dir.join(rel).display()
+            ))
+        })
+    }
+}
+
 /// The workflow's repository, if it names an existing directory.
 pub(crate) fn repo_of(st: &WorkflowState) -> Option<PathBuf> {
     Some(PathBuf::from(&st.repo_path)).filter(|p| !st.repo_path.is_empty() && p.is_dir())
@@ -368,5 +434,47 @@ impl Artifact for AnalyzeResult {
 
     fn summary(&self) -> Option<String> {
         Some(self.describe())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use session_core::{MemoryStore, Sessions, SessionsConfig};
+
+    use super::*;
+    use crate::toolbox::ToolboxConfig;
+
+    /// The race the re-check alone cannot close: the repository is swapped for a symlink out
+    /// after it was checked and before the write. The write goes through the root's handle,
+    /// so it is refused and nothing outside changes.
+    #[test]
+    fn a_repo_swapped_between_the_check_and_the_write_is_not_written_through() {
+        let workspace = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let repo = workspace.path().join("repo");
+        std::fs::create_dir(&repo).unwrap();
+        let tools = Toolbox::new(
+            Sessions::new(Arc::new(MemoryStore::new()), SessionsConfig::default()),
+            ToolboxConfig {
+                allowed_roots: vec![workspace.path().to_path_buf()],
+                ..ToolboxConfig::default()
+            },
+        );
+        let st = WorkflowState {
+            repo_path: repo.display().to_string(),
+            ..WorkflowState::default()
+        };
+        let Ok(handle) = RepoHandle::open(&tools, &st, &[], Step::GenerateDockerfile) else {
+            panic!("the repository is inside the workspace");
+        };
+        std::fs::rename(&repo, workspace.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), &repo).unwrap();
+        let Err(Failure::Ran(message)) = handle.write(Path::new("Dockerfile"), "FROM x\n") else {
+            panic!("the write went through the swapped directory");
+        };
+        assert!(message.contains("outside the allowed root"), "{message}");
+        assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
     }
 }

@@ -82,8 +82,9 @@ fn bad_input_is_refused_and_changes_nothing() {
             ),
             (
                 "analyze_repository",
+                // Outside the roots: the same error whether it exists or not (issue #18).
                 json!({"session_id": "good", "repo_path": "/definitely/not/here"}),
-                "cannot be read",
+                "outside the allowed roots",
             ),
             (
                 "start_workflow",

@@ -16,6 +16,8 @@ mod workflow;
 // Refusals and hostile repositories end to end (issue #11).
 mod hostile;
 mod refusals;
+// Confined file access and client roots (issue #18).
+mod confine;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
