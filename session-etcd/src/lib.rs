@@ -37,12 +37,15 @@
 //! # }
 //! ```
 
+mod auth;
 mod config;
 mod gateway;
 mod keys;
 mod locks;
 mod store;
+mod tls;
 mod txn;
+mod watch;
 
-pub use crate::config::EtcdConfig;
+pub use crate::config::{EtcdAuth, EtcdConfig, EtcdTls};
 pub use crate::store::EtcdStore;

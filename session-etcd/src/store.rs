@@ -55,18 +55,14 @@ impl EtcdStore {
         endpoints: impl IntoIterator<Item = impl Into<String>>,
         config: EtcdConfig,
     ) -> Result<EtcdStore, StoreError> {
-        let gw = Gateway::new(
-            endpoints.into_iter().map(Into::into).collect(),
-            config.request_timeout,
-            config.deadline,
-            config.retry.clone(),
-        )?;
+        let gw = Gateway::new(endpoints.into_iter().map(Into::into).collect(), &config)?;
         let gw = Arc::new(gw);
         let keys = Keys::new(&config.prefix);
         let locks = Arc::new(EtcdLocks::new(
             Arc::clone(&gw),
             keys.clone(),
             config.lock_ttl,
+            config.watch_locks,
         ));
         Ok(EtcdStore {
             gw,

@@ -146,3 +146,46 @@ fn a_refusal_with_a_transient_code_is_retried_until_the_deadline() {
     );
     assert!(requests.load(Ordering::SeqCst) > 1);
 }
+
+#[test]
+fn a_lock_waiter_polls_when_the_watch_is_refused() {
+    // The lock is held for the first three txns; the gateway refuses every watch.
+    let txns = Arc::new(AtomicUsize::new(0));
+    let (seen_txns, watches) = (Arc::clone(&txns), Arc::new(AtomicUsize::new(0)));
+    let seen_watches = Arc::clone(&watches);
+    let (url, _) = fake_gateway(move |path| match path {
+        "/v3/lease/grant" => (
+            200,
+            r#"{"header":{"revision":"1"},"ID":"7","TTL":"10"}"#.into(),
+        ),
+        "/v3/watch" => {
+            seen_watches.fetch_add(1, Ordering::SeqCst);
+            (404, "Not Found".into())
+        }
+        _ => {
+            let n = seen_txns.fetch_add(1, Ordering::SeqCst);
+            let won = n >= 3;
+            (
+                200,
+                format!(
+                    r#"{{"header":{{"revision":"{}"}},"succeeded":{won}}}"#,
+                    10 + n
+                ),
+            )
+        }
+    });
+    let store = store(&url);
+    let locks = store.shared_locks().unwrap();
+    let id = SessionId::new("watched").unwrap();
+    let handle = rt()
+        .block_on(locks.acquire(&id, Duration::from_secs(2)))
+        .unwrap();
+    assert_eq!(handle.fence().token, 13);
+    assert_eq!(txns.load(Ordering::SeqCst), 4);
+    assert_eq!(
+        watches.load(Ordering::SeqCst),
+        3,
+        "one watch per held round"
+    );
+    std::mem::forget(handle); // its release would go to the fake after the runtime is gone
+}
