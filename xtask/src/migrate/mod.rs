@@ -70,6 +70,8 @@ pub(crate) struct MigrateArgs {
     /// The etcd key prefix of the sessions (source and target).
     #[arg(long, default_value = "container-kit/")]
     pub(crate) etcd_prefix: String,
+    #[command(flatten)]
+    pub(crate) etcd: crate::etcd_args::EtcdArgs,
     /// Write into a target that already holds sessions (overwriting same ids).
     #[arg(long)]
     pub(crate) force: bool,
@@ -155,7 +157,7 @@ pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<MigrationRepor
         dry_run: args.dry_run,
         ..Default::default()
     };
-    let records = read::read_source(&args.from, &args.etcd_prefix, &mut report).await?;
+    let records = read::read_source(&args.from, &args.etcd_prefix, &args.etcd, &mut report).await?;
     let now = chrono::Utc::now();
     let mut keep = Vec::with_capacity(records.len());
     for r in records {
@@ -171,7 +173,7 @@ pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<MigrationRepor
     if args.dry_run {
         return Ok(report);
     }
-    let target = open_target(&args.to, &args.etcd_prefix).await?;
+    let target = open_target(&args.to, &args.etcd_prefix, &args.etcd).await?;
     let existing = target.count().await?;
     if existing > 0 && !args.force {
         bail!(
@@ -217,6 +219,7 @@ fn same_path(a: &Endpoint, b: &Endpoint) -> bool {
 pub(super) async fn open_store(
     backend: &Backend,
     etcd_prefix: &str,
+    etcd: &crate::etcd_args::EtcdArgs,
 ) -> anyhow::Result<Arc<dyn SessionStore>> {
     let backend = match backend {
         Backend::Etcd { endpoints, .. } => Backend::Etcd {
@@ -225,12 +228,20 @@ pub(super) async fn open_store(
         },
         other => other.clone(),
     };
-    Ok(store_open::open(&StoreSpec::new(backend)).await?)
+    let options = match backend {
+        Backend::Etcd { .. } => etcd.options()?,
+        _ => store_open::OpenOptions::default(),
+    };
+    Ok(store_open::open(&StoreSpec { backend, options }).await?)
 }
 
-async fn open_target(to: &Endpoint, etcd_prefix: &str) -> anyhow::Result<Arc<dyn SessionStore>> {
+async fn open_target(
+    to: &Endpoint,
+    etcd_prefix: &str,
+    etcd: &crate::etcd_args::EtcdArgs,
+) -> anyhow::Result<Arc<dyn SessionStore>> {
     match to {
-        Endpoint::Store(backend) => open_store(backend, etcd_prefix).await,
+        Endpoint::Store(backend) => open_store(backend, etcd_prefix, etcd).await,
         Endpoint::Bolt(_) => bail!("bolt is an import format only"),
     }
 }
@@ -291,6 +302,7 @@ mod tests {
             from,
             to,
             etcd_prefix: "container-kit/".into(),
+            etcd: crate::etcd_args::EtcdArgs::default(),
             force: false,
             dry_run: false,
             skip_expired: false,
