@@ -60,7 +60,7 @@ fn a_dry_run_workflow_runs_over_tls_with_auth_and_replicas_lose_no_step() {
             .env_remove("MCP_ETCD_PASSWORD")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             c.args(["--etcd-password-file", &etcd.password_file]);
         } else {
             c.env("MCP_ETCD_PASSWORD", &etcd.password);
