@@ -471,6 +471,48 @@ mod tests {
     }
 
     #[test]
+    fn migrations_to_and_from_etcd_over_tls_with_auth_keep_every_record() {
+        let urls = match session_core::testkit::service_env(
+            "ETCD_AUTH_ENDPOINTS",
+            "run `bash .ci/etcd-tls.sh start DIR && source DIR/env`",
+        ) {
+            Ok(e) => e,
+            Err(why) => return eprintln!("skipped: {why}"),
+        };
+        let var = |n: &str| std::env::var(n).unwrap();
+        let etcd = crate::etcd_args::EtcdArgs {
+            etcd_ca: Some(var("ETCD_AUTH_CA").into()),
+            etcd_cert: Some(var("ETCD_AUTH_CERT").into()),
+            etcd_key: Some(var("ETCD_AUTH_KEY").into()),
+            etcd_user: Some(var("ETCD_AUTH_USER")),
+            etcd_password_file: Some(var("ETCD_AUTH_PASSWORD_FILE").into()),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let rt = rt();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        // The CI user's role covers test/ only.
+        let mut to_etcd = args(Endpoint::Bolt(BOLT.into()), etcd_at(urls.clone()));
+        to_etcd.etcd_prefix = format!("test/migrate-{nanos}/");
+        to_etcd.etcd = etcd.clone();
+        let report = rt.block_on(migrate(&to_etcd)).unwrap();
+        assert_eq!(
+            (report.copied, report.verified, report.target_count),
+            (60, 60, 60)
+        );
+        let mut from_etcd = args(etcd_at(urls), redb_at(dir.path().join("back.redb")));
+        from_etcd.etcd_prefix = to_etcd.etcd_prefix.clone();
+        from_etcd.etcd = etcd;
+        let report = rt.block_on(migrate(&from_etcd)).unwrap();
+        assert_eq!(
+            (report.source_records, report.verified, report.target_count),
+            (60, 60, 60)
+        );
+    }
+
+    #[test]
     fn a_non_empty_target_needs_force_and_a_rerun_is_safe() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("t.redb");
