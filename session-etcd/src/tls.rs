@@ -109,14 +109,34 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
 /// are final: another try with the same files fails the same way.
 pub(crate) fn handshake_hint(text: &str) -> Option<&'static str> {
     if text.contains("invalid peer certificate") {
-        Some("the member's certificate is not signed by the CA bundle (--etcd-ca), or does not name this host: check --etcd-ca and the certificate's SANs")
+        Some("the member's certificate is not signed by the CA bundle (--etcd-ca), does not name this host, or has expired: check --etcd-ca and the certificate's SANs and dates")
     } else if text.contains("CertificateRequired")
         || text.contains("BadCertificate")
         || text.contains("UnknownCA")
-        || text.contains("received fatal alert")
+        || text.contains("CertificateUnknown")
     {
         Some("the member refused this client's TLS handshake: it requires a client certificate signed by a CA it trusts (--etcd-cert and --etcd-key)")
+    } else if text.contains("received fatal alert") {
+        Some("the member ended the TLS handshake: check --etcd-ca, --etcd-cert and --etcd-key against the member's TLS settings")
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::handshake_hint;
+
+    #[test]
+    fn handshake_failures_say_which_file_to_check() {
+        let hint = |t: &str| handshake_hint(t).unwrap_or("");
+        assert!(hint("invalid peer certificate: UnknownIssuer").contains("--etcd-ca"));
+        assert!(hint("received fatal alert: BadCertificate").contains("--etcd-cert"));
+        assert!(hint("received fatal alert: CertificateRequired").contains("--etcd-cert"));
+        assert!(hint("received fatal alert: HandshakeFailure").contains("TLS settings"));
+        assert_eq!(
+            handshake_hint("tcp connect error: Connection refused"),
+            None
+        );
     }
 }

@@ -127,10 +127,11 @@ async fn open(args: &LoadArgs, dir: &std::path::Path) -> anyhow::Result<Arc<dyn 
         Backend::Sled => store_open::Backend::Sled(dir.join("load.sled")),
         Backend::Redb => store_open::Backend::Redb(dir.join("load.redb")),
     };
-    let spec = StoreSpec {
-        backend,
-        options: args.etcd.options()?,
+    let options = match args.backend {
+        Backend::Etcd => args.etcd.options()?,
+        _ => store_open::OpenOptions::default(),
     };
+    let spec = StoreSpec { backend, options };
     Ok(store_open::open(&spec).await?)
 }
 
