@@ -73,3 +73,20 @@ fn a_released_lock_is_handed_to_a_waiter_in_another_replica_within_20ms() {
         );
     });
 }
+
+#[test]
+fn over_tls_with_auth_a_released_lock_is_handed_over_within_20ms() {
+    let (urls, cfg) = match super::tls::with_auth() {
+        Ok(x) => x,
+        Err(why) => return eprintln!("skipped: {why}"),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (p50, _) = handovers(&urls, &cfg, "watch, TLS + auth").await;
+        assert!(p50 < Duration::from_millis(20), "handover p50 {p50:?}");
+    });
+}
