@@ -46,11 +46,13 @@ struct Read {
 }
 
 impl EtcdStore {
-    /// A store on `endpoints` (`http://host:port`, tried in turn) without contacting them:
+    /// A store on `endpoints` (`http://host:port` or `https://host:port`, tried in turn)
+    /// without contacting them (the TLS files are read now):
     /// the first operation does.
     ///
     /// # Errors
-    /// `Invalid` for no endpoint or a non-http endpoint.
+    /// `Invalid` for no endpoint, an endpoint that is not `http://` or `https://`, `https://`
+    /// without [`EtcdTls::ca`](crate::EtcdTls::ca), or a TLS file that cannot be read.
     pub fn new(
         endpoints: impl IntoIterator<Item = impl Into<String>>,
         config: EtcdConfig,

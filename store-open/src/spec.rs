@@ -19,7 +19,8 @@ pub enum Backend {
     Sled(PathBuf),
     /// An etcd cluster, shared by several processes.
     Etcd {
-        /// `http://host:port` of each member, tried in turn.
+        /// `http://host:port` (or `https://…`, with [`OpenOptions::etcd_tls`]) of each
+        /// member, tried in turn.
         endpoints: Vec<String>,
         /// Every key of this store starts with it, so deployments can share a cluster.
         prefix: String,
