@@ -239,3 +239,29 @@ fn a_prefix_outside_the_role_is_refused_but_the_role_prefix_works() {
         assert!(err.contains("elsewhere/"), "{err}");
     });
 }
+
+#[test]
+fn the_lock_lease_keepalive_authenticates_again_when_its_token_expired() {
+    // Keepalives every 6 s (a third of an 18 s lease) with a 5 s token TTL: each one finds
+    // its token expired. Were it not renewed, the lease would end at 18 s and the fenced
+    // write at 25 s would find the lock lost.
+    let (urls, mut cfg) = skip_unless!(with_auth());
+    cfg.lock_ttl = Duration::from_secs(18);
+    rt().block_on(async {
+        let store = EtcdStore::new(urls, cfg).unwrap();
+        let id = SessionId::new("kept").unwrap();
+        let s = Session::new(id.clone(), chrono::Utc::now(), Duration::from_secs(600));
+        store.insert(s.clone()).await.unwrap();
+        let locks = store.shared_locks().unwrap();
+        let held = locks.acquire(&id, Duration::from_secs(2)).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(25)).await;
+        let current = store.get(&id).await.unwrap().unwrap();
+        let batch = vec![session_core::WriteOp::Replace {
+            session: current.value,
+            expected: current.version,
+        }];
+        store.apply_fenced(batch, held.fence()).await.unwrap();
+        drop(held);
+        store.flush().await.unwrap();
+    });
+}
