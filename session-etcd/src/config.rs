@@ -59,13 +59,6 @@ pub struct EtcdTls {
     pub key: Option<PathBuf>,
 }
 
-impl EtcdTls {
-    /// Whether any file is set.
-    pub fn is_set(&self) -> bool {
-        self.ca.is_some() || self.cert.is_some() || self.key.is_some()
-    }
-}
-
 /// An etcd user and its password, exchanged for a token at each member
 /// (`/v3/auth/authenticate`) and again whenever the member answers that the token expired.
 /// The user's role needs read and write on the store's key prefix. `Debug` hides the password.
