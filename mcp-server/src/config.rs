@@ -13,6 +13,10 @@ pub(crate) struct Config {
     /// The session store: `--store` with its path (`--store-path` or the per-user default)
     /// or its etcd endpoints and prefix.
     pub(crate) store: store_open::Backend,
+    /// etcd's TLS files (`--etcd-ca`, `--etcd-cert`, `--etcd-key`).
+    pub(crate) etcd_tls: store_open::EtcdTls,
+    /// etcd's user and password (`--etcd-user`, `--etcd-password-file`/`MCP_ETCD_PASSWORD`).
+    pub(crate) etcd_auth: Option<store_open::EtcdAuth>,
     /// How long a session lives after its last write (`--session-ttl`, default 24 h).
     pub(crate) ttl: Duration,
     /// The most live sessions, `None` for no limit (`--max-sessions`, 0 means none).
@@ -66,8 +70,20 @@ impl Config {
                     .unwrap_or_else(|| store_open::Backend::DEFAULT_ETCD_PREFIX.into()),
             },
         };
+        let etcd_tls = store_open::EtcdTls {
+            ca: g.etcd_ca.clone(),
+            cert: g.etcd_cert.clone(),
+            key: g.etcd_key.clone(),
+        };
+        let etcd_auth = if backend == Backend::Etcd {
+            store_open::etcd_auth(g.etcd_user.as_deref(), g.etcd_password_file.as_deref())?
+        } else {
+            None
+        };
         Ok(Config {
             store,
+            etcd_tls,
+            etcd_auth,
             ttl,
             max_sessions: g.max_sessions.filter(|m| *m > 0),
             workspace_dir,

@@ -64,6 +64,8 @@ async fn open_store(config: &Config, lock_wait: Duration) -> anyhow::Result<Arc<
         options: OpenOptions {
             lock_wait,
             check_connection: true,
+            etcd_tls: config.etcd_tls.clone(),
+            etcd_auth: config.etcd_auth.clone(),
         },
     };
     let store = match store_open::open(&spec).await {

@@ -27,7 +27,7 @@ use session_redb::{RedbConfig, RedbStore};
 use session_sled::{SledConfig, SledStore};
 
 pub use crate::duration::{parse_duration, DurationError};
-pub use crate::spec::{Backend, OpenOptions, SpecError, StoreSpec};
+pub use crate::spec::{etcd_auth, Backend, EtcdAuth, EtcdTls, OpenOptions, SpecError, StoreSpec};
 
 /// Why a store did not open.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +91,8 @@ pub async fn open(spec: &StoreSpec) -> Result<Arc<dyn SessionStore>, OpenError> 
             }
             let config = EtcdConfig {
                 prefix: prefix.clone(),
+                tls: spec.options.etcd_tls.clone(),
+                auth: spec.options.etcd_auth.clone(),
                 ..EtcdConfig::default()
             };
             let store = if spec.options.check_connection {
@@ -153,6 +155,29 @@ mod tests {
             open(&spec).await.err().unwrap(),
             OpenError::Spec(SpecError::NoEndpoints)
         ));
+    }
+
+    #[test]
+    fn etcd_credentials_come_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "s3cret\nignored\n").unwrap();
+        let auth = etcd_auth(Some("ci"), Some(&file)).unwrap().unwrap();
+        assert_eq!(
+            (auth.user.as_str(), auth.password.as_str()),
+            ("ci", "s3cret")
+        );
+        assert!(!format!("{auth:?}").contains("s3cret"));
+        // No process here sets MCP_ETCD_PASSWORD (the tests never do).
+        let err = etcd_auth(Some("ci"), None).unwrap_err().to_string();
+        assert!(err.contains("--etcd-password-file"), "{err}");
+        let err = etcd_auth(None, Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("--etcd-user"), "{err}");
+        let err = etcd_auth(Some("ci"), Some(&dir.path().join("none")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("password file"), "{err}");
+        assert_eq!(etcd_auth(None, None).unwrap(), None);
     }
 
     fn chrono_now() -> chrono::DateTime<chrono::Utc> {
