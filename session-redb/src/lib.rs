@@ -21,6 +21,7 @@
 
 mod config;
 mod errors;
+mod handle;
 mod store;
 mod tables;
 mod writer;

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redb::{ReadableDatabase, ReadableTableMetadata};
+use redb::ReadableTableMetadata;
 use session_core::adapter::{decode_record, open_waiting, ScanQueryExt};
 use session_core::{
     ScanPage, ScanQuery, Session, SessionId, SessionStore, StoreError, Version, Versioned, WriteOp,
@@ -18,7 +18,8 @@ use tokio::sync::oneshot;
 
 use crate::config::RedbConfig;
 use crate::errors;
-use crate::tables::{EXPIRY, SESSIONS};
+use crate::handle::{self, guarded, Handle, Slot};
+use crate::tables::SESSIONS;
 use crate::writer::{Counters, Job, Prepared, Request, Writer};
 
 /// A session store in one redb file. See the crate docs.
@@ -27,12 +28,13 @@ use crate::writer::{Counters, Job, Prepared, Request, Writer};
 /// write already queued, waits for it, and closes the file.
 #[derive(Debug)]
 pub struct RedbStore {
-    db: Arc<redb::Database>,
+    slot: Arc<Slot>,
     path: PathBuf,
     queue: Option<SyncSender<Request>>,
     writer: Option<JoinHandle<()>>,
     config: RedbConfig,
     counters: Arc<Counters>,
+    read_only: bool,
 }
 
 /// What a [`RedbStore`]'s writer has done since it opened.
@@ -69,34 +71,58 @@ impl RedbStore {
                 StoreError::Backend(format!("cannot create directory {}: {e}", parent.display()))
             })?;
         }
-        let db = open_waiting(config.lock_wait, || open_file(&path, &config))?;
-        // Create both tables up front so readers never meet a missing table.
-        let txn = db
-            .begin_write()
-            .map_err(|e| errors::backend("begin write", e))?;
-        {
-            txn.open_table(SESSIONS)
-                .map_err(|e| errors::backend("open table", e))?;
-            txn.open_table(EXPIRY)
-                .map_err(|e| errors::backend("open table", e))?;
-        }
-        txn.commit().map_err(|e| errors::backend("commit", e))?;
-        let db = Arc::new(db);
+        let db = open_waiting(config.lock_wait, || {
+            handle::open_read_write(&path, &config)
+        })?;
+        let slot = Arc::new(Slot::new(Handle::ReadWrite(db)));
         let (queue, rx) = mpsc::sync_channel(config.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
-        let writer = Writer::new(Arc::clone(&db), config.clone(), rx, Arc::clone(&counters));
+        let writer = Writer::new(
+            Arc::clone(&slot),
+            path.clone(),
+            config.clone(),
+            rx,
+            Arc::clone(&counters),
+        );
         let writer = std::thread::Builder::new()
             .name("session-redb-writer".into())
             .spawn(move || writer.run())
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
         tracing::debug!(path = %path.display(), "redb store open");
         Ok(RedbStore {
-            db,
+            slot,
             path,
             queue: Some(queue),
             writer: Some(writer),
             config,
             counters,
+            read_only: false,
+        })
+    }
+
+    /// Opens an existing store read-only (redb's `ReadOnlyDatabase`): nothing is written to
+    /// the file, not even the table creation or crash recovery a read-write open commits.
+    /// Every write fails with a clear error. Waits up to `config.lock_wait` for a process that
+    /// holds the file for writing.
+    ///
+    /// # Errors
+    /// `Locked` while a writer holds the file; `Backend` if the file is missing, empty, was
+    /// not closed cleanly (it needs a read-write open to recover) or is not a redb file.
+    pub fn open_read_only(
+        path: impl AsRef<Path>,
+        config: RedbConfig,
+    ) -> Result<RedbStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let db = open_waiting(config.lock_wait, || handle::open_read_only(&path, &config))?;
+        tracing::debug!(path = %path.display(), "redb store open read-only");
+        Ok(RedbStore {
+            slot: Arc::new(Slot::new(Handle::ReadOnly(db))),
+            path,
+            queue: None,
+            writer: None,
+            config,
+            counters: Arc::new(Counters::default()),
+            read_only: true,
         })
     }
 
@@ -116,6 +142,12 @@ impl RedbStore {
     }
 
     async fn submit(&self, job: Job) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::Backend(format!(
+                "redb store {} is open read-only: this command cannot write",
+                self.path.display()
+            )));
+        }
         let queue = self.queue.as_ref().ok_or(StoreError::Closed)?;
         let request = Request {
             job,
@@ -155,15 +187,20 @@ impl RedbStore {
             + 'static,
         T: Send + 'static,
     {
-        let db = Arc::clone(&self.db);
+        let handle = self.slot.get()?;
+        let path = self.path.clone();
         let run = move || {
-            let txn = db
-                .begin_read()
-                .map_err(|e| errors::backend("begin read", e))?;
-            let table = txn
-                .open_table(SESSIONS)
-                .map_err(|e| errors::backend("open table", e))?;
-            f(&table)
+            // redb may panic on a page damaged outside it: that read fails, the process lives.
+            guarded(|| {
+                let txn = handle
+                    .begin_read()
+                    .map_err(|e| errors::backend("begin read", e))?;
+                let table = txn
+                    .open_table(SESSIONS)
+                    .map_err(|e| errors::backend("open table", e))?;
+                f(&table)
+            })
+            .unwrap_or_else(|panic| Err(errors::damaged(&path, &panic)))
         };
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => handle
@@ -179,12 +216,6 @@ fn writer_gone() -> StoreError {
     StoreError::Backend(
         "the redb writer stopped before answering; the write may not be applied".into(),
     )
-}
-
-fn open_file(path: &Path, config: &RedbConfig) -> Result<redb::Database, StoreError> {
-    let mut builder = redb::Builder::new();
-    builder.set_cache_size(config.cache_size);
-    builder.create(path).map_err(|e| errors::open(path, e))
 }
 
 impl Drop for RedbStore {
