@@ -85,7 +85,12 @@ impl Slot {
     /// Closes the current handle (waiting, bounded, for the reads that hold it) and opens the
     /// file again: redb repairs what the failed commit left. On failure the slot stays empty
     /// and the next call tries again.
-    pub(crate) fn reopen(&self, path: &Path, config: &RedbConfig, why: &str) -> Result<(), StoreError> {
+    pub(crate) fn reopen(
+        &self,
+        path: &Path,
+        config: &RedbConfig,
+        why: &str,
+    ) -> Result<(), StoreError> {
         let old = {
             let mut current = self.current.write().map_err(|_| poisoned())?;
             if let Ok(mut b) = self.broken.write() {
@@ -150,7 +155,10 @@ pub(crate) fn refuse_empty_file(path: &Path) -> Result<bool, StoreError> {
 /// An existing file is opened, never re-created; with `config.check_integrity_on_open`, redb
 /// verifies every page's checksum first, so a damaged file fails here with a clear error
 /// instead of panicking at a later read.
-pub(crate) fn open_read_write(path: &Path, config: &RedbConfig) -> Result<redb::Database, StoreError> {
+pub(crate) fn open_read_write(
+    path: &Path,
+    config: &RedbConfig,
+) -> Result<redb::Database, StoreError> {
     let exists = refuse_empty_file(path)?;
     let mut builder = redb::Builder::new();
     builder.set_cache_size(config.cache_size);

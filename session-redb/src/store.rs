@@ -71,9 +71,7 @@ impl RedbStore {
                 StoreError::Backend(format!("cannot create directory {}: {e}", parent.display()))
             })?;
         }
-        let db = open_waiting(config.lock_wait, || {
-            handle::open_read_write(&path, &config)
-        })?;
+        let db = open_waiting(config.lock_wait, || handle::open_read_write(&path, &config))?;
         let slot = Arc::new(Slot::new(Handle::ReadWrite(db)));
         let (queue, rx) = mpsc::sync_channel(config.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
@@ -102,7 +100,9 @@ impl RedbStore {
 
     /// Opens an existing store read-only (redb's `ReadOnlyDatabase`): nothing is written to
     /// the file, not even the table creation or crash recovery a read-write open commits.
-    /// Every write fails with a clear error. Waits up to `config.lock_wait` for a process that
+    /// Every write fails with a clear error. With `config.check_integrity_on_open` (the
+    /// default) redb's integrity check first runs on a temporary copy of the file, so a
+    /// damaged file fails here rather than at a read. Waits up to `config.lock_wait` for a process that
     /// holds the file for writing.
     ///
     /// # Errors
@@ -114,6 +114,14 @@ impl RedbStore {
     ) -> Result<RedbStore, StoreError> {
         let path = path.as_ref().to_path_buf();
         let db = open_waiting(config.lock_wait, || handle::open_read_only(&path, &config))?;
+        if config.check_integrity_on_open {
+            // redb cannot check a read-only handle, and may panic reading a damaged page:
+            // check a copy taken while this open keeps writers out, before any read.
+            let report = crate::maintenance::check_unheld(&path, false)?;
+            if let Some(damage) = report.damage {
+                return Err(errors::damaged(&path, &damage));
+            }
+        }
         tracing::debug!(path = %path.display(), "redb store open read-only");
         Ok(RedbStore {
             slot: Arc::new(Slot::new(Handle::ReadOnly(db))),

@@ -179,7 +179,9 @@ impl Writer {
                         "the redb write failed inside redb ({panic}); it was not applied"
                     ))),
                 },
-                None => Err(StoreError::Backend("the redb store is open read-only".into())),
+                None => Err(StoreError::Backend(
+                    "the redb store is open read-only".into(),
+                )),
             },
             Err(_) => {
                 // Closed after an earlier I/O error: reopen first.
@@ -229,7 +231,10 @@ impl Writer {
         while let Ok(r) = self.queue.try_recv() {
             answer_without_commit(r.job, err.clone());
         }
-        if let Err(e) = self.slot.reopen(&self.path, &self.config, &cause.to_string()) {
+        if let Err(e) = self
+            .slot
+            .reopen(&self.path, &self.config, &cause.to_string())
+        {
             tracing::error!(error = %e, "the redb store could not be reopened yet; retrying");
         }
     }

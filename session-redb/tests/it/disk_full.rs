@@ -14,8 +14,10 @@ fn big_session(name: &str, kb: usize) -> Session {
         chrono::Utc::now(),
         Duration::from_secs(3600),
     );
-    s.metadata
-        .insert("payload".into(), serde_json::Value::String("x".repeat(kb * 1024)));
+    s.metadata.insert(
+        "payload".into(),
+        serde_json::Value::String("x".repeat(kb * 1024)),
+    );
     s
 }
 
