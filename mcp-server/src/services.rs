@@ -63,6 +63,7 @@ async fn open_store(config: &Config, lock_wait: Duration) -> anyhow::Result<Arc<
         options: OpenOptions {
             lock_wait,
             check_connection: true,
+            ..OpenOptions::default()
         },
     };
     let store = match store_open::open(&spec).await {

@@ -95,6 +95,11 @@ pub struct OpenOptions {
     /// etcd: read once at open, so a wrong endpoint fails now rather than at the first call.
     /// Default off (the first operation contacts the cluster).
     pub check_connection: bool,
+    /// Open for reading only, modifying nothing (commands that only read): redb uses its
+    /// `ReadOnlyDatabase` on an existing file (a missing one is an error, not created) and
+    /// every write fails. Other backends open as usual (sled has no read-only mode; etcd and
+    /// memory write nothing by opening). Default off.
+    pub read_only: bool,
 }
 
 /// A backend and how to open it: what [`crate::open`] takes.
