@@ -214,10 +214,34 @@ pub(crate) fn open_read_only(
     }
 }
 
+thread_local! {
+    /// Set while this thread runs [`guarded`]: its panics are caught and reported as errors.
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Installs, once, a panic hook that stays quiet for panics [`guarded`] catches (they become
+/// a clear error instead of a "panicked at" line on stderr) and hands every other panic to
+/// the hook that was there before.
+fn quiet_guarded_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(|g| g.get()) {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// Runs `f`, turning a panic inside redb (which it documents for files damaged outside it)
 /// into the panic's message.
 pub(crate) fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
+    quiet_guarded_panics();
+    let outer = GUARDED.with(|g| g.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(outer));
+    result.map_err(|p| {
         p.downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
             .or_else(|| p.downcast_ref::<String>().cloned())
