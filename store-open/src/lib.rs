@@ -16,6 +16,7 @@
 //! ```
 
 mod duration;
+mod maintenance;
 mod spec;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use session_redb::{RedbConfig, RedbStore};
 use session_sled::{SledConfig, SledStore};
 
 pub use crate::duration::{parse_duration, DurationError};
+pub use crate::maintenance::{check, repair, CheckReport, RepairReport};
 pub use crate::spec::{Backend, OpenOptions, SpecError, StoreSpec};
 
 /// Why a store did not open.
