@@ -29,7 +29,8 @@ pub(crate) async fn services(config: &Config, lock_wait: Duration) -> anyhow::Re
 }
 
 /// [`services`], opening the store read-only when `read_only` (commands that only read: a
-/// redb file is then not modified at all, and every write fails).
+/// redb file is then not modified at all, and every write fails). A redb file that does not
+/// exist yet reads as an empty store and is not created.
 pub(crate) async fn services_with(
     config: &Config,
     lock_wait: Duration,
@@ -122,8 +123,15 @@ async fn open_store(
     lock_wait: Duration,
     read_only: bool,
 ) -> anyhow::Result<Arc<dyn SessionStore>> {
+    let backend = match &config.store {
+        Backend::Redb(path) if read_only && !path.exists() => {
+            tracing::info!(path = %path.display(), "no store file yet: reading an empty store");
+            Backend::Memory
+        }
+        other => other.clone(),
+    };
     let spec = StoreSpec {
-        backend: config.store.clone(),
+        backend,
         options: OpenOptions {
             lock_wait,
             check_connection: true,

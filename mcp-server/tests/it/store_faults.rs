@@ -62,6 +62,9 @@ fn read_only_commands_modify_nothing_and_check_and_repair_say_what_they_did() {
         &["sessions", "list"][..],
         &["sessions", "list", "--json"],
         &["sessions", "show", "keep"],
+        &["tool", "get_session", "--session-id", "keep"],
+        &["tool", "list_sessions"],
+        &["tool", "workflow_status", "--session-id", "keep"],
     ] {
         let out = ckm(&store, dir.path(), args);
         assert!(out.status.success(), "{args:?}: {}", text(&out));
