@@ -150,7 +150,7 @@ impl Engine {
         match answer.recv_timeout(timeout) {
             Ok(result) => result,
             Err(RecvTimeoutError::Timeout) => Err(StoreError::Backend(format!(
-                "the sled flush of {} did not finish within {timeout:?} (a full or hung disk?); the write may not be durable",
+                "the sled flush of {} did not finish within {timeout:?} (a full or hung disk?): the write is committed but may not be durable",
                 self.path.display()
             ))),
             Err(RecvTimeoutError::Disconnected) => {

@@ -75,3 +75,31 @@ fn a_full_disk_fails_writes_clearly_and_the_store_writes_again_once_space_is_fre
         .unwrap()
         .is_some());
 }
+
+/// The wait for a durability sync is bounded: with a zero bound the write cannot see its
+/// sync finish, fails saying so (it is committed, not yet durable), and a later flush with
+/// time to finish makes it durable.
+#[test]
+fn a_sync_that_does_not_finish_in_time_fails_the_write_and_says_so() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sled");
+    let config = SledConfig {
+        flush_timeout: Duration::ZERO,
+        ..SledConfig::default()
+    };
+    let store = SledStore::open_with(&path, config).unwrap();
+    let err = rt
+        .block_on(store.insert(big_session("unbounded", 1)))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("did not finish within"), "{err}");
+    drop(store);
+    let store = SledStore::open(&path).unwrap();
+    rt.block_on(store.flush()).unwrap();
+    assert_eq!(store.stats().unsynced, 0);
+}
