@@ -69,7 +69,7 @@ impl ShutdownSignal {
 
 /// Ends the process now with status 1, saying why on stderr (stdout is the MCP channel).
 fn force_exit(why: &str) -> ! {
-    tracing::error!("{why}: exiting without closing the session store; writes acknowledged since its last successful flush may not be durable");
-    eprintln!("container-kit-mcp: {why}: exiting now; the session store was not closed (writes acknowledged since its last successful flush may not be durable)");
+    tracing::error!("{why}: exiting without closing the session store");
+    eprintln!("container-kit-mcp: {why}: exiting now without closing the session store (writes were made durable when acknowledged; the next open recovers the file)");
     std::process::exit(1)
 }

@@ -334,3 +334,94 @@ fn a_full_disk_under_serve_on_redb_fails_writes_then_recovers_and_sigterm_ends_i
 fn a_full_disk_under_serve_on_sled_fails_writes_then_recovers_and_sigterm_ends_it() {
     disk_full_under_serve(&["--store", "sled"], "s.sled");
 }
+
+/// An HTTP server whose shutdown cannot finish on its own (a client left its request headers
+/// half-sent, and the graceful shutdown waits for that connection).
+fn http_server_with_a_half_open_connection(
+    store: &Path,
+) -> (std::process::Child, std::net::TcpStream) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(BIN)
+        .args(["serve", "--transport", "http", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--store-path")
+        .arg(store)
+        .env_remove("MCP_STORE_BACKEND")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut conn = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(c) => break c,
+            Err(_) if started.elapsed() < Duration::from_secs(30) => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            Err(e) => panic!("the server does not listen: {e}"),
+        }
+    };
+    conn.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    (child, conn)
+}
+
+fn sigterm(child: &std::process::Child) {
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+}
+
+/// Waits at most `bound` for `child` to exit; its status and stderr.
+fn exits_within(child: std::process::Child, bound: Duration) -> (Option<i32>, String) {
+    let (tx, done) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = done
+        .recv_timeout(bound)
+        .unwrap_or_else(|_| panic!("the server did not exit within {bound:?} of the signal"))
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn sigterm_ends_the_server_within_a_few_seconds_even_when_its_shutdown_hangs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, _conn) = http_server_with_a_half_open_connection(&dir.path().join("s.redb"));
+    sigterm(&child);
+    let (code, err) = exits_within(child, Duration::from_secs(12));
+    // Either the shutdown finished, or its bound ended it with status 1 and said why.
+    assert!(
+        code == Some(0) || (code == Some(1) && err.contains("did not finish within")),
+        "{code:?}: {err}"
+    );
+}
+
+#[test]
+fn a_second_sigterm_ends_a_hanging_shutdown_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, _conn) = http_server_with_a_half_open_connection(&dir.path().join("s.redb"));
+    sigterm(&child);
+    std::thread::sleep(Duration::from_millis(500));
+    // The process may have ended already (nothing hung); if not, the second signal ends it.
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let (code, err) = exits_within(child, Duration::from_secs(4));
+    assert!(
+        code == Some(0) || (code == Some(1) && err.contains("a second signal")),
+        "{code:?}: {err}"
+    );
+}
