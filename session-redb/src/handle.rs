@@ -189,12 +189,18 @@ pub(crate) fn open_read_write(
     Ok(db)
 }
 
+/// What a read-only open found.
+pub(crate) enum ReadOnlyOpen {
+    /// The file, opened with redb's `ReadOnlyDatabase`.
+    Clean(redb::ReadOnlyDatabase),
+    /// The file was not closed cleanly (a crash or a kill): a read-only open cannot recover
+    /// it, and recovering it in place would modify it.
+    NeedsRecovery,
+}
+
 /// Opens an existing file read-only: redb's `ReadOnlyDatabase` neither writes to the file nor
-/// repairs it (a file not closed cleanly is refused with a clear error instead).
-pub(crate) fn open_read_only(
-    path: &Path,
-    config: &RedbConfig,
-) -> Result<redb::ReadOnlyDatabase, StoreError> {
+/// repairs it.
+pub(crate) fn open_read_only(path: &Path, config: &RedbConfig) -> Result<ReadOnlyOpen, StoreError> {
     if !refuse_empty_file(path)? {
         return Err(StoreError::Backend(format!(
             "no redb store at {}: check --store-path",
@@ -204,11 +210,8 @@ pub(crate) fn open_read_only(
     let mut builder = redb::Builder::new();
     builder.set_cache_size(config.cache_size);
     match guarded(|| builder.open_read_only(path)) {
-        Ok(Ok(db)) => Ok(db),
-        Ok(Err(redb::DatabaseError::RepairAborted)) => Err(StoreError::Backend(format!(
-            "redb store {} was not closed cleanly (a crash or a kill): a read-only open cannot recover it; start the server on it once, or run `container-kit-mcp sessions repair`",
-            path.display()
-        ))),
+        Ok(Ok(db)) => Ok(ReadOnlyOpen::Clean(db)),
+        Ok(Err(redb::DatabaseError::RepairAborted)) => Ok(ReadOnlyOpen::NeedsRecovery),
         Ok(Err(e)) => Err(errors::open(path, e)),
         Err(panic) => Err(errors::damaged(path, &panic)),
     }

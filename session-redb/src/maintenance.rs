@@ -216,10 +216,11 @@ fn copy_synced(from: &Path, to: &Path) -> Result<(), StoreError> {
 }
 
 /// A copy of the store in the temporary directory, removed on drop.
-struct TempCopy(PathBuf);
+#[derive(Debug)]
+pub(crate) struct TempCopy(pub(crate) PathBuf);
 
 impl TempCopy {
-    fn of(path: &Path) -> Result<TempCopy, StoreError> {
+    pub(crate) fn of(path: &Path) -> Result<TempCopy, StoreError> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())

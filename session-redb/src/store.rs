@@ -18,7 +18,8 @@ use tokio::sync::oneshot;
 
 use crate::config::RedbConfig;
 use crate::errors;
-use crate::handle::{self, guarded, Handle, Slot};
+use crate::handle::{self, guarded, Handle, ReadOnlyOpen, Slot};
+use crate::maintenance::TempCopy;
 use crate::tables::SESSIONS;
 use crate::writer::{Counters, Job, Prepared, Request, Writer};
 
@@ -35,6 +36,8 @@ pub struct RedbStore {
     config: RedbConfig,
     counters: Arc<Counters>,
     read_only: bool,
+    /// A read-only open of a file not closed cleanly reads a recovered copy: this one.
+    _copy: Option<TempCopy>,
 }
 
 /// What a [`RedbStore`]'s writer has done since it opened.
@@ -95,6 +98,7 @@ impl RedbStore {
             config,
             counters,
             read_only: false,
+            _copy: None,
         })
     }
 
@@ -113,7 +117,11 @@ impl RedbStore {
         config: RedbConfig,
     ) -> Result<RedbStore, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let db = open_waiting(config.lock_wait, || handle::open_read_only(&path, &config))?;
+        let opened = open_waiting(config.lock_wait, || handle::open_read_only(&path, &config))?;
+        let db = match opened {
+            ReadOnlyOpen::Clean(db) => db,
+            ReadOnlyOpen::NeedsRecovery => return RedbStore::read_recovered_copy(path, config),
+        };
         if config.check_integrity_on_open {
             // redb cannot check a read-only handle, and may panic reading a damaged page:
             // check a copy taken while this open keeps writers out, before any read.
@@ -139,6 +147,34 @@ impl RedbStore {
             config,
             counters: Arc::new(Counters::default()),
             read_only: true,
+            _copy: None,
+        })
+    }
+
+    /// A file not closed cleanly (after a crash) cannot be opened read-only, and recovering
+    /// it in place would modify it: read a recovered temporary copy instead.
+    fn read_recovered_copy(path: PathBuf, config: RedbConfig) -> Result<RedbStore, StoreError> {
+        tracing::info!(path = %path.display(), "the store was not closed cleanly: reading a recovered copy, the file is left as it is");
+        let copy = TempCopy::of(&path)?;
+        let recovering = RedbConfig {
+            check_integrity_on_open: true,
+            ..config.clone()
+        };
+        let db = handle::open_read_write(&copy.0, &recovering).map_err(|e| {
+            StoreError::Backend(format!(
+                "redb store {} was not closed cleanly and a copy of it cannot be recovered ({e}); run `container-kit-mcp sessions check`",
+                path.display()
+            ))
+        })?;
+        Ok(RedbStore {
+            slot: Arc::new(Slot::new(Handle::ReadWrite(db))),
+            path,
+            queue: None,
+            writer: None,
+            config,
+            counters: Arc::new(Counters::default()),
+            read_only: true,
+            _copy: Some(copy),
         })
     }
 

@@ -425,3 +425,31 @@ fn a_second_sigterm_ends_a_hanging_shutdown_at_once() {
         "{code:?}: {err}"
     );
 }
+
+#[test]
+fn after_a_kill_the_read_only_commands_read_a_recovered_copy_and_leave_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = scratch_repo(dir.path());
+    let store = dir.path().join("killed.redb");
+    let mut server = Server::start(&[], &store, dir.path());
+    let made = server.call(
+        "start_workflow",
+        serde_json::json!({"repo_path": repo, "session_id": "survivor"}),
+    );
+    assert!(!failed(&made), "{made}");
+    server.child.kill().unwrap(); // SIGKILL: the file is not closed cleanly
+    server.child.wait().unwrap();
+    let before = fingerprint(&store);
+    std::thread::sleep(Duration::from_millis(20));
+    let list = ckm(&store, dir.path(), &["sessions", "list"]);
+    assert!(list.status.success(), "{}", text(&list));
+    assert!(text(&list).contains("survivor"), "{}", text(&list));
+    let check = ckm(&store, dir.path(), &["sessions", "check"]);
+    assert!(check.status.success(), "{}", text(&check));
+    // The probe saw what it claims: the file needed recovery.
+    assert!(text(&check).contains("not closed cleanly"), "{}", text(&check));
+    assert!(
+        before == fingerprint(&store),
+        "a read-only command modified the killed file"
+    );
+}
