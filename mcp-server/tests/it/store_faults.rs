@@ -447,7 +447,11 @@ fn after_a_kill_the_read_only_commands_read_a_recovered_copy_and_leave_the_file(
     let check = ckm(&store, dir.path(), &["sessions", "check"]);
     assert!(check.status.success(), "{}", text(&check));
     // The probe saw what it claims: the file needed recovery.
-    assert!(text(&check).contains("not closed cleanly"), "{}", text(&check));
+    assert!(
+        text(&check).contains("not closed cleanly"),
+        "{}",
+        text(&check)
+    );
     assert!(
         before == fingerprint(&store),
         "a read-only command modified the killed file"
