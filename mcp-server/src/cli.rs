@@ -208,6 +208,20 @@ pub(crate) enum SessionsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Check the store file with redb's integrity check, on a temporary copy: the file is not
+    /// modified. Exits 1 when damage is found.
+    Check {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Repair the store file with redb's repair, after keeping a backup copy of it beside the
+    /// file (`<file>.backup-<time>`); says what it did. Stop the server first.
+    Repair {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Moves global options written after `tool <name>` (where the tool's own `--flags` follow)

@@ -28,7 +28,9 @@ pub(crate) async fn run(global: GlobalArgs, args: ToolArgs) -> anyhow::Result<Ex
     };
     parse_flags(&args.name, &args.params, parameters.as_deref(), &mut params)?;
     let config = Config::from_args(&global)?;
-    let services = crate::services::services(&config, LOCK_WAIT).await?;
+    // A tool that changes nothing opens the store read-only: the file is not modified.
+    let read_only = find_tool(&args.name).is_some_and(|t| t.read_only);
+    let services = crate::services::services_with(&config, LOCK_WAIT, read_only).await?;
     let outcome = services
         .tools
         .call(&args.name, Value::Object(params), &CallContext::default())

@@ -16,6 +16,7 @@
 //! ```
 
 mod duration;
+mod maintenance;
 mod spec;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use session_redb::{RedbConfig, RedbStore};
 use session_sled::{SledConfig, SledStore};
 
 pub use crate::duration::{parse_duration, DurationError};
+pub use crate::maintenance::{check, repair, CheckReport, RepairReport};
 pub use crate::spec::{etcd_auth, Backend, EtcdAuth, EtcdTls, OpenOptions, SpecError, StoreSpec};
 
 /// Why a store did not open.
@@ -76,7 +78,12 @@ pub async fn open(spec: &StoreSpec) -> Result<Arc<dyn SessionStore>, OpenError> 
                 lock_wait,
                 ..RedbConfig::default()
             };
-            Arc::new(RedbStore::open_with(path, config).map_err(locked)?)
+            let store = if spec.options.read_only {
+                RedbStore::open_read_only(path, config)
+            } else {
+                RedbStore::open_with(path, config)
+            };
+            Arc::new(store.map_err(locked)?)
         }
         Backend::Sled(path) => {
             let config = SledConfig {
@@ -143,6 +150,46 @@ mod tests {
         let waited = open(&spec).await.err().unwrap();
         assert!(matches!(waited, OpenError::Locked { .. }), "{waited:?}");
         assert!(waited.to_string().ends_with("(waited 50ms)"), "{waited}");
+    }
+
+    #[tokio::test]
+    async fn a_read_only_redb_open_writes_nothing_and_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ro.redb");
+        let id = SessionId::new("ro-1").unwrap();
+        {
+            let rw = open(&StoreSpec::new(Backend::Redb(path.clone())))
+                .await
+                .unwrap();
+            let s = Session::new(id.clone(), chrono_now(), Duration::from_secs(60));
+            rw.insert(s).await.unwrap();
+            rw.flush().await.unwrap();
+            tokio::task::spawn_blocking(move || drop(rw)).await.unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let mut spec = StoreSpec::new(Backend::Redb(path.clone()));
+        spec.options.read_only = true;
+        let ro = open(&spec).await.unwrap();
+        assert!(ro.get(&id).await.unwrap().is_some());
+        let s = Session::new(
+            SessionId::new("ro-2").unwrap(),
+            chrono_now(),
+            Duration::from_secs(60),
+        );
+        assert!(ro
+            .insert(s)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("read-only"));
+        tokio::task::spawn_blocking(move || drop(ro)).await.unwrap();
+        assert!(std::fs::read(&path).unwrap() == before);
+        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime);
+        // A missing file is not created by a read-only open.
+        spec.backend = Backend::Redb(dir.path().join("missing.redb"));
+        assert!(open(&spec).await.is_err());
+        assert!(!dir.path().join("missing.redb").exists());
     }
 
     #[tokio::test]

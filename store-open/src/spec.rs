@@ -102,6 +102,11 @@ pub struct OpenOptions {
     pub etcd_tls: EtcdTls,
     /// etcd: user/password authentication (see [`etcd_auth`]); `None` with auth off.
     pub etcd_auth: Option<EtcdAuth>,
+    /// Open for reading only, modifying nothing (commands that only read): redb uses its
+    /// `ReadOnlyDatabase` on an existing file (a missing one is an error, not created) and
+    /// every write fails. Other backends open as usual (sled has no read-only mode; etcd and
+    /// memory write nothing by opening). Default off.
+    pub read_only: bool,
 }
 
 /// The etcd credentials of a command line: `user` with the password read from

@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod etcd_tls;
+mod store_faults;
+mod tmpfs;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
