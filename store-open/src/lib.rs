@@ -26,7 +26,7 @@ use session_etcd::{EtcdConfig, EtcdStore};
 use session_redb::{RedbConfig, RedbStore};
 use session_sled::{SledConfig, SledStore};
 
-pub use crate::duration::{parse_duration, DurationError};
+pub use crate::duration::{parse_duration, parse_session_ttl, DurationError, MAX_SESSION_TTL};
 pub use crate::spec::{Backend, OpenOptions, SpecError, StoreSpec};
 
 /// Why a store did not open.
