@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use mcp_tools::{find_tool, CallContext, ParameterKind, ToolParameter};
+use mcp_tools::{
+    find_tool, log_safe, CallContext, ParameterKind, ToolParameter, LOG_MESSAGE_CHARS,
+    LOG_NAME_CHARS,
+};
 use serde_json::{Map, Value};
 
 use crate::cli::{GlobalArgs, ToolArgs};
@@ -37,7 +40,11 @@ pub(crate) async fn run(global: GlobalArgs, args: ToolArgs) -> anyhow::Result<Ex
     let (json, code) = match outcome {
         Ok(out) => (out.structured, ExitCode::SUCCESS),
         Err(e) => {
-            eprintln!("container-kit-mcp: {}: {}", args.name, e.message);
+            eprintln!(
+                "container-kit-mcp: {}: {}",
+                log_safe(&args.name, LOG_NAME_CHARS),
+                log_safe(&e.message, LOG_MESSAGE_CHARS)
+            );
             (e.to_json(), ExitCode::from(1))
         }
     };
