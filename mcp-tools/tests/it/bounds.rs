@@ -188,6 +188,7 @@ fn a_child_printing_400_mb_is_kept_to_its_head_and_tail() {
             .unwrap()
     });
     let grown_mib = (peak_rss_kib() - before) / 1024;
+    eprintln!("peak RSS grew by {grown_mib} MiB while the child printed {PRINTED} bytes");
     let record = &build.structured["session"]["metadata"]["workflow_state"]["artifacts"]
         ["build_result"]["commands"][0];
     let stdout = record["stdout"].as_str().unwrap();
