@@ -92,8 +92,10 @@ fn parse_flags(
                         .iter()
                         .map(|p| format!("--{}", p.name.replace('_', "-")))
                         .collect();
+                    // The flag is caller input that ends up in the log: escaped and cut.
                     bail!(
-                        "{tool} takes no --{key}; its parameters are {}",
+                        "{tool} takes no {}; its parameters are {}",
+                        log_safe(&format!("--{key}"), LOG_NAME_CHARS),
                         known.join(" ")
                     );
                 }
@@ -186,8 +188,18 @@ mod tests {
     fn a_flag_the_tool_does_not_take_is_an_error() {
         let err = parse("workflow_status", &["--session-id", "s", "--sesion", "x"]).unwrap_err();
         assert!(
-            err.to_string().contains("takes no --sesion")
+            err.to_string().contains("takes no \"--sesion\"")
                 && err.to_string().contains("--session-id"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_flag_is_quoted_escaped_in_the_error() {
+        let err = parse("ping", &["--x\nERROR forged", "1"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(r#"ping takes no "--x\nERROR forged"; its parameters are --message"#),
             "{err}"
         );
     }
