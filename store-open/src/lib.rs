@@ -27,7 +27,7 @@ use session_etcd::{EtcdConfig, EtcdStore};
 use session_redb::{RedbConfig, RedbStore};
 use session_sled::{SledConfig, SledStore};
 
-pub use crate::duration::{parse_duration, DurationError};
+pub use crate::duration::{parse_duration, parse_session_ttl, DurationError, MAX_SESSION_TTL};
 pub use crate::maintenance::{check, repair, CheckReport, RepairReport};
 pub use crate::spec::{etcd_auth, Backend, EtcdAuth, EtcdTls, OpenOptions, SpecError, StoreSpec};
 

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 mod http_hardening;
+// Bounded input over MCP and tool mode, log injection (issue 18).
+mod bounds;
 
 const BIN: &str = env!("CARGO_BIN_EXE_container-kit-mcp");
 
