@@ -52,8 +52,10 @@ pub struct CommandRecord {
     pub executed: bool,
     /// Its exit code, when it ran.
     pub exit_code: Option<i32>,
-    /// Its standard output: all of it up to 128 KiB, else the first and the last 64 KiB
-    /// with a line between them saying how many bytes were dropped.
+    /// Its standard output: all of it up to 16 KiB, else the first 4 KiB and the last
+    /// 12 KiB with a line between them saying how many bytes were dropped (the record is
+    /// stored in the session, so it stays small; a step that needs a program's whole report
+    /// has the program write it to a file).
     pub stdout: String,
     /// Its standard error, bounded as `stdout`.
     pub stderr: String,
@@ -102,7 +104,7 @@ pub async fn run(
         _ => format!("cannot run `{program}`: {e}"),
     })?;
     // Both streams are drained while the child runs (a full pipe would stall it), each into
-    // a bounded head-and-tail buffer: a child printing 400 MB costs at most 2 × 128 KiB here.
+    // a bounded head-and-tail buffer: a child printing 400 MB costs at most 2 × 16 KiB here.
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let finished = async {
@@ -136,9 +138,9 @@ pub async fn run(
 }
 
 /// The bytes of each stream kept from its start.
-pub(crate) const OUTPUT_HEAD_BYTES: usize = 64 * 1024;
-/// The bytes of each stream kept from its end.
-pub(crate) const OUTPUT_TAIL_BYTES: usize = 64 * 1024;
+pub(crate) const OUTPUT_HEAD_BYTES: usize = 4 * 1024;
+/// The bytes of each stream kept from its end (where a failure usually is).
+pub(crate) const OUTPUT_TAIL_BYTES: usize = 12 * 1024;
 /// The bytes of stderr a failure's message quotes (its end, where the error usually is).
 const ERROR_TAIL_BYTES: usize = 4096;
 

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::*;
 
 /// Writes stand-ins for docker, trivy, kubectl and kind into `bin`; each appends its name and
-/// arguments to `bin/calls.log`. trivy prints a report with two HIGH and one LOW finding.
+/// arguments to `bin/calls.log`. trivy writes a report with two HIGH and one LOW finding.
 fn stand_ins(bin: &Path, missing: &[&str]) -> PathBuf {
     std::fs::create_dir_all(bin).unwrap();
     let log = bin.join("calls.log");
@@ -16,8 +16,10 @@ fn stand_ins(bin: &Path, missing: &[&str]) -> PathBuf {
             continue;
         }
         let output = match program {
+            // Like trivy, writes its report to the file after --output.
             "trivy" => {
-                r#"echo '{"Results":[{"Vulnerabilities":[{"Severity":"HIGH"},{"Severity":"HIGH"},{"Severity":"LOW"}]}]}'"#
+                r#"out=; prev=; for a in "$@"; do [ "$prev" = --output ] && out=$a; prev=$a; done
+echo '{"Results":[{"Vulnerabilities":[{"Severity":"HIGH"},{"Severity":"HIGH"},{"Severity":"LOW"}]}]}' > "$out""#
             }
             _ => "true",
         };
@@ -71,7 +73,23 @@ fn steps_run_the_real_programs_with_the_right_arguments() {
         assert_eq!(verify["ready"], true);
     });
     let calls = std::fs::read_to_string(log).unwrap();
-    let lines: Vec<&str> = calls.lines().collect();
+    // trivy's report goes to a fresh private directory: its name is random, its place known.
+    let report_dir = std::env::temp_dir().join("container-kit-trivy-");
+    let calls: Vec<String> = calls
+        .lines()
+        .map(|l| match l.split_once(report_dir.to_str().unwrap()) {
+            Some((before, after)) => {
+                let (_, rest) = after.split_once("/report.json").unwrap();
+                assert!(
+                    !Path::new(&format!("{}{}", report_dir.display(), &after[..16])).exists(),
+                    "the report directory is removed"
+                );
+                format!("{before}<dir>/report.json{rest}")
+            }
+            None => l.to_owned(),
+        })
+        .collect();
+    let lines: Vec<&str> = calls.iter().map(String::as_str).collect();
     let dockerfile = repo.canonicalize().unwrap().join("Dockerfile");
     let root = repo.canonicalize().unwrap();
     let manifest = root.join("k8s").join("web.yaml");
@@ -84,7 +102,7 @@ fn steps_run_the_real_programs_with_the_right_arguments() {
                 root.display()
             )
             .as_str(),
-            "trivy image --quiet --format json web:latest",
+            "trivy image --quiet --format json --output <dir>/report.json web:latest",
             "docker tag web:latest web:0.1.0",
             "docker push web:0.1.0",
             "kubectl cluster-info",
