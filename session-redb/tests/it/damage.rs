@@ -1,7 +1,7 @@
 //! Damaged files and read-only opens: a 0-byte file is refused (not reinitialised), a file
 //! with several KB flipped in pages in use fails with a clear error (never a crash), a
 //! read-only open modifies nothing, `check` reports damage without touching the file and
-//! `repair` keeps a backup first.
+//! `repair` keeps a backup first; a truncated file is refused, not reinitialised.
 
 use std::path::Path;
 use std::time::Duration;
@@ -193,4 +193,65 @@ fn check_refuses_a_file_held_by_a_writer() {
     let _held = RedbStore::open(&path).unwrap();
     let err = session_redb::check(&path).unwrap_err().to_string();
     assert!(err.contains("locked"), "{err}");
+}
+
+/// A file cut short (to half its length, and to its first 4 KiB) is never opened as an empty
+/// store, never crashes a read, and is left as it was by a read-only open.
+#[test]
+fn a_truncated_file_fails_clearly_and_is_not_reinitialised() {
+    for keep in [Keep::Half, Keep::FirstPage] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        populated(&path, 200);
+        let len = std::fs::metadata(&path).unwrap().len();
+        let cut = match keep {
+            Keep::Half => len / 2,
+            Keep::FirstPage => 4096,
+        };
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
+        let truncated = std::fs::read(&path).unwrap();
+        // Read-only: an error, or every read either succeeds or fails clearly; the file
+        // is untouched either way.
+        match RedbStore::open_read_only(&path, RedbConfig::default()) {
+            Err(e) => eprintln!("{keep:?}: read-only open refused: {e}"),
+            Ok(store) => {
+                if let Err(e) = read_everything(&store) {
+                    eprintln!("{keep:?}: read failed: {e}");
+                }
+            }
+        }
+        assert!(
+            std::fs::read(&path).unwrap() == truncated,
+            "{keep:?}: modified"
+        );
+        // Read-write: refused, or it opens holding what survived — never an empty store
+        // that silently replaced the sessions.
+        match RedbStore::open(&path) {
+            Err(e) => {
+                let e = e.to_string();
+                eprintln!("{keep:?}: open refused: {e}");
+                assert!(e.contains("damaged") || e.contains("truncated"), "{e}");
+            }
+            Ok(store) => {
+                let rt = rt();
+                let count = rt.block_on(store.count()).map_err(|e| e.to_string());
+                eprintln!("{keep:?}: opened, count {count:?}");
+                assert!(
+                    !matches!(count, Ok(0)),
+                    "{keep:?}: a truncated store opened as empty"
+                );
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Keep {
+    Half,
+    FirstPage,
 }
