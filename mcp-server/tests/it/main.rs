@@ -6,7 +6,6 @@
 
 mod etcd_tls;
 mod store_faults;
-mod tmpfs;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

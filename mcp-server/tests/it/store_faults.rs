@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::tmpfs::Tmpfs;
 use crate::{scratch_repo, BIN, INITIALIZE};
+use session_core::testkit::tmpfs::Tmpfs;
 
 fn ckm(store: &Path, workspace: &Path, args: &[&str]) -> std::process::Output {
     Command::new(BIN)

@@ -14,6 +14,7 @@
 pub mod cases;
 pub mod crash;
 pub mod model;
+pub mod tmpfs;
 
 use std::any::Any;
 use std::future::Future;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use session_core::{Session, SessionId, SessionStore, StoreError};
 use session_redb::RedbStore;
 
-use crate::tmpfs::Tmpfs;
+use session_core::testkit::tmpfs::Tmpfs;
 
 fn big_session(name: &str, kb: usize) -> Session {
     let mut s = Session::new(

@@ -6,7 +6,6 @@
 
 mod adapter;
 mod disk_full;
-mod tmpfs;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,19 +1,38 @@
-//! A small tmpfs mounted for one test, to fill a disk for real: mounted when running as root
-//! (skipped with a message otherwise, never skipped under `CI=true`), unmounted on drop.
+//! A small tmpfs mounted for one test, to fill a disk for real (the disk-full tests of the
+//! adapters and the server): mounted when running as root (skipped with a message
+//! otherwise, never skipped under `CI=true`), unmounted and removed on drop.
+//!
+//! ```no_run
+//! use session_core::testkit::tmpfs::Tmpfs;
+//! let Ok(disk) = Tmpfs::mount("8m") else { return }; // not root: the test is skipped
+//! let filler = disk.fill();
+//! // … writes fail with a clear error; then free the space:
+//! std::fs::remove_file(filler).unwrap();
+//! ```
+
+#![allow(clippy::unwrap_used, clippy::panic)] // test support: a failed step is a failed test
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A mounted tmpfs of a given size, unmounted (lazily) when dropped.
+/// A mounted tmpfs of a given size, unmounted (lazily) and removed when dropped.
+#[derive(Debug)]
 pub struct Tmpfs {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
 }
 
 impl Tmpfs {
     /// Mounts a tmpfs of `size` (e.g. `"4m"`), or says why it cannot (`Err`: skip the test).
     /// Under CI a mount that fails is a test failure, never a skip.
     pub fn mount(size: &str) -> Result<Tmpfs, String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "session-tmpfs-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let out = Command::new("mount")
             .args([
                 "-t",
@@ -22,13 +41,14 @@ impl Tmpfs {
                 &format!("size={size},mode=0700"),
                 "tmpfs",
             ])
-            .arg(dir.path())
+            .arg(&dir)
             .output();
         let why = match out {
             Ok(o) if o.status.success() => return Ok(Tmpfs { dir }),
             Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_owned(),
             Err(e) => e.to_string(),
         };
+        let _ = std::fs::remove_dir(&dir);
         let why = format!("cannot mount a tmpfs ({why}); the disk-full tests need root");
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("{why}: under CI this test must run");
@@ -36,8 +56,9 @@ impl Tmpfs {
         Err(why)
     }
 
+    /// The mount point.
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.dir
     }
 
     /// Fills the file system with one file until the disk is full; returns its path.
@@ -67,9 +88,7 @@ impl Tmpfs {
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(self.dir.path())
-            .status();
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
