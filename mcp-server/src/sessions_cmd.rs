@@ -1,4 +1,4 @@
-//! `container-kit-mcp sessions list|show|delete|purge`: an operator's view of the store.
+//! `container-kit-mcp sessions list|show|delete|purge|stats`: an operator's view of the store.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -114,8 +114,66 @@ async fn command(
                 out(&format!("purged {purged} expired sessions"));
             }
         }
+        SessionsCommand::Stats { json } => stats(services, json).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `sessions stats` says about where its figures come from.
+const SCOPE_STORE: &str =
+    "container_kit_store_* figures are read from the store: the same for every process sharing it";
+const SCOPE_PROCESS: &str = "every other figure is this sessions-stats process's own (it ran no tool, so its counters and histograms are zero), not a running server's: scrape GET /metrics on the server's HTTP transport for those";
+
+/// `sessions stats`: the store's figures and this process's metrics, in the Prometheus text
+/// format with the scope in comments, or as JSON.
+async fn stats(services: &crate::services::Services, json: bool) -> anyhow::Result<()> {
+    let tools = &services.tools;
+    let metrics = crate::metrics::Metrics::install(tools.clone())?;
+    let mut summary = crate::metrics::StoreSummary {
+        sessions: services.store.count().await?,
+        ..Default::default()
+    };
+    let mut cursor = None;
+    loop {
+        let page = tools
+            .list_sessions(ListSessionsParams {
+                cursor: cursor.take(),
+                limit: Some(1000),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        for s in &page.sessions {
+            summary.expired += u64::from(s.expired);
+            if let Some(w) = s.workflow_status {
+                *summary.workflows.entry(w.as_str().to_owned()).or_default() += 1;
+            }
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    metrics.record_store(&summary);
+    let text = metrics.render().await;
+    let pid = std::process::id();
+    let backend = services.store.backend_name();
+    if json {
+        out(&serde_json::to_string_pretty(&json!({
+            "scope": {"store": SCOPE_STORE, "process": SCOPE_PROCESS},
+            "pid": pid,
+            "backend": backend,
+            "store": summary,
+            "process": tools.sessions().stats(),
+            "samples": crate::metrics::samples(&text),
+        }))?);
+    } else {
+        out(&format!(
+            "# container-kit-mcp sessions stats (pid {pid}, store {backend})\n# {SCOPE_STORE}\n# {SCOPE_PROCESS}"
+        ));
+        out(text.trim_end());
+    }
+    Ok(())
 }
 
 #[allow(clippy::print_stdout)] // the operator command's output channel
