@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 mod http_hardening;
+mod metrics;
 
 const BIN: &str = env!("CARGO_BIN_EXE_container-kit-mcp");
 
