@@ -43,12 +43,28 @@ pub(crate) struct GlobalArgs {
     /// Log level: error, warn, info, debug, trace (RUST_LOG wins when set).
     #[arg(long, global = true, env = "MCP_LOG_LEVEL")]
     pub(crate) log_level: Option<String>,
-    /// etcd endpoints for --store etcd, comma-separated (http://host:port).
+    /// etcd endpoints for --store etcd, comma-separated (http://host:port or https://…).
     #[arg(long, global = true, env = "MCP_ETCD_ENDPOINTS", value_delimiter = ',')]
     pub(crate) etcd_endpoints: Option<Vec<String>>,
     /// Key prefix of this deployment's sessions in etcd.
     #[arg(long, global = true, env = "MCP_ETCD_PREFIX")]
     pub(crate) etcd_prefix: Option<String>,
+    /// CA bundle (PEM) that signed the etcd members' certificates; needed for https://.
+    #[arg(long, global = true, env = "MCP_ETCD_CA")]
+    pub(crate) etcd_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for etcd's mutual TLS; with auth on, one without a CN.
+    #[arg(long, global = true, env = "MCP_ETCD_CERT")]
+    pub(crate) etcd_cert: Option<PathBuf>,
+    /// Private key (PEM) of --etcd-cert.
+    #[arg(long, global = true, env = "MCP_ETCD_KEY")]
+    pub(crate) etcd_key: Option<PathBuf>,
+    /// etcd user for a cluster with auth on; the password comes from --etcd-password-file
+    /// or the MCP_ETCD_PASSWORD environment variable, never from a flag.
+    #[arg(long, global = true, env = "MCP_ETCD_USER")]
+    pub(crate) etcd_user: Option<String>,
+    /// File whose first line is the password of --etcd-user.
+    #[arg(long, global = true, env = "MCP_ETCD_PASSWORD_FILE")]
+    pub(crate) etcd_password_file: Option<PathBuf>,
     /// The container engine the build, tag and push steps run: docker, podman, or a path.
     #[arg(long, global = true, env = "MCP_CONTAINER_ENGINE")]
     pub(crate) container_engine: Option<String>,
@@ -189,6 +205,20 @@ pub(crate) enum SessionsCommand {
     /// Remove every expired session.
     Purge {
         /// Print `{"purged": N}` instead of a sentence.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the store file with redb's integrity check, on a temporary copy: the file is not
+    /// modified. Exits 1 when damage is found.
+    Check {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Repair the store file with redb's repair, after keeping a backup copy of it beside the
+    /// file (`<file>.backup-<time>`); says what it did. Stop the server first.
+    Repair {
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use crate::cli::{Backend, GlobalArgs};
 
@@ -13,6 +13,10 @@ pub(crate) struct Config {
     /// The session store: `--store` with its path (`--store-path` or the per-user default)
     /// or its etcd endpoints and prefix.
     pub(crate) store: store_open::Backend,
+    /// etcd's TLS files (`--etcd-ca`, `--etcd-cert`, `--etcd-key`).
+    pub(crate) etcd_tls: store_open::EtcdTls,
+    /// etcd's user and password (`--etcd-user`, `--etcd-password-file`/`MCP_ETCD_PASSWORD`).
+    pub(crate) etcd_auth: Option<store_open::EtcdAuth>,
     /// How long a session lives after its last write (`--session-ttl`, default 24 h).
     pub(crate) ttl: Duration,
     /// The most live sessions, `None` for no limit (`--max-sessions`, 0 means none).
@@ -35,13 +39,12 @@ impl Config {
             None => default_store_path(backend)?,
         };
         let ttl = match &g.session_ttl {
-            Some(s) => store_open::parse_duration(s)
+            // Bounded: a TTL past MAX_SESSION_TTL (or one that overflows) is refused, never
+            // wrapped or saturated into a surprising expiry.
+            Some(s) => store_open::parse_session_ttl(s)
                 .with_context(|| format!("invalid --session-ttl {s:?}"))?,
             None => Duration::from_secs(24 * 3600),
         };
-        if ttl.is_zero() {
-            bail!("--session-ttl must be longer than zero");
-        }
         let workspace_dir = match &g.workspace_dir {
             Some(p) => p.clone(),
             None => home_dir()
@@ -66,8 +69,20 @@ impl Config {
                     .unwrap_or_else(|| store_open::Backend::DEFAULT_ETCD_PREFIX.into()),
             },
         };
+        let etcd_tls = store_open::EtcdTls {
+            ca: g.etcd_ca.clone(),
+            cert: g.etcd_cert.clone(),
+            key: g.etcd_key.clone(),
+        };
+        let etcd_auth = if backend == Backend::Etcd {
+            store_open::etcd_auth(g.etcd_user.as_deref(), g.etcd_password_file.as_deref())?
+        } else {
+            None
+        };
         Ok(Config {
             store,
+            etcd_tls,
+            etcd_auth,
             ttl,
             max_sessions: g.max_sessions.filter(|m| *m > 0),
             workspace_dir,
@@ -125,6 +140,30 @@ pub(crate) fn default_store_path(backend: Backend) -> anyhow::Result<PathBuf> {
 mod tests {
     use super::*;
     use store_open::parse_duration;
+
+    fn with_ttl(ttl: &str) -> anyhow::Result<Config> {
+        Config::from_args(&GlobalArgs {
+            store: Some(Backend::Memory),
+            store_path: Some(PathBuf::from("unused")),
+            workspace_dir: Some(PathBuf::from("/")),
+            session_ttl: Some(ttl.into()),
+            ..GlobalArgs::default()
+        })
+    }
+
+    #[test]
+    fn a_session_ttl_that_overflows_or_exceeds_the_maximum_is_refused() {
+        assert_eq!(with_ttl("7d").unwrap().ttl, Duration::from_secs(604_800));
+        for bad in ["213503982334602d", "213503982334601d", "3651d", "0s"] {
+            let err = format!("{:#}", with_ttl(bad).unwrap_err());
+            assert!(
+                err.contains("invalid --session-ttl") && err.contains("not a"),
+                "{bad}: {err}"
+            );
+        }
+        let err = format!("{:#}", with_ttl("213503982334601d").unwrap_err());
+        assert!(err.contains("longest allowed, 3650d"), "{err}");
+    }
 
     #[test]
     fn durations() {

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use mcp_tools::{catalogue, instructions, CallContext, ProgressSink, ToolErrorKind, Toolbox};
+use mcp_tools::{
+    catalogue, instructions, log_safe, CallContext, ProgressSink, ToolErrorKind, Toolbox,
+    LOG_MESSAGE_CHARS, LOG_NAME_CHARS,
+};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData,
     Implementation, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
@@ -130,7 +133,12 @@ impl ServerHandler for Handler {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
-        let span = tracing::info_span!("tool_call", tool = %name, session_id = %session_id);
+        // Client input: escaped and cut, so it cannot forge a log line or flood the log.
+        let span = tracing::info_span!(
+            "tool_call",
+            tool = %log_safe(&name, LOG_NAME_CHARS),
+            session_id = %log_safe(&session_id, LOG_NAME_CHARS)
+        );
         let started = Instant::now();
         let progress: Option<Arc<dyn ProgressSink>> =
             context.meta.get_progress_token().map(|token| {
@@ -169,7 +177,7 @@ impl ServerHandler for Handler {
                 ));
             }
             Some(Err(e)) => {
-                tracing::info!(parent: &span, elapsed_ms, kind = ?e.kind, error = %e.message, "tool call failed");
+                tracing::info!(parent: &span, elapsed_ms, kind = ?e.kind, error = %log_safe(&e.message, LOG_MESSAGE_CHARS), "tool call failed");
                 let text = match &e.next_tool {
                     Some(next) => format!("{} (next: call {next})", e.message),
                     None => e.message.clone(),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use mcp_tools::{Toolbox, ToolboxConfig};
 use session_core::{SessionStore, Sessions, SessionsConfig};
 use store_open::{Backend, OpenError, OpenOptions, SpecError, StoreSpec};
@@ -18,12 +18,25 @@ pub(crate) struct Services {
     pub(crate) store: Arc<dyn SessionStore>,
     /// The toolbox, which holds the `Sessions` service over `store`.
     pub(crate) tools: Toolbox,
+    /// The store was opened read-only: nothing to flush at close.
+    pub(crate) read_only: bool,
 }
 
 /// Opens the store (waiting up to `lock_wait` for another process that holds its file) and
 /// builds the services on it with the config's TTL, session cap, workspace and programs.
 pub(crate) async fn services(config: &Config, lock_wait: Duration) -> anyhow::Result<Services> {
-    let store = open_store(config, lock_wait).await?;
+    services_with(config, lock_wait, false).await
+}
+
+/// [`services`], opening the store read-only when `read_only` (commands that only read: a
+/// redb file is then not modified at all, and every write fails). A redb file that does not
+/// exist yet reads as an empty store and is not created.
+pub(crate) async fn services_with(
+    config: &Config,
+    lock_wait: Duration,
+    read_only: bool,
+) -> anyhow::Result<Services> {
+    let store = open_store(config, lock_wait, read_only).await?;
     let sessions = Sessions::new(
         Arc::clone(&store),
         SessionsConfig {
@@ -41,29 +54,91 @@ pub(crate) async fn services(config: &Config, lock_wait: Duration) -> anyhow::Re
             ..ToolboxConfig::default()
         },
     );
-    Ok(Services { store, tools })
+    Ok(Services {
+        store,
+        tools,
+        read_only,
+    })
 }
 
-/// Flushes and closes the store: every acknowledged write is on disk when this returns.
+/// The longest the final flush may take before the close gives up on it.
+const FLUSH_BOUND: Duration = Duration::from_secs(4);
+/// The longest the adapter's own close (drain, last sync, file close) may take.
+const DROP_BOUND: Duration = Duration::from_secs(3);
+
+/// Flushes and closes the store: every acknowledged write is on disk when this returns `Ok`.
+/// Bounded for every backend: a flush that fails or hangs (a full or dead disk) makes this
+/// return an error saying so after at most `FLUSH_BOUND + DROP_BOUND`, never hang.
 pub(crate) async fn close(services: Services) -> anyhow::Result<()> {
-    let Services { store, tools } = services;
+    let Services {
+        store,
+        tools,
+        read_only,
+    } = services;
     drop(tools);
-    store.flush().await.context("flushing the session store")?;
-    // The last reference: the adapter drains its queue and closes the file on drop.
-    tokio::task::spawn_blocking(move || drop(store))
-        .await
-        .context("closing the session store")?;
-    Ok(())
+    let flushed = if read_only {
+        Ok(())
+    } else {
+        match tokio::time::timeout(FLUSH_BOUND, store.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("the final flush failed: {e}")),
+            Err(_) => Err(format!(
+                "the final flush did not finish within {FLUSH_BOUND:?}"
+            )),
+        }
+    };
+    // The last reference: the adapter drains its queue and closes the file on drop, on a
+    // thread of its own so a close stuck in the backend cannot hold the process.
+    let (done, closed) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("store-close".into())
+        .spawn(move || {
+            drop(store);
+            let _ = done.send(());
+        });
+    let dropped = match spawned {
+        Err(e) => Err(format!("cannot start the closing thread: {e}")),
+        Ok(_) => match tokio::time::timeout(DROP_BOUND, closed).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(format!(
+                "closing the store did not finish within {DROP_BOUND:?}"
+            )),
+        },
+    };
+    match (flushed, dropped) {
+        (Ok(()), Ok(())) => Ok(()),
+        (f, d) => {
+            let why: Vec<String> = [f.err(), d.err()].into_iter().flatten().collect();
+            bail!(
+                "the session store was not closed cleanly: {}; writes acknowledged since the last successful flush may not be durable",
+                why.join("; ")
+            )
+        }
+    }
 }
 
 /// Opens the configured backend through store-open. etcd is contacted once here, so a wrong
 /// endpoint fails at startup rather than at the first tool call.
-async fn open_store(config: &Config, lock_wait: Duration) -> anyhow::Result<Arc<dyn SessionStore>> {
+async fn open_store(
+    config: &Config,
+    lock_wait: Duration,
+    read_only: bool,
+) -> anyhow::Result<Arc<dyn SessionStore>> {
+    let backend = match &config.store {
+        Backend::Redb(path) if read_only && !path.exists() => {
+            tracing::info!(path = %path.display(), "no store file yet: reading an empty store");
+            Backend::Memory
+        }
+        other => other.clone(),
+    };
     let spec = StoreSpec {
-        backend: config.store.clone(),
+        backend,
         options: OpenOptions {
             lock_wait,
             check_connection: true,
+            etcd_tls: config.etcd_tls.clone(),
+            etcd_auth: config.etcd_auth.clone(),
+            read_only,
         },
     };
     let store = match store_open::open(&spec).await {

@@ -1,4 +1,6 @@
-//! `container-kit-mcp sessions list|show|delete|purge|stats`: an operator's view of the store.
+//! `container-kit-mcp sessions list|show|delete|purge|check|repair|stats`: an operator's view
+//! of the store. `list`, `show` and `stats` open it read-only (a redb file is not modified at
+//! all); `check` runs redb's integrity check on a copy; `repair` keeps a backup first.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -14,7 +16,17 @@ use crate::config::Config;
 /// Opens the store (waiting up to a minute for a server that holds its file), runs `cmd`,
 /// prints its result on stdout and closes the store, also when the command failed.
 pub(crate) async fn run(config: Config, cmd: SessionsCommand) -> anyhow::Result<ExitCode> {
-    let services = crate::services::services(&config, Duration::from_secs(60)).await?;
+    match cmd {
+        SessionsCommand::Check { json } => return check(&config, json).await,
+        SessionsCommand::Repair { json } => return repair(&config, json).await,
+        _ => {}
+    }
+    let read_only = matches!(
+        cmd,
+        SessionsCommand::List { .. } | SessionsCommand::Show { .. } | SessionsCommand::Stats { .. }
+    );
+    let services =
+        crate::services::services_with(&config, Duration::from_secs(60), read_only).await?;
     let result = command(&services, cmd).await;
     crate::services::close(services).await?;
     result
@@ -115,6 +127,92 @@ async fn command(
             }
         }
         SessionsCommand::Stats { json } => stats(services, json).await?,
+        SessionsCommand::Check { .. } | SessionsCommand::Repair { .. } => {
+            anyhow::bail!("check and repair do not open the store as a service")
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn corrupt_json(records: &[(String, String)]) -> Value {
+    records
+        .iter()
+        .map(|(id, reason)| json!({"id": id, "reason": reason}))
+        .collect()
+}
+
+/// `sessions check`: redb's integrity check on a copy, and every record decoded.
+async fn check(config: &Config, as_json: bool) -> anyhow::Result<ExitCode> {
+    let backend = config.store.clone();
+    let report = tokio::task::spawn_blocking(move || store_open::check(&backend))
+        .await
+        .context("the check task failed")??;
+    if as_json {
+        out(&serde_json::to_string_pretty(&json!({
+            "path": report.path.display().to_string(),
+            "ok": report.ok,
+            "needs_recovery": report.needs_recovery,
+            "damage": report.damage,
+            "sessions": report.sessions,
+            "corrupt_records": corrupt_json(&report.corrupt_records),
+        }))?);
+    } else {
+        let path = report.path.display();
+        match &report.damage {
+            Some(damage) => out(&format!(
+                "DAMAGED: {path}: {damage}\nrestore it from a backup, or try `container-kit-mcp sessions repair` (it keeps a backup copy first)"
+            )),
+            None => {
+                out(&format!(
+                    "{path}: redb's integrity check passed; {} sessions, {} corrupt records",
+                    report.sessions,
+                    report.corrupt_records.len()
+                ));
+                for (id, reason) in &report.corrupt_records {
+                    out(&format!("corrupt record {id}: {reason} (delete it with `sessions delete`)"));
+                }
+                if report.needs_recovery {
+                    out("the file was not closed cleanly (a crash): the next server start recovers it");
+                }
+            }
+        }
+    }
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `sessions repair`: a backup copy, then redb's repair; says what it did.
+async fn repair(config: &Config, as_json: bool) -> anyhow::Result<ExitCode> {
+    let backend = config.store.clone();
+    let report = tokio::task::spawn_blocking(move || store_open::repair(&backend))
+        .await
+        .context("the repair task failed")??;
+    let did = if report.recovered {
+        "recovered a file that was not closed cleanly and rebuilt redb's allocator state"
+    } else {
+        "found no damage redb could detect; redb's state was verified and rewritten"
+    };
+    if as_json {
+        out(&serde_json::to_string_pretty(&json!({
+            "path": report.path.display().to_string(),
+            "backup": report.backup.display().to_string(),
+            "recovered": report.recovered,
+            "corrupt_records": corrupt_json(&report.corrupt_records),
+        }))?);
+    } else {
+        out(&format!(
+            "backup of the file as it was: {}",
+            report.backup.display()
+        ));
+        out(&format!("{}: {did}", report.path.display()));
+        for (id, reason) in &report.corrupt_records {
+            out(&format!(
+                "corrupt record {id}: {reason} (delete it with `sessions delete`)"
+            ));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use mcp_tools::{find_tool, CallContext, ParameterKind, ToolParameter};
+use mcp_tools::{
+    find_tool, log_safe, CallContext, ParameterKind, ToolParameter, LOG_MESSAGE_CHARS,
+    LOG_NAME_CHARS,
+};
 use serde_json::{Map, Value};
 
 use crate::cli::{GlobalArgs, ToolArgs};
@@ -28,7 +31,9 @@ pub(crate) async fn run(global: GlobalArgs, args: ToolArgs) -> anyhow::Result<Ex
     };
     parse_flags(&args.name, &args.params, parameters.as_deref(), &mut params)?;
     let config = Config::from_args(&global)?;
-    let services = crate::services::services(&config, LOCK_WAIT).await?;
+    // A tool that changes nothing opens the store read-only: the file is not modified.
+    let read_only = find_tool(&args.name).is_some_and(|t| t.read_only);
+    let services = crate::services::services_with(&config, LOCK_WAIT, read_only).await?;
     let outcome = services
         .tools
         .call(&args.name, Value::Object(params), &CallContext::default())
@@ -37,7 +42,11 @@ pub(crate) async fn run(global: GlobalArgs, args: ToolArgs) -> anyhow::Result<Ex
     let (json, code) = match outcome {
         Ok(out) => (out.structured, ExitCode::SUCCESS),
         Err(e) => {
-            eprintln!("container-kit-mcp: {}: {}", args.name, e.message);
+            eprintln!(
+                "container-kit-mcp: {}: {}",
+                log_safe(&args.name, LOG_NAME_CHARS),
+                log_safe(&e.message, LOG_MESSAGE_CHARS)
+            );
             (e.to_json(), ExitCode::from(1))
         }
     };
@@ -85,8 +94,10 @@ fn parse_flags(
                         .iter()
                         .map(|p| format!("--{}", p.name.replace('_', "-")))
                         .collect();
+                    // The flag is caller input that ends up in the log: escaped and cut.
                     bail!(
-                        "{tool} takes no --{key}; its parameters are {}",
+                        "{tool} takes no {}; its parameters are {}",
+                        log_safe(&format!("--{key}"), LOG_NAME_CHARS),
                         known.join(" ")
                     );
                 }
@@ -179,8 +190,18 @@ mod tests {
     fn a_flag_the_tool_does_not_take_is_an_error() {
         let err = parse("workflow_status", &["--session-id", "s", "--sesion", "x"]).unwrap_err();
         assert!(
-            err.to_string().contains("takes no --sesion")
+            err.to_string().contains("takes no \"--sesion\"")
                 && err.to_string().contains("--session-id"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_flag_is_quoted_escaped_in_the_error() {
+        let err = parse("ping", &["--x\nERROR forged", "1"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(r#"ping takes no "--x\nERROR forged"; its parameters are --message"#),
             "{err}"
         );
     }

@@ -1,12 +1,14 @@
 //! Running the external CLIs (docker or podman, trivy, kubectl, kind), or, in dry-run mode,
 //! recording the exact command lines instead.
 
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Which programs to run and how.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,9 +52,10 @@ pub struct CommandRecord {
     pub executed: bool,
     /// Its exit code, when it ran.
     pub exit_code: Option<i32>,
-    /// The tail of its standard output.
+    /// Its standard output: all of it up to 128 KiB, else the first and the last 64 KiB
+    /// with a line between them saying how many bytes were dropped.
     pub stdout: String,
-    /// The tail of its standard error.
+    /// Its standard error, bounded as `stdout`.
     pub stderr: String,
 }
 
@@ -60,8 +63,8 @@ pub struct CommandRecord {
 /// running anything.
 ///
 /// # Errors
-/// A message naming the missing program, a non-zero exit with the tail of stderr, or a
-/// timeout.
+/// A message naming the missing program, a non-zero exit with the last 4 KiB of stderr, or
+/// a timeout.
 pub async fn run(
     config: &ExecConfig,
     program: &str,
@@ -92,13 +95,21 @@ pub async fn run(
     if let Some(path) = &config.path {
         cmd.env("PATH", path);
     }
-    let child = cmd.spawn().map_err(|e| match e.kind() {
+    let mut child = cmd.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => format!(
             "program `{program}` was not found on PATH; install it, configure another program name, or run with --dry-run to record the commands instead"
         ),
         _ => format!("cannot run `{program}`: {e}"),
     })?;
-    let output = match tokio::time::timeout(config.timeout, child.wait_with_output()).await {
+    // Both streams are drained while the child runs (a full pipe would stall it), each into
+    // a bounded head-and-tail buffer: a child printing 400 MB costs at most 2 × 128 KiB here.
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let finished = async {
+        let (out, err, status) = tokio::join!(capture(stdout), capture(stderr), child.wait());
+        Ok::<_, std::io::Error>((out?, err?, status?))
+    };
+    let (out, err, status) = match tokio::time::timeout(config.timeout, finished).await {
         Ok(r) => r.map_err(|e| format!("`{command}` failed while running: {e}"))?,
         Err(_) => {
             return Err(format!(
@@ -110,25 +121,97 @@ pub async fn run(
     let record = CommandRecord {
         command: command.clone(),
         executed: true,
-        exit_code: output.status.code(),
-        stdout: tail(&output.stdout),
-        stderr: tail(&output.stderr),
+        exit_code: status.code(),
+        stdout: out.text(),
+        stderr: err.text(),
     };
-    if output.status.success() {
+    if status.success() {
         Ok(record)
     } else {
         Err(format!(
-            "`{command}` failed ({}): {}",
-            output.status,
-            record.stderr.trim()
+            "`{command}` failed ({status}): {}",
+            err.last(ERROR_TAIL_BYTES).trim()
         ))
     }
 }
 
-/// The last 4 KiB of output, as text.
-fn tail(bytes: &[u8]) -> String {
-    let start = bytes.len().saturating_sub(4096);
-    String::from_utf8_lossy(&bytes[start..]).into_owned()
+/// The bytes of each stream kept from its start.
+pub(crate) const OUTPUT_HEAD_BYTES: usize = 64 * 1024;
+/// The bytes of each stream kept from its end.
+pub(crate) const OUTPUT_TAIL_BYTES: usize = 64 * 1024;
+/// The bytes of stderr a failure's message quotes (its end, where the error usually is).
+const ERROR_TAIL_BYTES: usize = 4096;
+
+/// Reads `stream` to its end into an [`Output`].
+async fn capture(stream: Option<impl AsyncRead + Unpin>) -> std::io::Result<Output> {
+    let mut output = Output::default();
+    let Some(mut stream) = stream else {
+        return Ok(output);
+    };
+    let mut buf = vec![0; 16 * 1024];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(output);
+        }
+        output.push(&buf[..n]);
+    }
+}
+
+/// A stream's output, bounded: its first [`OUTPUT_HEAD_BYTES`] and last
+/// [`OUTPUT_TAIL_BYTES`], and how many bytes between them were dropped.
+#[derive(Debug, Default)]
+struct Output {
+    head: Vec<u8>,
+    tail: VecDeque<u8>,
+    dropped: u64,
+}
+
+impl Output {
+    fn push(&mut self, mut bytes: &[u8]) {
+        let room = OUTPUT_HEAD_BYTES - self.head.len();
+        if room > 0 {
+            let n = room.min(bytes.len());
+            self.head.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+        }
+        if bytes.len() >= OUTPUT_TAIL_BYTES {
+            self.dropped += (self.tail.len() + bytes.len() - OUTPUT_TAIL_BYTES) as u64;
+            self.tail.clear();
+            self.tail.extend(&bytes[bytes.len() - OUTPUT_TAIL_BYTES..]);
+            return;
+        }
+        let excess = (self.tail.len() + bytes.len()).saturating_sub(OUTPUT_TAIL_BYTES);
+        self.tail.drain(..excess);
+        self.dropped += excess as u64;
+        self.tail.extend(bytes);
+    }
+
+    /// The output as text: the head, then (when bytes were dropped) a line saying how many,
+    /// then the tail.
+    fn text(&self) -> String {
+        let mut bytes = self.head.clone();
+        if self.dropped > 0 {
+            bytes.extend_from_slice(
+                format!("\n[… {} bytes of output dropped …]\n", self.dropped).as_bytes(),
+            );
+        }
+        bytes.extend(&self.tail);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// The last `n` bytes of the output, as text.
+    fn last(&self, n: usize) -> String {
+        let (a, b) = self.tail.as_slices();
+        let all: Vec<u8> = if self.tail.is_empty() {
+            self.head.clone()
+        } else if self.dropped == 0 {
+            self.head.iter().chain(a).chain(b).copied().collect()
+        } else {
+            a.iter().chain(b).copied().collect()
+        };
+        String::from_utf8_lossy(&all[all.len().saturating_sub(n)..]).into_owned()
+    }
 }
 
 fn shell_quote(s: &str) -> String {
@@ -174,6 +257,29 @@ mod tests {
         .unwrap();
         assert_eq!(r.command, "docker build -t 'a b'");
         assert!(!r.executed);
+    }
+
+    #[test]
+    fn output_keeps_head_and_tail_and_counts_what_it_dropped() {
+        let mut o = Output::default();
+        o.push(b"short");
+        assert_eq!(
+            (o.text(), o.last(3)),
+            ("short".to_owned(), "ort".to_owned())
+        );
+        let mut o = Output::default();
+        let total = OUTPUT_HEAD_BYTES + OUTPUT_TAIL_BYTES + 1000;
+        let bytes: Vec<u8> = (0..total).map(|i| b'a' + (i % 26) as u8).collect();
+        for chunk in bytes.chunks(777) {
+            o.push(chunk);
+        }
+        assert_eq!(o.dropped, 1000);
+        assert_eq!(o.head, bytes[..OUTPUT_HEAD_BYTES]);
+        assert!(o.tail.iter().eq(&bytes[total - OUTPUT_TAIL_BYTES..]));
+        assert!(o.text().contains("\n[… 1000 bytes of output dropped …]\n"));
+        let mut big = Output::default();
+        big.push(&bytes);
+        assert_eq!((big.head, big.tail, big.dropped), (o.head, o.tail, 1000));
     }
 
     #[tokio::test]

@@ -14,9 +14,11 @@
 
 mod admin;
 mod analyze;
+mod arguments;
 mod error;
 mod exec;
 mod generate;
+mod log_text;
 mod params;
 mod registry;
 mod results;
@@ -36,6 +38,7 @@ pub use crate::analyze::{
 pub use crate::error::{ToolError, ToolErrorKind};
 pub use crate::exec::{CommandRecord, ExecConfig};
 pub use crate::generate::{dockerfile, dockerignore, dockerignore_name, k8s_manifests};
+pub use crate::log_text::{log_safe, LogSafe, LOG_MESSAGE_CHARS, LOG_NAME_CHARS};
 pub use crate::params::*;
 pub use crate::registry::{
     catalogue, find_tool, instructions, ParameterKind, ToolDescriptor, ToolParameter,

@@ -1,9 +1,31 @@
 //! The tools' typed parameters. Names match the Go server's, so existing clients and prompts
 //! keep working. The doc comments here become the JSON Schema descriptions the client's model
 //! reads: each says what the value is for, its default, and what happens when it is wrong.
+//!
+//! Every string parameter has a size cap, declared here once as the schema's `maxLength`
+//! (`#[schemars(length(max = ..))]`): clients see it in `tools/list`, and the dispatcher
+//! refuses a longer value before decoding, naming the field, its length and the limit. A
+//! parameter the schema does not list is refused the same way, over MCP and in tool mode.
+//! `dockerfile_content` and `manifests` are the exception: their cap is the server's
+//! configurable content limit (`ToolboxConfig::max_content_bytes`), checked by the step.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+/// The longest free text a parameter takes (`previous_error`, ping's `message`): 64 KiB
+/// characters.
+pub const MAX_TEXT_CHARS: usize = 64 * 1024;
+/// The longest session id (the id's own rule: up to 128 characters).
+pub const MAX_ID_CHARS: usize = 128;
+/// The longest name: a tool name (`failed_tool`), a tag (OCI's limit is 128), a status, a
+/// label filter's `key=value`.
+pub const MAX_NAME_CHARS: usize = 128;
+/// The longest registry: OCI's limit on a whole repository name is 255 characters.
+pub const MAX_REGISTRY_CHARS: usize = 255;
+/// The longest repository path (Linux's `PATH_MAX`).
+pub const MAX_PATH_CHARS: usize = 4096;
+/// The longest label filter, `key=value`: a Kubernetes-style key (253 + `/` + 63) and value.
+pub const MAX_LABEL_CHARS: usize = 512;
 
 /// The optional repair context every step tool accepts. It changes nothing in how the step
 /// runs; it is recorded in the workflow (`metadata.last_fix`) so the history shows why a step
@@ -14,11 +36,14 @@ pub struct FixParams {
     /// Default: false.
     #[serde(default)]
     pub fixing_mode: Option<bool>,
-    /// The error message the failed attempt returned, recorded with the retry.
+    /// The error message the failed attempt returned, recorded with the retry (up to 64 KiB
+    /// characters; a longer one is refused: send its first and last lines).
     #[serde(default)]
+    #[schemars(length(max = MAX_TEXT_CHARS))]
     pub previous_error: Option<String>,
     /// The tool whose failure this call repairs (e.g. `build_image`), recorded with the retry.
     #[serde(default)]
+    #[schemars(length(max = MAX_NAME_CHARS))]
     pub failed_tool: Option<String>,
 }
 
@@ -28,6 +53,7 @@ pub struct StepParams {
     /// The workflow's session id, as returned by start_workflow. An unknown or expired id is
     /// an error naming start_workflow; an id another step is running on waits for it (up to
     /// the lock timeout, then the call fails as busy).
+    #[schemars(length(max = MAX_ID_CHARS))]
     pub session_id: String,
     /// The optional repair context (`fixing_mode`, `previous_error`, `failed_tool`).
     #[serde(flatten)]
@@ -38,10 +64,12 @@ pub struct StepParams {
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct AnalyzeParams {
     /// The workflow's session id, as returned by start_workflow. An unknown id is an error.
+    #[schemars(length(max = MAX_ID_CHARS))]
     pub session_id: String,
     /// The repository directory to analyze. It must exist and lie inside the server's
     /// workspace (--workspace-dir) or one of the client's roots; otherwise the call fails and
     /// changes nothing. It becomes the workflow's repository.
+    #[schemars(length(max = MAX_PATH_CHARS))]
     pub repo_path: String,
     /// The optional repair context (`fixing_mode`, `previous_error`, `failed_tool`).
     #[serde(flatten)]
@@ -52,6 +80,7 @@ pub struct AnalyzeParams {
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct DockerfileParams {
     /// The workflow's session id, as returned by start_workflow. An unknown id is an error.
+    #[schemars(length(max = MAX_ID_CHARS))]
     pub session_id: String,
     /// The Dockerfile text to write into the repository. Omit it to have one generated from
     /// the analysis (then analyze_repository must have run). Blank text or text over the
@@ -67,10 +96,12 @@ pub struct DockerfileParams {
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct TagParams {
     /// The workflow's session id, as returned by start_workflow. An unknown id is an error.
+    #[schemars(length(max = MAX_ID_CHARS))]
     pub session_id: String,
     /// The tag to give the built image (e.g. `v1.2.0`): 1-128 characters of A-Z a-z 0-9 . _ -;
     /// anything else is refused before the session is touched, and a tag that would retag
     /// the built image as itself (`latest`) is refused. start_workflow's run uses `0.1.0`.
+    #[schemars(length(max = MAX_NAME_CHARS))]
     pub tag: String,
     /// The optional repair context (`fixing_mode`, `previous_error`, `failed_tool`).
     #[serde(flatten)]
@@ -81,11 +112,13 @@ pub struct TagParams {
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct PushParams {
     /// The workflow's session id, as returned by start_workflow. An unknown id is an error.
+    #[schemars(length(max = MAX_ID_CHARS))]
     pub session_id: String,
     /// The registry host and namespace to push to, e.g. `ghcr.io/acme` (no scheme, no
     /// spaces: `https://…` is refused). The image is re-tagged as `<registry>/<name>:<tag>`
     /// first. Default: push under the image's own name.
     #[serde(default)]
+    #[schemars(length(max = MAX_REGISTRY_CHARS))]
     pub registry: Option<String>,
     /// The optional repair context (`fixing_mode`, `previous_error`, `failed_tool`).
     #[serde(flatten)]
@@ -96,6 +129,7 @@ pub struct PushParams {
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct ManifestParams {
     /// The workflow's session id, as returned by start_workflow. An unknown id is an error.
+    #[schemars(length(max = MAX_ID_CHARS))]
     pub session_id: String,
     /// The Kubernetes manifests (YAML) to write to `k8s/<app>.yaml`. Omit them to have a
     /// Deployment and a Service generated from the analysis and the built image. Blank text or
@@ -112,11 +146,13 @@ pub struct ManifestParams {
 pub struct StartWorkflowParams {
     /// The repository directory to containerize. It must exist and lie inside the server's
     /// workspace (--workspace-dir) or one of the client's roots.
+    #[schemars(length(max = MAX_PATH_CHARS))]
     pub repo_path: String,
     /// The session id to use (letters, digits, `._:-`, up to 128). Default: a new id is
     /// generated. Passing the id of a workflow for the same repository continues it; one for
     /// another repository is refused.
     #[serde(default)]
+    #[schemars(length(max = MAX_ID_CHARS))]
     pub session_id: Option<String>,
     /// Run every remaining step now, in order, with default parameters, reporting progress per
     /// step; the first failing step ends the call with its error. Default: false (only
@@ -131,6 +167,7 @@ pub struct StartWorkflowParams {
 pub struct SessionParams {
     /// The session's id (from start_workflow or list_sessions). An unknown or expired id is
     /// an error and creates nothing.
+    #[schemars(length(max = MAX_ID_CHARS))]
     pub session_id: String,
 }
 
@@ -140,16 +177,20 @@ pub struct ListSessionsParams {
     /// Only sessions with this status: `active`, `expired` or `suspended`; any other value is
     /// refused. Default: every status.
     #[serde(default)]
+    #[schemars(length(max = MAX_NAME_CHARS))]
     pub status: Option<String>,
     /// Only sessions carrying this label, written `key=value` (e.g. `source=mcp`); a value
     /// without `=` is refused. Default: no label filter.
     #[serde(default)]
+    #[schemars(length(max = MAX_LABEL_CHARS))]
     pub label: Option<String>,
     /// Only sessions whose id starts with this text. Default: every id.
     #[serde(default)]
+    #[schemars(length(max = MAX_ID_CHARS))]
     pub prefix: Option<String>,
     /// Continue after the previous page: pass its `next_cursor`. Default: from the first id.
     #[serde(default)]
+    #[schemars(length(max = MAX_ID_CHARS))]
     pub cursor: Option<String>,
     /// The most sessions on one page, 1-1000; other values are refused. Default: 100.
     #[serde(default)]
@@ -159,12 +200,14 @@ pub struct ListSessionsParams {
 /// Arguments of `ping`: an optional message to echo.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 pub struct PingParams {
-    /// Text to echo back instead of `pong`, to match an answer to its request.
+    /// Text to echo back instead of `pong`, to match an answer to its request (up to 64 KiB
+    /// characters; a longer one is refused).
     #[serde(default)]
+    #[schemars(length(max = MAX_TEXT_CHARS))]
     pub message: Option<String>,
 }
 
-/// Arguments of the tools that take none (`list_tools`, `server_status`); any object is
-/// accepted.
+/// Arguments of the tools that take none (`list_tools`, `server_status`): an empty object
+/// (or none); a parameter is refused, as for every tool.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 pub struct NoParams {}

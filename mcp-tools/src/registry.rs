@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::OnceLock;
 
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -13,6 +14,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::admin::{DeleteSession, GetSession, ListSessions, Ping, ServerStatus};
+use crate::arguments;
 use crate::error::{ToolError, ToolErrorKind};
 use crate::state::{Step, WorkflowState};
 use crate::steps::{
@@ -123,6 +125,18 @@ pub(crate) fn find(name: &str) -> Option<&'static Entry> {
     TOOLS.iter().find(|t| t.name == name)
 }
 
+/// The input schema of the tool named `name`, built once per process (the dispatcher checks
+/// every call's arguments against it).
+fn input_schema(name: &str) -> &'static Value {
+    static SCHEMAS: OnceLock<Vec<(&'static str, Value)>> = OnceLock::new();
+    static NONE: Value = Value::Null;
+    SCHEMAS
+        .get_or_init(|| TOOLS.iter().map(|t| (t.name, (t.input_schema)())).collect())
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(&NONE, |(_, s)| s)
+}
+
 /// The registry entry of the tool that runs `step`.
 pub(crate) fn for_step(step: Step) -> Option<&'static Entry> {
     TOOLS.iter().find(|t| t.step == Some(step))
@@ -135,6 +149,7 @@ fn call<'a, T: Tool + 'static>(
 ) -> BoxFuture<'a> {
     Box::pin(async move {
         let args = if args.is_null() { json!({}) } else { args };
+        arguments::check(T::NAME, input_schema(T::NAME), &args)?;
         let params: T::Params = serde_json::from_value(args)
             .map_err(|e| ToolError::invalid(format!("invalid arguments for {}: {e}", T::NAME)))?;
         let out = T::run(tools, params, ctx).await?;

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use session_core::{RetryPolicy, StoreError};
 
+use crate::config::{EtcdAuth, EtcdConfig};
+use crate::tls;
+
 /// A request that failed after its retries: why, and what the caller needs to decide what
 /// to do about it.
 #[derive(Debug)]
@@ -157,48 +160,66 @@ struct ErrorBody {
 }
 
 /// The endpoints of one cluster, tried in turn (the next one after a failure), over one
-/// HTTP client.
+/// HTTP client; with auth, one token per endpoint (etcd's simple tokens are per member).
 #[derive(Debug)]
 pub(crate) struct Gateway {
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     endpoints: Vec<String>,
     next: AtomicUsize,
     deadline: Duration,
     retry: RetryPolicy,
+    pub(crate) auth: Option<EtcdAuth>,
+    /// Each endpoint's token, when `auth` is set: fetched on first use, dropped when the
+    /// member answers that it is no longer valid.
+    pub(crate) tokens: Vec<tokio::sync::Mutex<Option<String>>>,
+    /// The store's key prefix, named in permission errors.
+    prefix: String,
+    /// Whether a client certificate is configured (named in the gateway's CommonName error).
+    client_cert: bool,
+}
+
+/// The gateway's answer to a client certificate with a CommonName while auth is on.
+pub(crate) const GATEWAY_CN: &str = "CommonName of client sending a request against gateway";
+
+/// An answer that failed for a reason another try of the same request cannot cure, or one
+/// worth another try, as judged before the request itself was sent.
+pub(crate) enum Step {
+    Final(CallError),
+    Retry(String),
 }
 
 impl Gateway {
-    pub(crate) fn new(
-        endpoints: Vec<String>,
-        request_timeout: Duration,
-        deadline: Duration,
-        retry: RetryPolicy,
-    ) -> Result<Gateway, StoreError> {
+    pub(crate) fn new(endpoints: Vec<String>, config: &EtcdConfig) -> Result<Gateway, StoreError> {
         if endpoints.is_empty() {
             return Err(StoreError::Invalid(
                 "no etcd endpoints given; pass e.g. http://127.0.0.1:2379".into(),
             ));
         }
         for e in &endpoints {
-            if !e.starts_with("http://") {
-                return Err(StoreError::Invalid(format!("etcd endpoint {e:?} must be an http:// URL (TLS endpoints are not supported yet)")));
+            if !e.starts_with("http://") && !e.starts_with("https://") {
+                return Err(StoreError::Invalid(format!(
+                    "etcd endpoint {e:?} must be an http:// or https:// URL"
+                )));
             }
         }
-        let http = reqwest::Client::builder()
-            .timeout(request_timeout)
-            .connect_timeout(request_timeout.min(Duration::from_secs(2)))
-            .build()
-            .map_err(|e| StoreError::Backend(format!("cannot build the etcd HTTP client: {e}")))?;
-        let endpoints = endpoints
+        let http = tls::client(&endpoints, &config.tls, config.request_timeout)?;
+        let endpoints: Vec<String> = endpoints
             .into_iter()
             .map(|e| e.trim_end_matches('/').to_owned())
             .collect();
         Ok(Gateway {
             http,
+            tokens: endpoints
+                .iter()
+                .map(|_| tokio::sync::Mutex::new(None))
+                .collect(),
             endpoints,
             next: AtomicUsize::new(0),
-            deadline,
-            retry,
+            deadline: config.deadline,
+            retry: config.retry.clone(),
+            auth: config.auth.clone(),
+            prefix: config.prefix.clone(),
+            client_cert: config.tls.cert.is_some(),
         })
     }
 
@@ -206,10 +227,35 @@ impl Gateway {
         &self.endpoints
     }
 
+    /// The endpoint the next request goes to.
+    pub(crate) fn current(&self) -> usize {
+        self.next.load(Ordering::Relaxed) % self.endpoints.len()
+    }
+
+    /// A POST of `body` to `path` at endpoint `i`, with its token when auth is on.
+    pub(crate) fn request(
+        &self,
+        i: usize,
+        path: &str,
+        body: Vec<u8>,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.endpoints[i]))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.header(reqwest::header::AUTHORIZATION, token);
+        }
+        request
+    }
+
     /// POSTs `body` (serialized once) to `path` on one endpoint after another until one
     /// answers, retrying with the policy's backoff until the deadline, and reads the answer
     /// as `R`. An answer that does not read as `R` (a missing or unparsable number where one
-    /// is required) fails as possibly applied: etcd did answer it.
+    /// is required) fails as possibly applied: etcd did answer it. With auth, a refused
+    /// token is exchanged for a new one and the request sent again at once.
     pub(crate) async fn post<B, R>(&self, path: &str, body: &B) -> Result<R, CallError>
     where
         B: Serialize + ?Sized,
@@ -222,64 +268,76 @@ impl Gateway {
         })?;
         let start = Instant::now();
         let mut attempt = 0u32;
+        let mut reauths = 0u32;
         let mut maybe_applied = false;
         loop {
             attempt += 1;
-            let i = self.next.load(Ordering::Relaxed) % self.endpoints.len();
+            let i = self.current();
             let url = format!("{}{path}", self.endpoints[i]);
-            let request = self
-                .http
-                .post(&url)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.clone());
-            let (failure, code) = match request.send().await {
-                Ok(resp) => {
-                    let status = resp.status();
-                    let text = resp.text().await.map_err(|e| CallError {
-                        message: format!("etcd {url}: {e}"),
-                        code: None,
-                        maybe_applied: true,
-                    })?;
-                    let error = serde_json::from_str::<ErrorBody>(&text).unwrap_or(ErrorBody {
-                        error: Some(Value::String(text.clone())),
-                        ..ErrorBody::default()
-                    });
-                    if status.is_success() && error.error.is_none() {
-                        return serde_json::from_str(&text).map_err(|e| CallError {
-                            message: format!(
-                                "etcd {url} answered what this adapter cannot read ({e}): {text}"
-                            ),
+            let (failure, code) = match self.token(i).await {
+                Err(Step::Final(e)) => return Err(e),
+                Err(Step::Retry(why)) => (why, None),
+                Ok(token) => match self
+                    .request(i, path, body.clone(), token.as_deref())
+                    .send()
+                    .await
+                {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        let text = resp.text().await.map_err(|e| CallError {
+                            message: format!("etcd {url}: {}", tls::describe(&e)),
                             code: None,
                             maybe_applied: true,
-                        });
+                        })?;
+                        let (code, message) = match read_answer(status, &text) {
+                            Ok(()) => {
+                                return serde_json::from_str(&text).map_err(|e| CallError {
+                                    message: format!(
+                                        "etcd {url} answered what this adapter cannot read ({e}): {text}"
+                                    ),
+                                    code: None,
+                                    maybe_applied: true,
+                                })
+                            }
+                            Err(refusal) => refusal,
+                        };
+                        if let Some(token) = &token {
+                            if refuses_token(code, &message) && reauths < 3 {
+                                // Expired, or revoked by a change of the auth store: a new
+                                // token, and the same request again (it was not applied).
+                                reauths += 1;
+                                self.forget_token(i, token).await;
+                                continue;
+                            }
+                        }
+                        if let Some(final_error) = self.final_refusal(path, status, code, &message)
+                        {
+                            return Err(final_error);
+                        }
+                        let verdict = judge(status, code, &message);
+                        if !verdict.transient {
+                            return Err(CallError {
+                                message: format!("etcd refused {path}: {message}"),
+                                code,
+                                maybe_applied: false,
+                            });
+                        }
+                        maybe_applied |= verdict.maybe_applied;
+                        (format!("etcd {url}: {message}"), code)
                     }
-                    let message = error
-                        .error
-                        .as_ref()
-                        .and_then(Value::as_str)
-                        .or_else(|| error.message.as_ref().and_then(Value::as_str))
-                        .unwrap_or(&text)
-                        .to_owned();
-                    let code = error
-                        .code
-                        .as_ref()
-                        .and_then(Value::as_i64)
-                        .map(GrpcCode::from_number);
-                    let verdict = judge(status, code, &message);
-                    if !verdict.transient {
-                        return Err(CallError {
-                            message: format!("etcd refused {path}: {message}"),
-                            code,
-                            maybe_applied: false,
-                        });
+                    Err(e) => {
+                        let text = tls::describe(&e);
+                        if let Some(hint) = tls::handshake_hint(&text) {
+                            return Err(CallError {
+                                message: format!("etcd {url}: {text}: {hint}"),
+                                code: None,
+                                maybe_applied: false,
+                            });
+                        }
+                        maybe_applied |= !e.is_connect();
+                        (format!("etcd {url}: {text}"), None)
                     }
-                    maybe_applied |= verdict.maybe_applied;
-                    (format!("etcd {url}: {message}"), code)
-                }
-                Err(e) => {
-                    maybe_applied |= !e.is_connect();
-                    (format!("etcd {url}: {e}"), None)
-                }
+                },
             };
             // Try the next endpoint; back off once every endpoint has failed in this round.
             self.next.fetch_add(1, Ordering::Relaxed);
@@ -306,6 +364,73 @@ impl Gateway {
             }
         }
     }
+
+    /// The refusals whose cause lies in this client's setup, told with what to change:
+    /// missing credentials, a role without the prefix, a client certificate with a CN.
+    pub(crate) fn final_refusal(
+        &self,
+        path: &str,
+        status: StatusCode,
+        code: Option<GrpcCode>,
+        message: &str,
+    ) -> Option<CallError> {
+        let hint = if message.contains(GATEWAY_CN) {
+            format!(
+                "etcd answers {status} to a client certificate with a CommonName while its auth is on{}: use a client certificate without a CN (or none) together with --etcd-user",
+                if self.client_cert { " (--etcd-cert has one)" } else { "" }
+            )
+        } else if code == Some(GrpcCode::PermissionDenied) {
+            let user = self.auth.as_ref().map_or("(none)", |a| a.user.as_str());
+            format!(
+                "etcd user {user:?} lacks permission: its role needs read and write on the key prefix {:?} (etcdctl role grant-permission ROLE --prefix=true readwrite {})",
+                self.prefix, self.prefix
+            )
+        } else if self.auth.is_none() && message.contains("user name is empty") {
+            "the cluster has authentication enabled: pass --etcd-user (MCP_ETCD_USER) and the password (--etcd-password-file or MCP_ETCD_PASSWORD)".to_owned()
+        } else {
+            return None;
+        };
+        Some(CallError {
+            message: format!("etcd refused {path}: {message}: {hint}"),
+            code,
+            maybe_applied: false,
+        })
+    }
+}
+
+/// `Ok` for a successful answer, else the refusal's gRPC code and message.
+pub(crate) fn read_answer(
+    status: StatusCode,
+    text: &str,
+) -> Result<(), (Option<GrpcCode>, String)> {
+    let error = serde_json::from_str::<ErrorBody>(text).unwrap_or(ErrorBody {
+        error: Some(Value::String(text.trim().to_owned())),
+        ..ErrorBody::default()
+    });
+    if status.is_success() && error.error.is_none() {
+        return Ok(());
+    }
+    let message = error
+        .error
+        .as_ref()
+        .and_then(Value::as_str)
+        .or_else(|| error.message.as_ref().and_then(Value::as_str))
+        .unwrap_or(text)
+        .to_owned();
+    let code = error
+        .code
+        .as_ref()
+        .and_then(Value::as_i64)
+        .map(GrpcCode::from_number);
+    Err((code, message))
+}
+
+/// Whether a refusal says the token sent is no longer good: expired (`invalid auth token`)
+/// or issued before a change of users or roles (`revision of auth store is old`).
+pub(crate) fn refuses_token(code: Option<GrpcCode>, message: &str) -> bool {
+    code == Some(GrpcCode::Unauthenticated)
+        || message.contains("invalid auth token")
+        || message.contains("auth store is old")
 }
 
 #[cfg(test)]

@@ -25,6 +25,23 @@
 //!
 //! Upstream supports etcd 3.5 and 3.6 for production; the tests here run Debian's 3.4.
 //!
+//! # Production: TLS, auth, locks
+//!
+//! `https://` endpoints need [`EtcdTls::ca`], the CA bundle of the members' certificates
+//! (and [`EtcdTls::cert`]/[`EtcdTls::key`] for mutual TLS); TLS is rustls on ring, handed
+//! to reqwest as its config. With [`EtcdConfig::auth`] every request carries a token from
+//! `/v3/auth/authenticate`, one per member, renewed when a member refuses it (simple tokens
+//! expire after `--auth-token-ttl` unused). The user's role needs read and write on
+//! [`EtcdConfig::prefix`]; a refusal names that prefix. etcd's gateway answers 400 to a
+//! client certificate with a CommonName while auth is on: use one without a CN. A wrong CA,
+//! a missing client certificate, a wrong password or a missing permission fails at once,
+//! not after the retry deadline. The repository's README ("etcd in production") has the
+//! role to create and the compaction settings.
+//!
+//! A lock waiter watches the holder's key (`/v3/watch`) from the revision it saw it held,
+//! and tries again the moment the key is deleted (released, or its lease ended); it polls
+//! only while the watch is broken ([`EtcdConfig::watch_locks`]).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), session_core::StoreError> {
 //! use std::sync::Arc;
@@ -37,12 +54,15 @@
 //! # }
 //! ```
 
+mod auth;
 mod config;
 mod gateway;
 mod keys;
 mod locks;
 mod store;
+mod tls;
 mod txn;
+mod watch;
 
-pub use crate::config::EtcdConfig;
+pub use crate::config::{EtcdAuth, EtcdConfig, EtcdTls};
 pub use crate::store::EtcdStore;

@@ -19,6 +19,7 @@ use session_core::{Fence, SessionId, SharedLockHandle, SharedLocks, StoreError};
 use crate::gateway::{Gateway, GrpcCode};
 use crate::keys::Keys;
 use crate::txn::{int64, Compare, PutRequest, RequestOp, TxnRequest, TxnResponse};
+use crate::watch::Watched;
 
 /// Session locks shared by every replica. See the module docs.
 #[derive(Debug)]
@@ -26,6 +27,8 @@ pub(crate) struct EtcdLocks {
     gw: Arc<Gateway>,
     keys: Keys,
     ttl: Duration,
+    /// Whether a waiter watches the holder's key (else it polls).
+    watch: bool,
     /// The lease every lock of this store is held under, granted on first use and granted
     /// anew if it is ever lost.
     lease: tokio::sync::Mutex<Option<Lease>>,
@@ -78,11 +81,12 @@ struct LeaseKeepAliveResponse {
 }
 
 impl EtcdLocks {
-    pub(crate) fn new(gw: Arc<Gateway>, keys: Keys, ttl: Duration) -> EtcdLocks {
+    pub(crate) fn new(gw: Arc<Gateway>, keys: Keys, ttl: Duration, watch: bool) -> EtcdLocks {
         EtcdLocks {
             gw,
             keys,
             ttl,
+            watch,
             lease: tokio::sync::Mutex::new(None),
             pending: Arc::default(),
         }
@@ -201,23 +205,39 @@ impl SharedLocks for EtcdLocks {
                     lease: Some(lease),
                 })],
             };
-            match self.gw.post::<_, TxnResponse>("/v3/kv/txn", &txn).await {
+            // The revision at which the lock was seen held, if it was.
+            let held_at = match self.gw.post::<_, TxnResponse>("/v3/kv/txn", &txn).await {
                 // The txn's revision created the key: it is the fence token.
                 Ok(resp) if resp.succeeded => break resp.header.revision,
-                Ok(_) => {}
+                Ok(resp) => Some(resp.header.revision),
                 // The lease expired between the check and the put: the next round grants one.
                 Err(e) if e.code == Some(GrpcCode::NotFound) => {
                     if let Some(l) = self.lease.lock().await.as_ref() {
                         l.alive.store(false, Ordering::Release);
                     }
+                    None
                 }
                 Err(e) => return Err(e.into()),
-            }
+            };
             if start.elapsed() >= timeout {
                 return Err(StoreError::Busy {
                     id: id.clone(),
                     waited: start.elapsed(),
                 });
+            }
+            // Wait for the holder's key to go (its release, or its lease ending), then try
+            // again at once; poll with backoff when there is no watch to wait on.
+            if let (true, Some(revision)) = (self.watch, held_at) {
+                match self
+                    .gw
+                    .watch_deletion(&key, revision, start + timeout)
+                    .await
+                {
+                    Watched::Deleted | Watched::TimedOut => continue,
+                    Watched::Broken(why) => {
+                        tracing::debug!(%why, "lock watch broke; polling this round");
+                    }
+                }
             }
             tokio::time::sleep(pause.min(timeout.saturating_sub(start.elapsed()))).await;
             pause = (pause * 2).min(Duration::from_millis(100));

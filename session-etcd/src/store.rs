@@ -46,27 +46,25 @@ struct Read {
 }
 
 impl EtcdStore {
-    /// A store on `endpoints` (`http://host:port`, tried in turn) without contacting them:
+    /// A store on `endpoints` (`http://host:port` or `https://host:port`, tried in turn)
+    /// without contacting them (the TLS files are read now):
     /// the first operation does.
     ///
     /// # Errors
-    /// `Invalid` for no endpoint or a non-http endpoint.
+    /// `Invalid` for no endpoint, an endpoint that is not `http://` or `https://`, `https://`
+    /// without [`EtcdTls::ca`](crate::EtcdTls::ca), or a TLS file that cannot be read.
     pub fn new(
         endpoints: impl IntoIterator<Item = impl Into<String>>,
         config: EtcdConfig,
     ) -> Result<EtcdStore, StoreError> {
-        let gw = Gateway::new(
-            endpoints.into_iter().map(Into::into).collect(),
-            config.request_timeout,
-            config.deadline,
-            config.retry.clone(),
-        )?;
+        let gw = Gateway::new(endpoints.into_iter().map(Into::into).collect(), &config)?;
         let gw = Arc::new(gw);
         let keys = Keys::new(&config.prefix);
         let locks = Arc::new(EtcdLocks::new(
             Arc::clone(&gw),
             keys.clone(),
             config.lock_ttl,
+            config.watch_locks,
         ));
         Ok(EtcdStore {
             gw,

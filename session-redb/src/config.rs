@@ -32,6 +32,10 @@ pub struct RedbConfig {
     pub lock_wait: Duration,
     /// redb's page cache, in bytes. Default 64 MiB.
     pub cache_size: usize,
+    /// Verify the checksum of every page at a read-write open, so a file damaged outside
+    /// redb fails to open with a clear error instead of panicking at a later read. Costs one
+    /// read of the whole file per open. Default on.
+    pub check_integrity_on_open: bool,
 }
 
 impl Default for RedbConfig {
@@ -43,6 +47,7 @@ impl Default for RedbConfig {
             write_timeout: Duration::from_secs(30),
             lock_wait: Duration::ZERO,
             cache_size: 64 * 1024 * 1024,
+            check_integrity_on_open: true,
         }
     }
 }

@@ -18,9 +18,23 @@ pub(crate) fn open(path: &Path, e: redb::DatabaseError) -> StoreError {
                 path: path.to_path_buf(),
             }
         }
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(why)) => {
+            StoreError::Backend(format!(
+                "redb store {} is damaged ({why}); run `container-kit-mcp sessions check`, then restore it from a backup or try `sessions repair`",
+                path.display()
+            ))
+        }
         other => StoreError::Backend(format!(
             "cannot open redb store {}: {other}",
             path.display()
         )),
     }
+}
+
+/// A panic inside redb while opening or reading: the file was damaged outside redb.
+pub(crate) fn damaged(path: &Path, panic: &str) -> StoreError {
+    StoreError::Backend(format!(
+        "redb store {} is damaged ({panic}); run `container-kit-mcp sessions check`, then restore it from a backup or try `sessions repair`",
+        path.display()
+    ))
 }

@@ -7,6 +7,12 @@
 //! write. Reads use redb's MVCC read transactions on the blocking pool and never wait for the
 //! writer. An expiry index table makes `purge_expired` cost O(expired).
 //!
+//! Faults: after an I/O error (a full disk) the writer answers the waiting writes with the
+//! error and reopens the file, so writes succeed again once the cause is gone. A 0-byte file
+//! is refused, a damaged one fails with a clear error (integrity checked at open, a panic in
+//! a read caught), [`RedbStore::open_read_only`] never modifies the file, and [`check`] /
+//! [`repair`] run redb's integrity check (on a copy / after keeping a backup).
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use session_core::{SessionStore, Sessions, SessionsConfig};
@@ -21,9 +27,12 @@
 
 mod config;
 mod errors;
+mod handle;
+mod maintenance;
 mod store;
 mod tables;
 mod writer;
 
 pub use crate::config::{RedbConfig, RedbDurability};
+pub use crate::maintenance::{check, repair, CheckReport, RepairReport};
 pub use crate::store::{RedbStats, RedbStore};

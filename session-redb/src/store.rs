@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redb::{ReadableDatabase, ReadableTableMetadata};
+use redb::ReadableTableMetadata;
 use session_core::adapter::{decode_record, open_waiting, ScanQueryExt};
 use session_core::{
     ScanPage, ScanQuery, Session, SessionId, SessionStore, StoreError, Version, Versioned, WriteOp,
@@ -18,7 +18,9 @@ use tokio::sync::oneshot;
 
 use crate::config::RedbConfig;
 use crate::errors;
-use crate::tables::{EXPIRY, SESSIONS};
+use crate::handle::{self, guarded, Handle, ReadOnlyOpen, Slot};
+use crate::maintenance::TempCopy;
+use crate::tables::SESSIONS;
 use crate::writer::{Counters, Job, Prepared, Request, Writer};
 
 /// A session store in one redb file. See the crate docs.
@@ -27,12 +29,15 @@ use crate::writer::{Counters, Job, Prepared, Request, Writer};
 /// write already queued, waits for it, and closes the file.
 #[derive(Debug)]
 pub struct RedbStore {
-    db: Arc<redb::Database>,
+    slot: Arc<Slot>,
     path: PathBuf,
     queue: Option<SyncSender<Request>>,
     writer: Option<JoinHandle<()>>,
     config: RedbConfig,
     counters: Arc<Counters>,
+    read_only: bool,
+    /// A read-only open of a file not closed cleanly reads a recovered copy: this one.
+    _copy: Option<TempCopy>,
 }
 
 /// What a [`RedbStore`]'s writer has done since it opened.
@@ -69,34 +74,107 @@ impl RedbStore {
                 StoreError::Backend(format!("cannot create directory {}: {e}", parent.display()))
             })?;
         }
-        let db = open_waiting(config.lock_wait, || open_file(&path, &config))?;
-        // Create both tables up front so readers never meet a missing table.
-        let txn = db
-            .begin_write()
-            .map_err(|e| errors::backend("begin write", e))?;
-        {
-            txn.open_table(SESSIONS)
-                .map_err(|e| errors::backend("open table", e))?;
-            txn.open_table(EXPIRY)
-                .map_err(|e| errors::backend("open table", e))?;
-        }
-        txn.commit().map_err(|e| errors::backend("commit", e))?;
-        let db = Arc::new(db);
+        let db = open_waiting(config.lock_wait, || handle::open_read_write(&path, &config))?;
+        let slot = Arc::new(Slot::new(Handle::ReadWrite(db)));
         let (queue, rx) = mpsc::sync_channel(config.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
-        let writer = Writer::new(Arc::clone(&db), config.clone(), rx, Arc::clone(&counters));
+        let writer = Writer::new(
+            Arc::clone(&slot),
+            path.clone(),
+            config.clone(),
+            rx,
+            Arc::clone(&counters),
+        );
         let writer = std::thread::Builder::new()
             .name("session-redb-writer".into())
             .spawn(move || writer.run())
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
         tracing::debug!(path = %path.display(), "redb store open");
         Ok(RedbStore {
-            db,
+            slot,
             path,
             queue: Some(queue),
             writer: Some(writer),
             config,
             counters,
+            read_only: false,
+            _copy: None,
+        })
+    }
+
+    /// Opens an existing store read-only (redb's `ReadOnlyDatabase`): nothing is written to
+    /// the file, not even the table creation or crash recovery a read-write open commits.
+    /// Every write fails with a clear error. With `config.check_integrity_on_open` (the
+    /// default) redb's integrity check first runs on a temporary copy of the file, so a
+    /// damaged file fails here rather than at a read. Waits up to `config.lock_wait` for a process that
+    /// holds the file for writing.
+    ///
+    /// # Errors
+    /// `Locked` while a writer holds the file; `Backend` if the file is missing, empty, was
+    /// not closed cleanly (it needs a read-write open to recover) or is not a redb file.
+    pub fn open_read_only(
+        path: impl AsRef<Path>,
+        config: RedbConfig,
+    ) -> Result<RedbStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let opened = open_waiting(config.lock_wait, || handle::open_read_only(&path, &config))?;
+        let db = match opened {
+            ReadOnlyOpen::Clean(db) => db,
+            ReadOnlyOpen::NeedsRecovery => return RedbStore::read_recovered_copy(path, config),
+        };
+        if config.check_integrity_on_open {
+            // redb cannot check a read-only handle, and may panic reading a damaged page:
+            // check a copy taken while this open keeps writers out, before any read.
+            match crate::maintenance::check_unheld(&path, false) {
+                Ok(report) => {
+                    if let Some(damage) = report.damage {
+                        return Err(errors::damaged(&path, &damage));
+                    }
+                }
+                // No room for the copy (a full temporary directory): read without the check;
+                // a read of a damaged page still fails clearly (see `read`).
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot check the store before reading it; reading without the check")
+                }
+            }
+        }
+        tracing::debug!(path = %path.display(), "redb store open read-only");
+        Ok(RedbStore {
+            slot: Arc::new(Slot::new(Handle::ReadOnly(db))),
+            path,
+            queue: None,
+            writer: None,
+            config,
+            counters: Arc::new(Counters::default()),
+            read_only: true,
+            _copy: None,
+        })
+    }
+
+    /// A file not closed cleanly (after a crash) cannot be opened read-only, and recovering
+    /// it in place would modify it: read a recovered temporary copy instead.
+    fn read_recovered_copy(path: PathBuf, config: RedbConfig) -> Result<RedbStore, StoreError> {
+        tracing::info!(path = %path.display(), "the store was not closed cleanly: reading a recovered copy, the file is left as it is");
+        let copy = TempCopy::of(&path)?;
+        let recovering = RedbConfig {
+            check_integrity_on_open: true,
+            ..config.clone()
+        };
+        let db = handle::open_read_write(&copy.0, &recovering).map_err(|e| {
+            StoreError::Backend(format!(
+                "redb store {} was not closed cleanly and a copy of it cannot be recovered ({e}); run `container-kit-mcp sessions check`",
+                path.display()
+            ))
+        })?;
+        Ok(RedbStore {
+            slot: Arc::new(Slot::new(Handle::ReadWrite(db))),
+            path,
+            queue: None,
+            writer: None,
+            config,
+            counters: Arc::new(Counters::default()),
+            read_only: true,
+            _copy: Some(copy),
         })
     }
 
@@ -116,6 +194,12 @@ impl RedbStore {
     }
 
     async fn submit(&self, job: Job) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::Backend(format!(
+                "redb store {} is open read-only: this command cannot write",
+                self.path.display()
+            )));
+        }
         let queue = self.queue.as_ref().ok_or(StoreError::Closed)?;
         let request = Request {
             job,
@@ -155,15 +239,20 @@ impl RedbStore {
             + 'static,
         T: Send + 'static,
     {
-        let db = Arc::clone(&self.db);
+        let handle = self.slot.get()?;
+        let path = self.path.clone();
         let run = move || {
-            let txn = db
-                .begin_read()
-                .map_err(|e| errors::backend("begin read", e))?;
-            let table = txn
-                .open_table(SESSIONS)
-                .map_err(|e| errors::backend("open table", e))?;
-            f(&table)
+            // redb may panic on a page damaged outside it: that read fails, the process lives.
+            guarded(|| {
+                let txn = handle
+                    .begin_read()
+                    .map_err(|e| errors::backend("begin read", e))?;
+                let table = txn
+                    .open_table(SESSIONS)
+                    .map_err(|e| errors::backend("open table", e))?;
+                f(&table)
+            })
+            .unwrap_or_else(|panic| Err(errors::damaged(&path, &panic)))
         };
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => handle
@@ -179,12 +268,6 @@ fn writer_gone() -> StoreError {
     StoreError::Backend(
         "the redb writer stopped before answering; the write may not be applied".into(),
     )
-}
-
-fn open_file(path: &Path, config: &RedbConfig) -> Result<redb::Database, StoreError> {
-    let mut builder = redb::Builder::new();
-    builder.set_cache_size(config.cache_size);
-    builder.create(path).map_err(|e| errors::open(path, e))
 }
 
 impl Drop for RedbStore {

@@ -1,11 +1,17 @@
 //! The group-commit writer: one thread owns every write transaction. It takes every request
 //! waiting at the moment (up to `max_batch`), applies each with its own checks inside one
 //! transaction, commits once, and then answers each caller with its own result.
+//!
+//! After a failed transaction (an I/O error such as a full disk, or a panic inside redb) the
+//! writer answers the batch and every write already waiting with the error, then reopens the
+//! file (redb latches an I/O failure until then), so later writes succeed once the cause is
+//! gone. While a reopen fails it retries every second and at each new request.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use redb::{ReadableTable, Table};
@@ -18,6 +24,7 @@ use tokio::sync::oneshot;
 
 use crate::config::{RedbConfig, RedbDurability};
 use crate::errors;
+use crate::handle::{guarded, Slot};
 use crate::tables::{EXPIRY, SESSIONS};
 
 /// A write with its record already encoded.
@@ -84,7 +91,8 @@ type Sessions<'t> = Table<'t, &'static str, &'static [u8]>;
 type Expiry<'t> = Table<'t, &'static [u8], ()>;
 
 pub(crate) struct Writer {
-    db: Arc<redb::Database>,
+    slot: Arc<Slot>,
+    path: PathBuf,
     config: RedbConfig,
     queue: Receiver<Request>,
     counters: Arc<Counters>,
@@ -99,13 +107,15 @@ pub(crate) struct Counters {
 
 impl Writer {
     pub(crate) fn new(
-        db: Arc<redb::Database>,
+        slot: Arc<Slot>,
+        path: PathBuf,
         config: RedbConfig,
         queue: Receiver<Request>,
         counters: Arc<Counters>,
     ) -> Writer {
         Writer {
-            db,
+            slot,
+            path,
             config,
             queue,
             counters,
@@ -115,7 +125,24 @@ impl Writer {
     /// Runs until every sender is gone and the queue is drained.
     pub(crate) fn run(self) {
         let max_batch = self.config.max_batch.max(1);
-        while let Ok(first) = self.queue.recv() {
+        loop {
+            let first = if self.slot.is_open() {
+                match self.queue.recv() {
+                    Ok(r) => r,
+                    Err(_) => break,
+                }
+            } else {
+                // The file is closed after an I/O error: try to reopen it now and then, so
+                // reads work again once the cause is gone even when no write comes.
+                match self.queue.recv_timeout(Duration::from_secs(1)) {
+                    Ok(r) => r,
+                    Err(RecvTimeoutError::Timeout) => {
+                        let _ = self.slot.reopen(&self.path, &self.config, "an I/O error");
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            };
             let mut batch = vec![first];
             while batch.len() < max_batch {
                 match self.queue.try_recv() {
@@ -144,7 +171,38 @@ impl Writer {
         let started = Instant::now();
         let size = live.len();
         let mut answers = Vec::with_capacity(size);
-        let commit = self.transact(live, &mut answers);
+        let commit = match self.slot.get() {
+            Ok(handle) => match handle.writable() {
+                Some(db) => match guarded(|| self.transact(db, live, &mut answers)) {
+                    Ok(result) => result,
+                    Err(panic) => Err(StoreError::Backend(format!(
+                        "the redb write failed inside redb ({panic}); it was not applied"
+                    ))),
+                },
+                None => Err(StoreError::Backend(
+                    "the redb store is open read-only".into(),
+                )),
+            },
+            Err(_) => {
+                // Closed after an earlier I/O error: reopen first.
+                match self.slot.reopen(&self.path, &self.config, "an I/O error") {
+                    Ok(()) => return self.commit_batch(live),
+                    Err(e) => {
+                        let err = not_applied(&e);
+                        for r in live {
+                            answer_without_commit(r.job, err.clone());
+                        }
+                        return;
+                    }
+                }
+            }
+        };
+        let commit = commit.map_err(|e| match e {
+            StoreError::Backend(m) => StoreError::Backend(format!(
+                "{m}; the write was not applied: retry once the cause (e.g. a full disk) is fixed"
+            )),
+            other => other,
+        });
         if commit.is_ok() {
             self.counters.transactions.fetch_add(1, Ordering::Relaxed);
             self.counters
@@ -160,13 +218,36 @@ impl Writer {
             ok = commit.is_ok(),
             "group commit"
         );
+        if let Err(e) = &commit {
+            self.recover(e);
+        }
+    }
+
+    /// After a failed transaction: answer every write already waiting with the error (none
+    /// of them was tried), then reopen the file so later writes can succeed.
+    fn recover(&self, cause: &StoreError) {
+        tracing::error!(error = %cause, path = %self.path.display(), "redb write failed; reopening the store");
+        let err = not_applied(cause);
+        while let Ok(r) = self.queue.try_recv() {
+            answer_without_commit(r.job, err.clone());
+        }
+        if let Err(e) = self
+            .slot
+            .reopen(&self.path, &self.config, &cause.to_string())
+        {
+            tracing::error!(error = %e, "the redb store could not be reopened yet; retrying");
+        }
     }
 
     /// Applies every job in one write transaction and commits it. On a backend error nothing
     /// of the transaction is committed and every job gets the error.
-    fn transact(&self, jobs: Vec<Request>, answers: &mut Vec<Answer>) -> Result<(), StoreError> {
-        let mut txn = self
-            .db
+    fn transact(
+        &self,
+        db: &redb::Database,
+        jobs: Vec<Request>,
+        answers: &mut Vec<Answer>,
+    ) -> Result<(), StoreError> {
+        let mut txn = db
             .begin_write()
             .map_err(|e| errors::backend("begin write", e))?;
         let wants_flush = jobs.iter().any(|r| matches!(r.job, Job::Flush { .. }));
@@ -229,6 +310,13 @@ fn failed(job: Job, e: StoreError) -> Answer {
         // A flush answers with the commit's result, which is this error.
         Job::Flush { reply } => Answer::Flush(reply),
     }
+}
+
+/// The answer of a write that waited behind a failed transaction and was not tried.
+fn not_applied(cause: &StoreError) -> StoreError {
+    StoreError::Backend(format!(
+        "the write was not applied because the redb store failed just before it: {cause}"
+    ))
 }
 
 fn answer_without_commit(job: Job, e: StoreError) {

@@ -24,6 +24,11 @@ pub struct SledConfig {
     pub lock_wait: Duration,
     /// sled's page cache, in bytes. Default 64 MiB.
     pub cache_capacity: u64,
+    /// The longest a write (or `flush`) waits for its durability sync before it fails; sled's
+    /// flush can hang on a failing disk. Default 10 s.
+    pub flush_timeout: Duration,
+    /// The longest closing the store waits for the last durable flush. Default 5 s.
+    pub close_timeout: Duration,
 }
 
 impl Default for SledConfig {
@@ -32,6 +37,8 @@ impl Default for SledConfig {
             durability: SledDurability::Immediate,
             lock_wait: Duration::ZERO,
             cache_capacity: 64 * 1024 * 1024,
+            flush_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -21,6 +21,7 @@
 //! ```
 
 mod config;
+mod engine;
 mod errors;
 mod store;
 mod sync;

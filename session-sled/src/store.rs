@@ -1,9 +1,7 @@
 //! [`SledStore`]: opening, reads, transactions and the `SessionStore` implementation.
 
-use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Sender};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -18,29 +16,19 @@ use sled::transaction::{
     abort, ConflictableTransactionError, TransactionError, UnabortableTransactionError,
 };
 use sled::Transactional;
-use tokio::sync::oneshot;
 
 use crate::config::{SledConfig, SledDurability};
+use crate::engine::{Engine, Shared};
 use crate::errors;
-use crate::sync::{Counters, SyncReply, Syncer};
-
-const SESSIONS: &str = "sessions";
-const EXPIRY: &str = "sessions_by_expiry";
+use crate::sync::Counters;
 
 /// A session store in one sled directory. See the crate docs.
 ///
-/// Dropping it stops the sync thread after one last durable flush.
+/// Dropping it stops the sync thread after one last durable flush, waiting at most
+/// `config.close_timeout` for it.
 #[derive(Debug)]
 pub struct SledStore {
-    /// Owns the database; the trees and the sync thread hold handles of it too.
-    _db: sled::Db,
-    sessions: sled::Tree,
-    expiry: sled::Tree,
-    path: PathBuf,
-    config: SledConfig,
-    sync: Option<Sender<SyncReply>>,
-    syncer: Option<JoinHandle<()>>,
-    counters: Arc<Counters>,
+    shared: Arc<Shared>,
 }
 
 /// What a [`SledStore`]'s durability sync has done since it opened.
@@ -52,6 +40,9 @@ pub struct SledStats {
     /// Acknowledgements those syncs answered: with many concurrent writers,
     /// `waiters / syncs` is how many writes share one sync.
     pub waiters: u64,
+    /// Writes committed in memory whose durability sync has not succeeded yet (after a failed
+    /// or timed-out flush: the writes a crash now would lose).
+    pub unsynced: u64,
 }
 
 impl SledStore {
@@ -78,80 +69,42 @@ impl SledStore {
                 path.display()
             )));
         }
-        let db = open_waiting(config.lock_wait, || open_dir(&path, &config))?;
-        let sessions = db
-            .open_tree(SESSIONS)
-            .map_err(|e| errors::backend("open tree", e))?;
-        let expiry = db
-            .open_tree(EXPIRY)
-            .map_err(|e| errors::backend("open tree", e))?;
-        // The directory entries of a new store must survive a crash too.
-        sync_dir(&path);
-        let (sync, queue) = mpsc::channel();
         let counters = Arc::new(Counters::default());
-        let syncer = Syncer {
-            db: db.clone(),
-            dir: path.clone(),
-            queue,
-            counters: Arc::clone(&counters),
-        };
-        let syncer = std::thread::Builder::new()
-            .name("session-sled-sync".into())
-            .spawn(move || syncer.run())
-            .map_err(|e| StoreError::Backend(format!("cannot start the sync thread: {e}")))?;
+        let engine = open_waiting(config.lock_wait, || Engine::open(&path, &config, &counters))?;
         Ok(SledStore {
-            _db: db,
-            sessions,
-            expiry,
-            path,
-            config,
-            sync: Some(sync),
-            syncer: Some(syncer),
-            counters,
+            shared: Arc::new(Shared {
+                engine: RwLock::new(Some(Arc::new(engine))),
+                retired: Mutex::new(None),
+                path,
+                config,
+                counters,
+            }),
         })
     }
 
     /// Syncs run and the acknowledgements they answered.
     pub fn stats(&self) -> SledStats {
         use std::sync::atomic::Ordering;
+        let c = &self.shared.counters;
         SledStats {
-            syncs: self.counters.syncs.load(Ordering::Relaxed),
-            waiters: self.counters.waiters.load(Ordering::Relaxed),
+            syncs: c.syncs.load(Ordering::Relaxed),
+            waiters: c.waiters.load(Ordering::Relaxed),
+            unsynced: c.unsynced.load(Ordering::Relaxed),
         }
     }
 
     /// The directory this store lives in.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.shared.path
     }
 
-    /// Waits until every write committed so far is durable (one shared sync).
-    async fn durable(&self) -> Result<(), StoreError> {
-        if self.config.durability == SledDurability::None {
-            return Ok(());
-        }
-        self.sync_now().await
-    }
-
-    async fn sync_now(&self) -> Result<(), StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.sync
-            .as_ref()
-            .ok_or(StoreError::Closed)?
-            .send(reply)
-            .map_err(|_| StoreError::Closed)?;
-        answer
-            .await
-            .map_err(|_| StoreError::Backend("the sled sync thread stopped".into()))?
-    }
-
-    /// Runs blocking sled work on the blocking pool (or inline outside a runtime).
+    /// Runs `f` on the engine on the blocking pool (or inline outside a runtime).
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&sled::Tree, &sled::Tree) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&Engine) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (sessions, expiry) = (self.sessions.clone(), self.expiry.clone());
-        let run = move || f(&sessions, &expiry);
+        let shared = Arc::clone(&self.shared);
+        let run = move || shared.run(f);
         match tokio::runtime::Handle::try_current() {
             Ok(h) => h
                 .spawn_blocking(run)
@@ -166,31 +119,23 @@ impl SledStore {
             .iter()
             .map(WriteOp::encode)
             .collect::<Result<Vec<_>, _>>()?;
-        let out = self
-            .blocking(move |sessions, expiry| transact(sessions, expiry, &ops, &records))
-            .await?;
-        self.durable().await?;
-        Ok(out)
+        let durable = self.shared.config.durability == SledDurability::Immediate;
+        let timeout = self.shared.config.flush_timeout;
+        let counters = Arc::clone(&self.shared.counters);
+        // The transaction and the wait for its durability sync run on one blocking thread:
+        // the wait is bounded by `flush_timeout` even if sled's flush hangs.
+        self.blocking(move |engine| {
+            let out = transact(&engine.sessions, &engine.expiry, &ops, &records)?;
+            counters
+                .unsynced
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if durable {
+                engine.sync_now(timeout)?;
+            }
+            Ok(out)
+        })
+        .await
     }
-}
-
-fn sync_dir(path: &Path) {
-    if let Ok(d) = std::fs::File::open(path) {
-        let _ = d.sync_all();
-    }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if let Ok(d) = std::fs::File::open(parent) {
-            let _ = d.sync_all();
-        }
-    }
-}
-
-fn open_dir(path: &Path, config: &SledConfig) -> Result<sled::Db, StoreError> {
-    sled::Config::new()
-        .path(path)
-        .cache_capacity(config.cache_capacity)
-        .open()
-        .map_err(|e| errors::open(path, e))
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -277,13 +222,8 @@ fn purge_one(sessions: &sled::Tree, expiry: &sled::Tree, key: &[u8]) -> Result<b
 
 impl Drop for SledStore {
     fn drop(&mut self) {
-        // Closing the queue makes the sync thread run one last durable flush and exit.
-        drop(self.sync.take());
-        if let Some(t) = self.syncer.take() {
-            if t.join().is_err() {
-                tracing::error!(path = %self.path.display(), "the sled sync thread panicked");
-            }
-        }
+        let engine = self.shared.engine.write().ok().and_then(|mut e| e.take());
+        drop(engine);
     }
 }
 
@@ -295,8 +235,9 @@ impl SessionStore for SledStore {
 
     async fn get(&self, id: &SessionId) -> Result<Option<Versioned<Session>>, StoreError> {
         let id = id.clone();
-        self.blocking(move |sessions, _| {
-            let bytes = sessions
+        self.blocking(move |engine| {
+            let bytes = engine
+                .sessions
                 .get(id.as_str().as_bytes())
                 .map_err(|e| errors::backend("read", e))?;
             bytes.map(|b| decode_record(id.as_str(), &b)).transpose()
@@ -313,7 +254,8 @@ impl SessionStore for SledStore {
 
     async fn scan(&self, query: &ScanQuery) -> Result<ScanPage, StoreError> {
         let query = query.clone();
-        self.blocking(move |sessions, _| {
+        self.blocking(move |engine| {
+            let sessions = &engine.sessions;
             use std::ops::Bound;
             let start: Bound<Vec<u8>> = match query.start_bound() {
                 Bound::Included(k) => Bound::Included(k.as_bytes().to_vec()),
@@ -340,43 +282,46 @@ impl SessionStore for SledStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let purged = self
-            .blocking(move |sessions, expiry| {
-                let end = expiry_range_end(now);
-                let mut purged = Vec::new();
-                while purged.len() < limit {
-                    let keys: Vec<sled::IVec> = expiry
-                        .range(..end.clone())
-                        .keys()
-                        .take(limit - purged.len())
-                        .collect::<Result<_, _>>()
-                        .map_err(|e| errors::backend("purge", e))?;
-                    if keys.is_empty() {
-                        break;
-                    }
-                    for key in keys {
-                        if purge_one(sessions, expiry, &key)? {
-                            if let Some((_, id)) = parse_expiry_key(&key) {
-                                purged.push(id);
-                            }
+        let durable = self.shared.config.durability == SledDurability::Immediate;
+        let timeout = self.shared.config.flush_timeout;
+        self.blocking(move |engine| {
+            let (sessions, expiry) = (&engine.sessions, &engine.expiry);
+            let end = expiry_range_end(now);
+            let mut purged = Vec::new();
+            while purged.len() < limit {
+                let keys: Vec<sled::IVec> = expiry
+                    .range(..end.clone())
+                    .keys()
+                    .take(limit - purged.len())
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| errors::backend("purge", e))?;
+                if keys.is_empty() {
+                    break;
+                }
+                for key in keys {
+                    if purge_one(sessions, expiry, &key)? {
+                        if let Some((_, id)) = parse_expiry_key(&key) {
+                            purged.push(id);
                         }
                     }
                 }
-                Ok(purged)
-            })
-            .await?;
-        if !purged.is_empty() {
-            self.durable().await?;
-        }
-        Ok(purged)
+            }
+            if durable && !purged.is_empty() {
+                engine.sync_now(timeout)?;
+            }
+            Ok(purged)
+        })
+        .await
     }
 
     /// O(sessions): sled keeps no count.
     async fn count(&self) -> Result<u64, StoreError> {
-        self.blocking(|sessions, _| Ok(sessions.len() as u64)).await
+        self.blocking(|engine| Ok(engine.sessions.len() as u64))
+            .await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        self.sync_now().await
+        let timeout = self.shared.config.flush_timeout;
+        self.blocking(move |engine| engine.sync_now(timeout)).await
     }
 }

@@ -6,21 +6,22 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 
 use session_core::StoreError;
-use tokio::sync::oneshot;
 
 use crate::errors;
 
-pub(crate) type SyncReply = oneshot::Sender<Result<(), StoreError>>;
+pub(crate) type SyncReply = Sender<Result<(), StoreError>>;
 
 pub(crate) struct Syncer {
     pub(crate) db: sled::Db,
     pub(crate) dir: PathBuf,
     pub(crate) queue: Receiver<SyncReply>,
     pub(crate) counters: Arc<Counters>,
+    /// Dropped when the thread ends, so a close can wait for it with a bound.
+    pub(crate) stopped: Sender<()>,
 }
 
 /// What the sync thread has done, for [`crate::SledStats`].
@@ -28,6 +29,8 @@ pub(crate) struct Syncer {
 pub(crate) struct Counters {
     pub(crate) syncs: AtomicU64,
     pub(crate) waiters: AtomicU64,
+    /// Writes committed whose durability sync has not succeeded yet.
+    pub(crate) unsynced: AtomicU64,
 }
 
 impl Syncer {
@@ -41,6 +44,8 @@ impl Syncer {
             while let Ok(more) = self.queue.try_recv() {
                 waiting.push(more);
             }
+            // Every write committed before this flush starts is durable when it succeeds.
+            let pending = self.counters.unsynced.swap(0, Ordering::Relaxed);
             let result = match &data {
                 Ok(file) => durable_flush(&self.db, file, &self.dir, &mut synced_blobs),
                 Err(e) => Err(errors::sync(
@@ -48,9 +53,16 @@ impl Syncer {
                     std::io::Error::new(e.kind(), e.to_string()),
                 )),
             };
-            if let Err(e) = &result {
-                tracing::error!(error = %e, "sled durability sync failed");
-            }
+            let result = result.map_err(|e| {
+                let total = self.counters.unsynced.fetch_add(pending, Ordering::Relaxed) + pending;
+                tracing::error!(error = %e, unsynced = total, "sled durability sync failed");
+                match e {
+                    StoreError::Backend(m) => StoreError::Backend(format!(
+                        "{m}; {total} committed writes are not durable yet: retry once the cause (e.g. a full disk) is fixed"
+                    )),
+                    other => other,
+                }
+            });
             if result.is_ok() {
                 self.counters.syncs.fetch_add(1, Ordering::Relaxed);
                 self.counters
@@ -62,10 +74,13 @@ impl Syncer {
             }
         }
         if let Ok(file) = &data {
+            let pending = self.counters.unsynced.swap(0, Ordering::Relaxed);
             if let Err(e) = durable_flush(&self.db, file, &self.dir, &mut synced_blobs) {
-                tracing::error!(error = %e, "final sled sync failed");
+                self.counters.unsynced.fetch_add(pending, Ordering::Relaxed);
+                tracing::error!(error = %e, unsynced = pending, "final sled sync failed");
             }
         }
+        drop(self.stopped);
     }
 }
 

@@ -16,6 +16,7 @@
 //! ```
 
 mod duration;
+mod maintenance;
 mod spec;
 
 use std::sync::Arc;
@@ -26,8 +27,9 @@ use session_etcd::{EtcdConfig, EtcdStore};
 use session_redb::{RedbConfig, RedbStore};
 use session_sled::{SledConfig, SledStore};
 
-pub use crate::duration::{parse_duration, DurationError};
-pub use crate::spec::{Backend, OpenOptions, SpecError, StoreSpec};
+pub use crate::duration::{parse_duration, parse_session_ttl, DurationError, MAX_SESSION_TTL};
+pub use crate::maintenance::{check, repair, CheckReport, RepairReport};
+pub use crate::spec::{etcd_auth, Backend, EtcdAuth, EtcdTls, OpenOptions, SpecError, StoreSpec};
 
 /// Why a store did not open.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +78,12 @@ pub async fn open(spec: &StoreSpec) -> Result<Arc<dyn SessionStore>, OpenError> 
                 lock_wait,
                 ..RedbConfig::default()
             };
-            Arc::new(RedbStore::open_with(path, config).map_err(locked)?)
+            let store = if spec.options.read_only {
+                RedbStore::open_read_only(path, config)
+            } else {
+                RedbStore::open_with(path, config)
+            };
+            Arc::new(store.map_err(locked)?)
         }
         Backend::Sled(path) => {
             let config = SledConfig {
@@ -91,6 +98,8 @@ pub async fn open(spec: &StoreSpec) -> Result<Arc<dyn SessionStore>, OpenError> 
             }
             let config = EtcdConfig {
                 prefix: prefix.clone(),
+                tls: spec.options.etcd_tls.clone(),
+                auth: spec.options.etcd_auth.clone(),
                 ..EtcdConfig::default()
             };
             let store = if spec.options.check_connection {
@@ -144,6 +153,46 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_read_only_redb_open_writes_nothing_and_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ro.redb");
+        let id = SessionId::new("ro-1").unwrap();
+        {
+            let rw = open(&StoreSpec::new(Backend::Redb(path.clone())))
+                .await
+                .unwrap();
+            let s = Session::new(id.clone(), chrono_now(), Duration::from_secs(60));
+            rw.insert(s).await.unwrap();
+            rw.flush().await.unwrap();
+            tokio::task::spawn_blocking(move || drop(rw)).await.unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let mut spec = StoreSpec::new(Backend::Redb(path.clone()));
+        spec.options.read_only = true;
+        let ro = open(&spec).await.unwrap();
+        assert!(ro.get(&id).await.unwrap().is_some());
+        let s = Session::new(
+            SessionId::new("ro-2").unwrap(),
+            chrono_now(),
+            Duration::from_secs(60),
+        );
+        assert!(ro
+            .insert(s)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("read-only"));
+        tokio::task::spawn_blocking(move || drop(ro)).await.unwrap();
+        assert!(std::fs::read(&path).unwrap() == before);
+        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime);
+        // A missing file is not created by a read-only open.
+        spec.backend = Backend::Redb(dir.path().join("missing.redb"));
+        assert!(open(&spec).await.is_err());
+        assert!(!dir.path().join("missing.redb").exists());
+    }
+
+    #[tokio::test]
     async fn etcd_without_endpoints_is_a_spec_error() {
         let spec = StoreSpec::new(Backend::Etcd {
             endpoints: Vec::new(),
@@ -153,6 +202,29 @@ mod tests {
             open(&spec).await.err().unwrap(),
             OpenError::Spec(SpecError::NoEndpoints)
         ));
+    }
+
+    #[test]
+    fn etcd_credentials_come_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "s3cret\nignored\n").unwrap();
+        let auth = etcd_auth(Some("ci"), Some(&file)).unwrap().unwrap();
+        assert_eq!(
+            (auth.user.as_str(), auth.password.as_str()),
+            ("ci", "s3cret")
+        );
+        assert!(!format!("{auth:?}").contains("s3cret"));
+        // No process here sets MCP_ETCD_PASSWORD (the tests never do).
+        let err = etcd_auth(Some("ci"), None).unwrap_err().to_string();
+        assert!(err.contains("--etcd-password-file"), "{err}");
+        let err = etcd_auth(None, Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("--etcd-user"), "{err}");
+        let err = etcd_auth(Some("ci"), Some(&dir.path().join("none")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("password file"), "{err}");
+        assert_eq!(etcd_auth(None, None).unwrap(), None);
     }
 
     fn chrono_now() -> chrono::DateTime<chrono::Utc> {

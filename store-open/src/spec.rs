@@ -2,9 +2,11 @@
 //! (`redb:./sessions.redb`, `sled:./s.sled`, `etcd:http://a:2379,http://b:2379`, `memory`).
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
+
+pub use session_etcd::{EtcdAuth, EtcdTls};
 
 /// Which engine holds the sessions, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +19,8 @@ pub enum Backend {
     Sled(PathBuf),
     /// An etcd cluster, shared by several processes.
     Etcd {
-        /// `http://host:port` of each member, tried in turn.
+        /// `http://host:port` (or `https://…`, with [`OpenOptions::etcd_tls`]) of each
+        /// member, tried in turn.
         endpoints: Vec<String>,
         /// Every key of this store starts with it, so deployments can share a cluster.
         prefix: String,
@@ -95,6 +98,56 @@ pub struct OpenOptions {
     /// etcd: read once at open, so a wrong endpoint fails now rather than at the first call.
     /// Default off (the first operation contacts the cluster).
     pub check_connection: bool,
+    /// etcd: TLS for `https://` endpoints (CA bundle, client certificate and key).
+    pub etcd_tls: EtcdTls,
+    /// etcd: user/password authentication (see [`etcd_auth`]); `None` with auth off.
+    pub etcd_auth: Option<EtcdAuth>,
+    /// Open for reading only, modifying nothing (commands that only read): redb uses its
+    /// `ReadOnlyDatabase` on an existing file (a missing one is an error, not created) and
+    /// every write fails. Other backends open as usual (sled has no read-only mode; etcd and
+    /// memory write nothing by opening). Default off.
+    pub read_only: bool,
+}
+
+/// The etcd credentials of a command line: `user` with the password read from
+/// `password_file` (its first line), or else from the `MCP_ETCD_PASSWORD` environment
+/// variable. A password never comes from a flag, so it does not show in the process list.
+///
+/// # Errors
+/// [`SpecError::EtcdAuth`] for a user without a password, a password without a user, or a
+/// password file that cannot be read.
+pub fn etcd_auth(
+    user: Option<&str>,
+    password_file: Option<&Path>,
+) -> Result<Option<EtcdAuth>, SpecError> {
+    let from_env = std::env::var("MCP_ETCD_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let password = match password_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                SpecError::EtcdAuth(format!(
+                    "cannot read the etcd password file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            Some(text.lines().next().unwrap_or_default().to_owned())
+        }
+        None => from_env,
+    };
+    match (user.filter(|u| !u.is_empty()), password) {
+        (None, None) => Ok(None),
+        (Some(user), Some(password)) => Ok(Some(EtcdAuth {
+            user: user.to_owned(),
+            password,
+        })),
+        (Some(user), None) => Err(SpecError::EtcdAuth(format!(
+            "--etcd-user {user:?} needs its password: --etcd-password-file FILE or MCP_ETCD_PASSWORD"
+        ))),
+        (None, Some(_)) => Err(SpecError::EtcdAuth(
+            "an etcd password is set (--etcd-password-file or MCP_ETCD_PASSWORD) but no --etcd-user".into(),
+        )),
+    }
 }
 
 /// A backend and how to open it: what [`crate::open`] takes.
@@ -132,6 +185,9 @@ pub enum SpecError {
     /// etcd without a single endpoint.
     #[error("etcd needs at least one endpoint, e.g. http://127.0.0.1:2379")]
     NoEndpoints,
+    /// etcd credentials given by halves, or a password file that cannot be read.
+    #[error("{0}")]
+    EtcdAuth(String),
 }
 
 #[cfg(test)]

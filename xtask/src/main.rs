@@ -8,6 +8,7 @@
 
 mod bolt;
 mod ci;
+mod etcd_args;
 mod load;
 mod migrate;
 mod progress;

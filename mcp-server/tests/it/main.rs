@@ -4,11 +4,18 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+mod etcd_tls;
+mod store_faults;
+mod tmpfs;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 mod http_hardening;
+// Bounded input over MCP and tool mode, log injection (issue 18).
+mod bounds;
+// Metrics at /metrics and in sessions stats (issue 14).
 mod metrics;
 
 const BIN: &str = env!("CARGO_BIN_EXE_container-kit-mcp");

@@ -35,8 +35,8 @@ use std::path::Path;
 pub use self::facts::{AnalyzeError, Candidate, Evidence, Fact, Facts, ServiceKind};
 
 pub(crate) use self::node::{NodeDetails, NodeRuntime};
-pub(crate) use self::repo::Repo;
 pub use self::repo::Skipped;
+pub(crate) use self::repo::{Repo, MAX_ANALYSIS_TIME};
 pub(crate) use self::{go::GoDetails, rust::RustDetails};
 
 use schemars::JsonSchema;

@@ -9,12 +9,15 @@
 //! that is not UTF-8 read as absent too. Each entry refused that way is recorded with its
 //! reason ([`Repo::skipped`]), so the step's result names it instead of dropping it
 //! silently. A walk visits at most [`MAX_WALK_ENTRIES`] entries and skips dependency,
-//! build and VCS directories.
+//! build and VCS directories. An analysis also has a time budget ([`MAX_ANALYSIS_TIME`]):
+//! past it, every further entry reads as absent (recorded once as `over_time_budget`), so a
+//! slow file system ends the analysis with what was read instead of holding the session.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use cap_std::fs::{Dir, Metadata, OpenOptions, OpenOptionsExt};
 use schemars::JsonSchema;
@@ -25,6 +28,9 @@ pub(crate) const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// The most bytes one analysis reads in all; a file past the budget reads as absent.
 pub(crate) const MAX_TOTAL_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How long one analysis reads; past it, entries read as absent.
+pub(crate) const MAX_ANALYSIS_TIME: Duration = Duration::from_secs(10);
 
 /// The most directory entries one [`Repo::walk`] visits.
 pub(crate) const MAX_WALK_ENTRIES: usize = 5_000;
@@ -79,7 +85,7 @@ pub struct Skipped {
     /// The entry's path inside the allowed root (where it is, never where a symlink points).
     pub path: String,
     /// Why it was not read: `symlink_outside_root`, `not_a_regular_file`, `over_file_cap`,
-    /// `over_total_budget`, `not_utf8` or `unreadable`.
+    /// `over_total_budget`, `over_time_budget`, `not_utf8` or `unreadable`.
     pub reason: String,
 }
 
@@ -87,6 +93,10 @@ pub struct Skipped {
 #[derive(Debug)]
 struct Ledger {
     budget_left: u64,
+    /// When the analysis stops reading.
+    deadline: Instant,
+    /// Whether the deadline has been recorded as a skip.
+    timed_out: bool,
     skipped: BTreeMap<String, &'static str>,
     more_skipped: usize,
 }
@@ -107,9 +117,18 @@ impl Repo {
         Repo::with_budget(root, MAX_TOTAL_BYTES)
     }
 
-    /// A view of `root` that reads at most `budget` bytes in all.
+    /// A view of `root` that reads at most `budget` bytes in all, for at most
+    /// [`MAX_ANALYSIS_TIME`].
     pub(crate) fn with_budget(root: impl Into<PathBuf>, budget: u64) -> Repo {
+        Repo::with_limits(root, budget, MAX_ANALYSIS_TIME)
+    }
+
+    /// A view of `root` that reads at most `budget` bytes in all, for at most `time`.
+    pub(crate) fn with_limits(root: impl Into<PathBuf>, budget: u64, time: Duration) -> Repo {
         let root = root.into();
+        let deadline = Instant::now()
+            .checked_add(time)
+            .unwrap_or_else(|| Instant::now() + MAX_ANALYSIS_TIME);
         let dir = Dir::open_ambient_dir(&root, cap_std::ambient_authority())
             .map_err(|e| tracing::debug!(root = ?root, error = %e, "cannot open the analysis root"))
             .ok()
@@ -119,6 +138,8 @@ impl Repo {
             dir,
             ledger: Arc::new(Mutex::new(Ledger {
                 budget_left: budget,
+                deadline,
+                timed_out: false,
                 skipped: BTreeMap::new(),
                 more_skipped: 0,
             })),
@@ -164,6 +185,20 @@ impl Repo {
         }
     }
 
+    /// Whether the time budget is spent; the first entry refused for it is recorded.
+    fn out_of_time(&self, rel: &Path) -> bool {
+        let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        if Instant::now() < ledger.deadline {
+            return false;
+        }
+        if !ledger.timed_out {
+            ledger.timed_out = true;
+            drop(ledger);
+            self.skip(rel, "over_time_budget");
+        }
+        true
+    }
+
     /// Takes `len` bytes from the budget, or records `rel` as over it.
     fn spend(&self, rel: &Path, len: u64) -> bool {
         let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
@@ -205,6 +240,9 @@ impl Repo {
         let (Some(dir), Some(path)) = (&self.dir, Repo::lexical(rel)) else {
             return None;
         };
+        if self.out_of_time(&path) {
+            return None;
+        }
         match dir.metadata(&path) {
             Ok(meta) => return Some((path, meta)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
@@ -478,6 +516,23 @@ mod tests {
         let skipped = repo.skipped();
         assert_eq!(skipped.len(), 1, "{skipped:?}");
         assert!(skipped[0].path.ends_with("c.txt") && skipped[0].reason == "over_total_budget");
+    }
+
+    #[test]
+    fn the_time_budget_bounds_an_analysis() {
+        let dir = tree(&[("a.txt", "a"), ("b.txt", "b")]);
+        let root = dir.path().canonicalize().unwrap();
+        assert_eq!(
+            Repo::with_limits(&root, MAX_TOTAL_BYTES, MAX_ANALYSIS_TIME).read("a.txt"),
+            Some("a".to_owned())
+        );
+        let late = Repo::with_limits(&root, MAX_TOTAL_BYTES, Duration::ZERO);
+        assert_eq!(late.read("a.txt"), None, "past the deadline");
+        assert_eq!(late.read("b.txt"), None);
+        assert!(late.list("").is_empty());
+        let skipped = late.skipped();
+        assert_eq!(skipped.len(), 1, "recorded once: {skipped:?}");
+        assert!(skipped[0].path.ends_with("a.txt") && skipped[0].reason == "over_time_budget");
     }
 
     #[test]

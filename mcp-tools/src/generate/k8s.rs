@@ -84,10 +84,24 @@ fn probe_check(health_path: Option<&str>) -> String {
     }
 }
 
-/// `s` as a double-quoted YAML scalar (a JSON string is one): no value can break the
-/// document's structure.
+/// `s` as a double-quoted YAML scalar that reads back as exactly `s`: printable ASCII as it
+/// is, `"` and `\` escaped, and every other character as a `\uXXXX` / `\UXXXXXXXX` escape.
+/// A JSON string is not enough: JSON leaves DEL, the C1 controls, NEL and the Unicode line
+/// separators raw, which YAML refuses or folds into a different value.
 fn yaml_string(s: &str) -> String {
-    serde_json::Value::from(s).to_string()
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            ' '..='~' => out.push(c),
+            c if u32::from(c) <= 0xFFFF => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push_str(&format!("\\U{:08X}", u32::from(c))),
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]
@@ -204,7 +218,29 @@ mod tests {
         let y = k8s_manifests(&web(None), "2048_Game", "x:1\"\nkind: Pod");
         assert!(y.contains("name: app-2048-game\n"), "{y}");
         assert!(!y.contains("2048_Game"), "{y}");
-        assert!(y.contains(r#"image: "x:1\"\nkind: Pod""#), "{y}");
+        assert!(y.contains(r#"image: "x:1\"\u000Akind: Pod""#), "{y}");
         assert!(!y.contains('{'), "{y}");
+    }
+
+    #[test]
+    fn every_value_reads_back_from_the_yaml_as_it_was() {
+        for image in [
+            "x:1\"\nkind: Pod",
+            "a\u{7f}b\u{85}c\u{2028}d\u{2029}e\u{feff}f\u{1}g\th",
+            "back\\slash 'single' é 🐳",
+            "registry.local/web:v1",
+        ] {
+            let y = k8s_manifests(&web(Some("/p\u{85}ath")), "a", image);
+            let docs: Vec<serde_json::Value> = y
+                .split("\n---\n")
+                .map(|d| yaml_serde::from_str(d).unwrap_or_else(|e| panic!("{e}: {y}")))
+                .collect();
+            let container = &docs[0]["spec"]["template"]["spec"]["containers"][0];
+            assert_eq!(container["image"], image, "{y}");
+            assert_eq!(
+                container["readinessProbe"]["httpGet"]["path"],
+                "/p\u{85}ath"
+            );
+        }
     }
 }

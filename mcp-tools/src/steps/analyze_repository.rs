@@ -5,9 +5,11 @@
 //! that lists the candidate directories; nothing is recorded, so the assistant can call the
 //! step again on one of them.
 
+use std::time::Duration;
+
 use super::generate_dockerfile::GenerateDockerfile;
 use super::{Failure, StepTool};
-use crate::analyze::{analyze_dir_reporting, AnalyzeError, AnalyzeResult};
+use crate::analyze::{analyze_dir_reporting, AnalyzeError, AnalyzeResult, MAX_ANALYSIS_TIME};
 use crate::error::{ToolError, ToolErrorKind};
 use crate::params::{AnalyzeParams, FixParams};
 use crate::registry::Tool;
@@ -35,10 +37,20 @@ impl StepTool for AnalyzeRepository {
         // The bound is the allowed root: a module root above repo_path may be read, nothing
         // outside the allowed roots can be.
         // Entries it did not read are named in the result, or in a refusal's details.
-        let (outcome, skipped) =
-            tokio::task::spawn_blocking(move || analyze_dir_reporting(&repo.root, &repo.dir))
-                .await
-                .map_err(|e| Failure::Ran(format!("analysis crashed: {e}")))?;
+        // The analysis stops reading at its own time budget; this bound also covers a read
+        // stuck inside the file system (the thread is left to finish, the session is not).
+        let limit = MAX_ANALYSIS_TIME + Duration::from_secs(5);
+        let analysis =
+            tokio::task::spawn_blocking(move || analyze_dir_reporting(&repo.root, &repo.dir));
+        let (outcome, skipped) = tokio::time::timeout(limit, analysis)
+            .await
+            .map_err(|_| {
+                Failure::Ran(format!(
+                    "the analysis did not finish within {} s: the repository's file system is too slow or stuck",
+                    limit.as_secs()
+                ))
+            })?
+            .map_err(|e| Failure::Ran(format!("analysis crashed: {e}")))?;
         outcome.map_err(|refusal| {
             let mut e = refusal_error(&refusal);
             if let (Some(map), false) = (

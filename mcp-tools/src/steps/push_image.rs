@@ -5,10 +5,11 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::tag_image::TagArtifact;
+use super::tag_image::{image_reference, TagArtifact};
 use super::{artifact, built_image, commands, need, repo_of, Artifact, Failure, StepTool};
 use crate::error::ToolError;
 use crate::exec::CommandRecord;
+use crate::log_text::{log_safe, LOG_NAME_CHARS};
 use crate::params::{FixParams, PushParams};
 use crate::state::{Step, WorkflowState};
 use crate::toolbox::{CallContext, Toolbox};
@@ -45,7 +46,9 @@ impl StepTool for PushImage {
     type Input = Option<String>;
     type Artifact = PushArtifact;
 
-    /// The registry without surrounding blanks or trailing `/`, if given and well formed.
+    /// The registry without surrounding blanks or trailing `/`, if given and well formed:
+    /// `<registry>/image` must parse as an OCI reference whose name starts with it (so `-D`,
+    /// a scheme, uppercase in the path, quotes, blanks and control characters are refused).
     fn validate(_: &Toolbox, p: &PushParams, _: &CallContext) -> Result<Option<String>, ToolError> {
         let registry = p
             .registry
@@ -53,9 +56,11 @@ impl StepTool for PushImage {
             .map(|r| r.trim().trim_end_matches('/').to_owned())
             .filter(|r| !r.is_empty());
         if let Some(r) = &registry {
-            if r.contains(char::is_whitespace) || r.contains("://") {
+            let probe = format!("{r}/image");
+            if let Err(e) = image_reference(&probe) {
                 return Err(ToolError::invalid(format!(
-                    "registry {r:?} must be a host[/namespace], without a scheme"
+                    "registry {} must be a host[:port][/namespace] such as ghcr.io/acme or localhost:5001, without a scheme, in lowercase: {e}",
+                    log_safe(r, LOG_NAME_CHARS)
                 )));
             }
         }
@@ -81,6 +86,7 @@ impl StepTool for PushImage {
             }
             None => source.clone(),
         };
+        image_reference(&target).map_err(Failure::Precondition)?;
         let mut cmds = Vec::new();
         if target != source {
             let args = vec!["tag".into(), source.clone(), target.clone()];

@@ -1,12 +1,14 @@
 //! `tag_image`, step 5: give the built image the caller's tag (`start_workflow run: true`
 //! uses [`WORKFLOW_TAG`]), so the manifests deploy a versioned reference, never `:latest`.
 
+use oci_spec::distribution::Reference;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{built_image, commands, need, repo_of, Artifact, Failure, StepTool};
 use crate::error::ToolError;
 use crate::exec::CommandRecord;
+use crate::log_text::{log_safe, LOG_NAME_CHARS};
 use crate::params::{FixParams, TagParams};
 use crate::state::{Step, WorkflowState};
 use crate::toolbox::{CallContext, Toolbox};
@@ -45,24 +47,20 @@ impl StepTool for TagImage {
     type Input = String;
     type Artifact = TagArtifact;
 
-    /// The tag, trimmed, if it is a valid image tag.
+    /// The tag, trimmed, if it is a valid image tag: ASCII (OCI's grammar, which the crate
+    /// implements, would also take Unicode letters), and a valid tag of an OCI reference.
     fn validate(_: &Toolbox, p: &TagParams, _: &CallContext) -> Result<String, ToolError> {
         let tag = p.tag.trim().to_owned();
-        let valid = tag.len() <= 128
-            && tag
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-            && tag
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-        if valid {
-            Ok(tag)
-        } else {
-            Err(ToolError::invalid(format!(
-                "tag {:?} is not a valid image tag (1-128 of A-Z a-z 0-9 . _ -, not starting with . or -)",
-                p.tag
-            )))
+        let ascii = tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        let parsed = image_reference(&format!("image:{tag}"));
+        match parsed {
+            Ok(r) if ascii && r.tag() == Some(tag.as_str()) => Ok(tag),
+            _ => Err(ToolError::invalid(format!(
+                "tag {} is not a valid image tag (1-128 of A-Z a-z 0-9 . _ -, not starting with . or -)",
+                log_safe(&p.tag, LOG_NAME_CHARS)
+            ))),
         }
     }
 
@@ -72,6 +70,7 @@ impl StepTool for TagImage {
         let repo = need(repo_of(&st), step, "a repository")?;
         let name = image.rsplit_once(':').map_or(image.as_str(), |(n, _)| n);
         let target = format!("{name}:{tag}");
+        image_reference(&target).map_err(Failure::Precondition)?;
         if target == image {
             return Err(Failure::Precondition(format!(
                 "tag_image would retag {image} as itself: give a tag other than {tag:?} (e.g. {WORKFLOW_TAG} or a release version)"
@@ -95,4 +94,20 @@ impl StepTool for TagImage {
             fix: FixParams::default(),
         }
     }
+}
+
+/// `text` parsed as an OCI image reference (`[host[:port]/]path[:tag][@digest]`), by the
+/// distribution grammar of the `oci-spec` crate. Every reference this crate hands to the
+/// container engine's command line goes through it, so no argument can start with `-` or
+/// hold a quote, a blank or a control character.
+///
+/// # Errors
+/// A message quoting `text` (escaped and cut) and saying what is wrong with it.
+pub(super) fn image_reference(text: &str) -> Result<Reference, String> {
+    Reference::try_from(text).map_err(|e| {
+        format!(
+            "{} is not a valid image reference ({e})",
+            log_safe(text, LOG_NAME_CHARS)
+        )
+    })
 }

@@ -6,6 +6,7 @@
 
 mod analysis_time;
 mod bad_input;
+mod bounds;
 mod cli;
 mod concurrency;
 mod fixtures;

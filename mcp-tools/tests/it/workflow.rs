@@ -195,8 +195,16 @@ fn a_no_op_retag_is_refused_and_a_push_names_its_registry() {
         )
         .await
         .unwrap();
-        for step in ["analyze_repository", "generate_dockerfile", "build_image"] {
-            call(&f.tools, step, json!({"session_id": id, "repo_path": repo}))
+        call(
+            &f.tools,
+            "analyze_repository",
+            json!({"session_id": id, "repo_path": repo}),
+        )
+        .await
+        .unwrap();
+        // Only analyze_repository takes repo_path: another tool refuses it as unknown.
+        for step in ["generate_dockerfile", "build_image"] {
+            call(&f.tools, step, json!({"session_id": id}))
                 .await
                 .unwrap();
         }

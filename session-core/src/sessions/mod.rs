@@ -139,7 +139,8 @@ impl Sessions {
 
     /// Creates a new session, letting `init` fill in labels, stage or metadata first.
     ///
-    /// Errors: `AlreadyExists`, `CapacityExceeded`.
+    /// Errors: `AlreadyExists` (also at the cap: existence is checked before capacity),
+    /// `CapacityExceeded` when the id is new and the cap is reached.
     pub async fn create_with(
         &self,
         id: &SessionId,
@@ -150,7 +151,17 @@ impl Sessions {
         init(&mut session);
         session.id = id.clone();
         let _gate = self.inner.create_gate.lock().await;
-        self.check_capacity(now).await?;
+        match self.check_capacity(now).await {
+            // Existence before capacity: creating an id that is already stored fails as
+            // `AlreadyExists` at the cap too, so `get_or_create` and a continued workflow
+            // reach the existing session instead of failing `CapacityExceeded`.
+            Err(StoreError::CapacityExceeded { .. })
+                if self.inner.store.get(id).await?.is_some() =>
+            {
+                return Err(StoreError::AlreadyExists(id.clone()));
+            }
+            r => r?,
+        }
         let version = self.inner.store.insert(session.clone()).await?;
         bump(&self.inner.counters.commits, 1);
         Ok(Versioned {

@@ -105,6 +105,7 @@ macro_rules! session_store_conformance {
             lock_is_released_on_panic_and_cancellation,
             rejected_update_writes_nothing,
             max_sessions_ignores_expired_sessions,
+            existence_is_checked_before_capacity,
             max_sessions_holds_under_concurrent_creation,
             expired_session_reads_as_expired,
             session_ids_are_validated,

@@ -86,7 +86,9 @@ fn an_unreachable_cluster_is_a_clear_error() {
     assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
     assert!(err.to_string().contains("127.0.0.1:9"), "{err}");
     assert!(EtcdStore::new(Vec::<String>::new(), EtcdConfig::default()).is_err());
+    // https:// needs the CA bundle (--etcd-ca); other schemes are no endpoint.
     assert!(EtcdStore::new(["https://x:1"], EtcdConfig::default()).is_err());
+    assert!(EtcdStore::new(["x:1"], EtcdConfig::default()).is_err());
 }
 
 /// Three etcd members on loopback, started from the `etcd` on PATH, killed on drop.
@@ -299,7 +301,19 @@ fn a_write_under_a_lost_lock_is_refused_and_writes_nothing() {
         // The lock vanishes behind the holder's back (as when its lease expires).
         let key = base64::engine::general_purpose::STANDARD.encode(format!("{prefix}l/fenced"));
         let url = format!("{}/v3/kv/deleterange", endpoints().unwrap()[0]);
-        let resp = reqwest::Client::new()
+        // reqwest is built without a default TLS provider (the workspace's reqwest comment).
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .build()
+            .unwrap();
+        let resp = client
             .post(url)
             .json(&serde_json::json!({"key": key}))
             .send()

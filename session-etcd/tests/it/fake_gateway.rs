@@ -15,6 +15,13 @@ use session_etcd::{EtcdConfig, EtcdStore};
 fn fake_gateway(
     answer: impl Fn(&str) -> (u16, String) + Send + 'static,
 ) -> (String, Arc<AtomicUsize>) {
+    fake_gateway_seeing_tokens(move |path, _| answer(path))
+}
+
+/// As [`fake_gateway`], with the request's `Authorization` header given to `answer` too.
+fn fake_gateway_seeing_tokens(
+    answer: impl Fn(&str, Option<&str>) -> (u16, String) + Send + 'static,
+) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let requests = Arc::new(AtomicUsize::new(0));
@@ -27,6 +34,7 @@ fn fake_gateway(
             reader.read_line(&mut request_line).unwrap();
             let path = request_line.split(' ').nth(1).unwrap_or("").to_owned();
             let mut length = 0;
+            let mut token = None;
             loop {
                 let mut line = String::new();
                 reader.read_line(&mut line).unwrap();
@@ -37,12 +45,15 @@ fn fake_gateway(
                     if name.eq_ignore_ascii_case("content-length") {
                         length = value.trim().parse().unwrap();
                     }
+                    if name.eq_ignore_ascii_case("authorization") {
+                        token = Some(value.trim().to_owned());
+                    }
                 }
             }
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
             counter.fetch_add(1, Ordering::SeqCst);
-            let (status, body) = answer(&path);
+            let (status, body) = answer(&path, token.as_deref());
             let response = format!(
                 "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
@@ -145,4 +156,97 @@ fn a_refusal_with_a_transient_code_is_retried_until_the_deadline() {
         "{err}"
     );
     assert!(requests.load(Ordering::SeqCst) > 1);
+}
+
+#[test]
+fn a_lock_waiter_polls_when_the_watch_is_refused() {
+    // The lock is held for the first three txns; the gateway refuses every watch.
+    let txns = Arc::new(AtomicUsize::new(0));
+    let (seen_txns, watches) = (Arc::clone(&txns), Arc::new(AtomicUsize::new(0)));
+    let seen_watches = Arc::clone(&watches);
+    let (url, _) = fake_gateway(move |path| match path {
+        "/v3/lease/grant" => (
+            200,
+            r#"{"header":{"revision":"1"},"ID":"7","TTL":"10"}"#.into(),
+        ),
+        "/v3/watch" => {
+            seen_watches.fetch_add(1, Ordering::SeqCst);
+            (404, "Not Found".into())
+        }
+        _ => {
+            let n = seen_txns.fetch_add(1, Ordering::SeqCst);
+            let won = n >= 3;
+            (
+                200,
+                format!(
+                    r#"{{"header":{{"revision":"{}"}},"succeeded":{won}}}"#,
+                    10 + n
+                ),
+            )
+        }
+    });
+    let store = store(&url);
+    let locks = store.shared_locks().unwrap();
+    let id = SessionId::new("watched").unwrap();
+    let handle = rt()
+        .block_on(locks.acquire(&id, Duration::from_secs(2)))
+        .unwrap();
+    assert_eq!(handle.fence().token, 13);
+    assert_eq!(txns.load(Ordering::SeqCst), 4);
+    assert_eq!(
+        watches.load(Ordering::SeqCst),
+        3,
+        "one watch per held round"
+    );
+    std::mem::forget(handle); // its release would go to the fake after the runtime is gone
+}
+
+/// A member that answers with its own token, and refuses every other one as etcd does.
+fn member(name: &'static str, authentications: Arc<AtomicUsize>) -> String {
+    let (url, _) = fake_gateway_seeing_tokens(move |path, token| {
+        let refuse = |message: &str, code: u8, status: u16| {
+            (
+                status,
+                format!(r#"{{"error":"{message}","message":"{message}","code":{code}}}"#),
+            )
+        };
+        match (path, token) {
+            ("/v3/auth/authenticate", _) => {
+                authentications.fetch_add(1, Ordering::SeqCst);
+                (
+                    200,
+                    format!(r#"{{"header":{{"revision":"1"}},"token":"{name}.1"}}"#),
+                )
+            }
+            // The first member loses its leader: the client moves to the next member.
+            (_, Some(_)) if name == "a" => refuse("etcdserver: no leader", 14, 503),
+            (_, Some(t)) if t == format!("{name}.1") => {
+                (200, r#"{"header":{"revision":"1"},"count":"0"}"#.into())
+            }
+            (_, Some(_)) => refuse("etcdserver: invalid auth token", 16, 401),
+            (_, None) => refuse("etcdserver: user name is empty", 3, 400),
+        }
+    });
+    url
+}
+
+#[test]
+fn a_client_authenticates_again_at_the_member_it_moves_to() {
+    let (at_a, at_b) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let urls = [
+        member("a", Arc::clone(&at_a)),
+        member("b", Arc::clone(&at_b)),
+    ];
+    let config = EtcdConfig {
+        deadline: Duration::from_secs(2),
+        auth: Some(session_etcd::EtcdAuth {
+            user: "u".into(),
+            password: "p".into(),
+        }),
+        ..EtcdConfig::default()
+    };
+    let store = EtcdStore::new(urls, config).unwrap();
+    assert_eq!(rt().block_on(store.count()).unwrap(), 0);
+    assert_eq!(at_a.load(Ordering::SeqCst), 1);
+    assert_eq!(at_b.load(Ordering::SeqCst), 1, "b's own token was fetched");
 }

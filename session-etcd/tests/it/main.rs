@@ -10,6 +10,8 @@
 
 mod adapter;
 mod fake_gateway;
+mod handover;
+mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -4,6 +4,9 @@
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod adapter;
+mod damage;
+mod disk_full;
+mod tmpfs;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod adapter;
+mod disk_full;
+mod tmpfs;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -59,6 +59,8 @@ pub(crate) struct LoadArgs {
     /// etcd endpoints for `--backend etcd` (comma-separated); each run uses a fresh key prefix.
     #[arg(long, env = "ETCD_ENDPOINTS", value_delimiter = ',')]
     pub(crate) etcd_endpoints: Vec<String>,
+    #[command(flatten)]
+    pub(crate) etcd: crate::etcd_args::EtcdArgs,
     /// Store location (default: a temporary directory, removed afterwards).
     #[arg(long)]
     pub(crate) path: Option<PathBuf>,
@@ -125,7 +127,12 @@ async fn open(args: &LoadArgs, dir: &std::path::Path) -> anyhow::Result<Arc<dyn 
         Backend::Sled => store_open::Backend::Sled(dir.join("load.sled")),
         Backend::Redb => store_open::Backend::Redb(dir.join("load.redb")),
     };
-    Ok(store_open::open(&StoreSpec::new(backend)).await?)
+    let options = match args.backend {
+        Backend::Etcd => args.etcd.options()?,
+        _ => store_open::OpenOptions::default(),
+    };
+    let spec = StoreSpec { backend, options };
+    Ok(store_open::open(&spec).await?)
 }
 
 async fn load(args: &LoadArgs, dir: &std::path::Path) -> anyhow::Result<Report> {

@@ -70,6 +70,8 @@ pub(crate) struct MigrateArgs {
     /// The etcd key prefix of the sessions (source and target).
     #[arg(long, default_value = "container-kit/")]
     pub(crate) etcd_prefix: String,
+    #[command(flatten)]
+    pub(crate) etcd: crate::etcd_args::EtcdArgs,
     /// Write into a target that already holds sessions (overwriting same ids).
     #[arg(long)]
     pub(crate) force: bool,
@@ -155,7 +157,7 @@ pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<MigrationRepor
         dry_run: args.dry_run,
         ..Default::default()
     };
-    let records = read::read_source(&args.from, &args.etcd_prefix, &mut report).await?;
+    let records = read::read_source(&args.from, &args.etcd_prefix, &args.etcd, &mut report).await?;
     let now = chrono::Utc::now();
     let mut keep = Vec::with_capacity(records.len());
     for r in records {
@@ -171,7 +173,7 @@ pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<MigrationRepor
     if args.dry_run {
         return Ok(report);
     }
-    let target = open_target(&args.to, &args.etcd_prefix).await?;
+    let target = open_target(&args.to, &args.etcd_prefix, &args.etcd).await?;
     let existing = target.count().await?;
     if existing > 0 && !args.force {
         bail!(
@@ -217,6 +219,7 @@ fn same_path(a: &Endpoint, b: &Endpoint) -> bool {
 pub(super) async fn open_store(
     backend: &Backend,
     etcd_prefix: &str,
+    etcd: &crate::etcd_args::EtcdArgs,
 ) -> anyhow::Result<Arc<dyn SessionStore>> {
     let backend = match backend {
         Backend::Etcd { endpoints, .. } => Backend::Etcd {
@@ -225,12 +228,20 @@ pub(super) async fn open_store(
         },
         other => other.clone(),
     };
-    Ok(store_open::open(&StoreSpec::new(backend)).await?)
+    let options = match backend {
+        Backend::Etcd { .. } => etcd.options()?,
+        _ => store_open::OpenOptions::default(),
+    };
+    Ok(store_open::open(&StoreSpec { backend, options }).await?)
 }
 
-async fn open_target(to: &Endpoint, etcd_prefix: &str) -> anyhow::Result<Arc<dyn SessionStore>> {
+async fn open_target(
+    to: &Endpoint,
+    etcd_prefix: &str,
+    etcd: &crate::etcd_args::EtcdArgs,
+) -> anyhow::Result<Arc<dyn SessionStore>> {
     match to {
-        Endpoint::Store(backend) => open_store(backend, etcd_prefix).await,
+        Endpoint::Store(backend) => open_store(backend, etcd_prefix, etcd).await,
         Endpoint::Bolt(_) => bail!("bolt is an import format only"),
     }
 }
@@ -291,6 +302,7 @@ mod tests {
             from,
             to,
             etcd_prefix: "container-kit/".into(),
+            etcd: crate::etcd_args::EtcdArgs::default(),
             force: false,
             dry_run: false,
             skip_expired: false,
@@ -451,6 +463,48 @@ mod tests {
         );
         let mut from_etcd = args(etcd_at(urls), redb_at(dir.path().join("back.redb")));
         from_etcd.etcd_prefix = to_etcd.etcd_prefix.clone();
+        let report = rt.block_on(migrate(&from_etcd)).unwrap();
+        assert_eq!(
+            (report.source_records, report.verified, report.target_count),
+            (60, 60, 60)
+        );
+    }
+
+    #[test]
+    fn migrations_to_and_from_etcd_over_tls_with_auth_keep_every_record() {
+        let urls = match session_core::testkit::service_env(
+            "ETCD_AUTH_ENDPOINTS",
+            "run `bash .ci/etcd-tls.sh start DIR && source DIR/env`",
+        ) {
+            Ok(e) => e,
+            Err(why) => return eprintln!("skipped: {why}"),
+        };
+        let var = |n: &str| std::env::var(n).unwrap();
+        let etcd = crate::etcd_args::EtcdArgs {
+            etcd_ca: Some(var("ETCD_AUTH_CA").into()),
+            etcd_cert: Some(var("ETCD_AUTH_CERT").into()),
+            etcd_key: Some(var("ETCD_AUTH_KEY").into()),
+            etcd_user: Some(var("ETCD_AUTH_USER")),
+            etcd_password_file: Some(var("ETCD_AUTH_PASSWORD_FILE").into()),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let rt = rt();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        // The CI user's role covers test/ only.
+        let mut to_etcd = args(Endpoint::Bolt(BOLT.into()), etcd_at(urls.clone()));
+        to_etcd.etcd_prefix = format!("test/migrate-{nanos}/");
+        to_etcd.etcd = etcd.clone();
+        let report = rt.block_on(migrate(&to_etcd)).unwrap();
+        assert_eq!(
+            (report.copied, report.verified, report.target_count),
+            (60, 60, 60)
+        );
+        let mut from_etcd = args(etcd_at(urls), redb_at(dir.path().join("back.redb")));
+        from_etcd.etcd_prefix = to_etcd.etcd_prefix.clone();
+        from_etcd.etcd = etcd;
         let report = rt.block_on(migrate(&from_etcd)).unwrap();
         assert_eq!(
             (report.source_records, report.verified, report.target_count),

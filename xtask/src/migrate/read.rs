@@ -18,6 +18,7 @@ use crate::bolt::BoltFile;
 pub(super) async fn read_source(
     from: &Endpoint,
     etcd_prefix: &str,
+    etcd: &crate::etcd_args::EtcdArgs,
     report: &mut MigrationReport,
 ) -> anyhow::Result<Vec<Record>> {
     let raw: Vec<(String, Vec<u8>)> = match from {
@@ -25,7 +26,7 @@ pub(super) async fn read_source(
         Endpoint::Store(Backend::Sled(p)) => read_sled(p)?,
         // Through the port: etcd (and any other live store) is read with scans.
         Endpoint::Store(other) => {
-            read_store(open_store(other, etcd_prefix).await?.as_ref()).await?
+            read_store(open_store(other, etcd_prefix, etcd).await?.as_ref()).await?
         }
         Endpoint::Bolt(p) => return read_bolt(p, report),
     };

@@ -23,8 +23,9 @@ pub use self::scan::{
     scan_filters_by_status_label_and_prefix, scan_pages_are_stable_while_inserts_run,
 };
 pub use self::service::{
-    expired_session_reads_as_expired, max_sessions_ignores_expired_sessions,
-    rejected_update_writes_nothing, session_ids_are_validated,
+    existence_is_checked_before_capacity, expired_session_reads_as_expired,
+    max_sessions_ignores_expired_sessions, rejected_update_writes_nothing,
+    session_ids_are_validated,
 };
 pub use self::writes::{
     apply_checks_writes_in_order, apply_is_all_or_nothing, count_counts_every_session,

@@ -66,6 +66,33 @@ pub async fn max_sessions_ignores_expired_sessions(t: TestStore) {
     assert_eq!(t.store.count().await.unwrap(), 3);
 }
 
+/// At the cap, creating an id that is already stored fails `AlreadyExists`, not
+/// `CapacityExceeded` (existence is checked first), so `get_or_create` and a continued
+/// workflow reach the existing session; a new id is still refused.
+pub async fn existence_is_checked_before_capacity(t: TestStore) {
+    let config = SessionsConfig {
+        max_sessions: Some(2),
+        ..Default::default()
+    };
+    let (sessions, _clock) = sessions_at(&t.store, config);
+    let first = sessions.create(&id("c1")).await.unwrap();
+    sessions.create(&id("c2")).await.unwrap();
+    let err = sessions.create(&id("c1")).await.unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");
+    let err = sessions
+        .create_with(&id("c2"), |s| s.stage = "other".into())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");
+    assert_eq!(sessions.get_or_create(&id("c1")).await.unwrap(), first);
+    let err = sessions.create(&id("c3")).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::CapacityExceeded { max: 2 }),
+        "{err:?}"
+    );
+    assert_eq!(t.store.count().await.unwrap(), 2);
+}
+
 pub async fn expired_session_reads_as_expired(t: TestStore) {
     let config = SessionsConfig {
         ttl: Duration::from_secs(60),
