@@ -139,13 +139,7 @@ impl Metrics {
     /// Installs the process-wide recorder (once per process), with each of the tools'
     /// histograms given its buckets, and registers every series the tools can record.
     pub(crate) fn install(tools: Toolbox) -> anyhow::Result<Metrics> {
-        let mut builder = PrometheusBuilder::new();
-        for (name, buckets) in telemetry::HISTOGRAMS {
-            builder = builder
-                .set_buckets_for_metric(Matcher::Full((*name).to_owned()), buckets)
-                .with_context(|| format!("the buckets of {name}"))?;
-        }
-        let handle = builder
+        let handle = builder()?
             .install_recorder()
             .context("installing the metrics recorder")?;
         describe();
@@ -211,6 +205,27 @@ impl Metrics {
             }
         }
     }
+}
+
+/// Bucket bounds for a histogram recorded without its own (one a backend records through the
+/// facade, say): without any the exporter would render it as a summary. Powers of ten below 1
+/// (durations in seconds), powers of two above (counts, such as a batch's writes).
+const FALLBACK_BUCKETS: &[f64] = &[
+    0.0001, 0.001, 0.01, 0.1, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+];
+
+/// The exporter's configuration: each of the tools' histograms with its buckets, any other
+/// histogram with [`FALLBACK_BUCKETS`], so every histogram renders as one.
+fn builder() -> anyhow::Result<PrometheusBuilder> {
+    let mut builder = PrometheusBuilder::new()
+        .set_buckets(FALLBACK_BUCKETS)
+        .context("the fallback buckets")?;
+    for (name, buckets) in telemetry::HISTOGRAMS {
+        builder = builder
+            .set_buckets_for_metric(Matcher::Full((*name).to_owned()), buckets)
+            .with_context(|| format!("the buckets of {name}"))?;
+    }
+    Ok(builder)
 }
 
 /// The upkeep task, aborted when dropped.
@@ -315,6 +330,49 @@ fn labels(mut s: &str) -> Option<BTreeMap<String, String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every histogram renders as a Prometheus histogram, with its own buckets or the
+    /// fallback ones — never as a summary.
+    #[test]
+    fn every_histogram_renders_with_buckets_never_as_a_summary() {
+        let recorder = builder().unwrap().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            metrics::histogram!(telemetry::STEP_DURATION, telemetry::TOOL_LABEL => "build_image")
+                .record(0.2);
+            metrics::histogram!("some_backend_batch_writes").record(3.0);
+        });
+        let text = handle.render();
+        assert!(
+            !text.contains("summary") && !text.contains("quantile"),
+            "{text}"
+        );
+        let step = format!(
+            "{}_bucket{{tool=\"build_image\",le=",
+            telemetry::STEP_DURATION
+        );
+        let bounds: Vec<f64> = samples(&text)
+            .iter()
+            .filter(|s| s.name == format!("{}_bucket", telemetry::STEP_DURATION))
+            .filter_map(|s| s.labels["le"].parse().ok())
+            .filter(|le: &f64| le.is_finite())
+            .collect();
+        assert_eq!(bounds, telemetry::STEP_BUCKETS, "{text}");
+        assert!(text.contains(&format!("{step}\"0.5\"}} 1")), "{text}");
+        assert!(text.contains(&format!("{step}\"0.1\"}} 0")), "{text}");
+        assert!(
+            text.contains("some_backend_batch_writes_bucket{le=\"4\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("some_backend_batch_writes_bucket{le=\"2\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE some_backend_batch_writes histogram"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn samples_read_names_labels_and_values_back() {

@@ -2,12 +2,14 @@
 //! (`conn.rs`: header-read and idle timeouts, graceful shutdown), loopback by default,
 //! rmcp's Host and Origin checks, an optional bearer token (`auth.rs`), and capped,
 //! expiring MCP sessions whose dropped calls are cancelled (`sessions.rs`). `options.rs`
-//! resolves the flags and refuses a public address without a token. `GET /metrics` serves
-//! the process's metrics in the Prometheus text format, behind the same token.
+//! resolves the flags and refuses a public address without a token. `GET /metrics`
+//! (`scrape.rs`) serves the process's metrics in the Prometheus text format, behind the same
+//! token and Host check.
 
 mod auth;
 mod conn;
 mod options;
+mod scrape;
 mod sessions;
 
 use std::sync::Arc;
@@ -37,6 +39,7 @@ pub(crate) async fn serve(
         config = config.with_allowed_hosts(hosts);
     }
     let cancel = config.cancellation_token.clone();
+    let allowed_hosts = config.allowed_hosts.clone();
     let manager = Arc::new(sessions::CappedSessions::new(sessions::Limits::new(
         options.max_sessions,
         options.max_sessions_per_client,
@@ -55,21 +58,7 @@ pub(crate) async fn serve(
             ));
     // Beside the MCP routes, outside the session admission (a scrape opens no MCP session),
     // inside the token check below.
-    router = router.route(
-        "/metrics",
-        axum::routing::get(move || {
-            let metrics = Arc::clone(&metrics);
-            async move {
-                (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        crate::metrics::CONTENT_TYPE,
-                    )],
-                    metrics.render().await,
-                )
-            }
-        }),
-    );
+    router = router.route("/metrics", scrape::route(metrics, allowed_hosts));
     // Added last, so it runs first: no session is counted for a client without the token.
     if let Some(token) = &options.auth_token {
         let expected: Arc<str> = Arc::from(token.as_str());

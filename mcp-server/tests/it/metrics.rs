@@ -1,8 +1,8 @@
 //! Metrics an operator can scrape (issue 14, part 4): `GET /metrics` on the HTTP transport
-//! behind the bearer token, Prometheus histograms (`_bucket{le=…}`, `_sum`, `_count`) of
-//! the step lock wait, the session update and the step duration per tool after a few dry-run
-//! steps over HTTP, and `sessions stats` printing the same names for its own process beside
-//! the store's figures.
+//! behind the bearer token and the same Host check as `/mcp`, Prometheus histograms
+//! (`_bucket{le=…}`, `_sum`, `_count`) of the step lock wait, the session update and the step
+//! duration per tool after a few dry-run steps over HTTP, and `sessions stats` printing the
+//! same names for its own process beside the store's figures.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -19,7 +19,11 @@ const HISTOGRAMS: [&str; 3] = [
 ];
 
 fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut text = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    get_from(addr, "127.0.0.1", path, headers)
+}
+
+fn get_from(addr: SocketAddr, host: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut text = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for (k, v) in headers {
         text.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -151,6 +155,10 @@ fn metrics_after_dry_run_steps_over_http_show_histograms_per_tool_behind_the_tok
         assert_eq!(refused.status, 401, "{refused:?}");
         assert!(!refused.body.contains("container_kit_"), "{refused:?}");
     }
+    // The same Host check as /mcp: a name rebound to loopback does not read them.
+    let rebound = get_from(server.addr, "evil.example", "/metrics", &auth);
+    assert_eq!(rebound.status, 403, "{rebound:?}");
+    assert!(!rebound.body.contains("container_kit_"), "{rebound:?}");
 }
 
 #[test]
