@@ -374,6 +374,33 @@ mod tests {
         );
     }
 
+    /// Every counter of `server_status`'s stats has its documented metric name (a field added
+    /// later would only get the fallback gauge: name it here and in the README).
+    #[test]
+    fn every_sessions_stats_field_has_a_metric_name() {
+        let Ok(Value::Object(fields)) =
+            serde_json::to_value(session_core::SessionsStats::default())
+        else {
+            panic!("SessionsStats is not an object");
+        };
+        for field in fields.keys() {
+            assert!(
+                STATS.iter().any(|(f, ..)| f == field),
+                "SessionsStats field {field} has no metric name in STATS"
+            );
+        }
+        for (field, name, kind, _) in STATS {
+            assert!(
+                fields.contains_key(*field),
+                "STATS names a field {field} that is gone"
+            );
+            assert!(
+                matches!(kind, Kind::Counter) == name.ends_with("_total"),
+                "{name}: counters end in _total, gauges do not"
+            );
+        }
+    }
+
     #[test]
     fn samples_read_names_labels_and_values_back() {
         let text = "# HELP x help\n# TYPE x histogram\n\
