@@ -222,6 +222,15 @@ pub(crate) enum SessionsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print metrics in the Prometheus text format (or --json): the store's figures (read
+    /// from the store, the same for every process sharing it) and this command's own
+    /// process's counters and histograms — not a running server's, which are at its HTTP
+    /// transport's /metrics.
+    Stats {
+        /// Print a JSON object (scope, store figures, every sample) instead of the text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Moves global options written after `tool <name>` (where the tool's own `--flags` follow)

@@ -7,6 +7,7 @@ mod config;
 mod handler;
 mod http;
 mod logging;
+mod metrics;
 mod run;
 mod serve;
 mod services;

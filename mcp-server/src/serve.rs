@@ -10,6 +10,7 @@ use rmcp::ServiceExt;
 use crate::cli::{ServeArgs, Transport};
 use crate::config::Config;
 use crate::handler::Handler;
+use crate::metrics::Metrics;
 use crate::services::{close, services};
 use crate::signal::ShutdownSignal;
 
@@ -48,7 +49,9 @@ pub(crate) async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<Exi
             tracing::info!(?reason, "stdio session ended");
         }
         Some(options) => {
-            crate::http::serve(handler, options, signal.recv()).await?;
+            let metrics = std::sync::Arc::new(Metrics::install(services.tools.clone())?);
+            let _upkeep = metrics.spawn_upkeep();
+            crate::http::serve(handler, metrics, options, signal.recv()).await?;
         }
     }
     drop(maintenance);

@@ -1,6 +1,6 @@
-//! `container-kit-mcp sessions list|show|delete|purge|check|repair`: an operator's view of
-//! the store. `list` and `show` open it read-only (a redb file is not modified at all);
-//! `check` runs redb's integrity check on a copy; `repair` keeps a backup first.
+//! `container-kit-mcp sessions list|show|delete|purge|check|repair|stats`: an operator's view
+//! of the store. `list`, `show` and `stats` open it read-only (a redb file is not modified at
+//! all); `check` runs redb's integrity check on a copy; `repair` keeps a backup first.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -23,7 +23,7 @@ pub(crate) async fn run(config: Config, cmd: SessionsCommand) -> anyhow::Result<
     }
     let read_only = matches!(
         cmd,
-        SessionsCommand::List { .. } | SessionsCommand::Show { .. }
+        SessionsCommand::List { .. } | SessionsCommand::Show { .. } | SessionsCommand::Stats { .. }
     );
     let services =
         crate::services::services_with(&config, Duration::from_secs(60), read_only).await?;
@@ -126,6 +126,7 @@ async fn command(
                 out(&format!("purged {purged} expired sessions"));
             }
         }
+        SessionsCommand::Stats { json } => stats(services, json).await?,
         SessionsCommand::Check { .. } | SessionsCommand::Repair { .. } => {
             anyhow::bail!("check and repair do not open the store as a service")
         }
@@ -214,6 +215,63 @@ async fn repair(config: &Config, as_json: bool) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `sessions stats` says about where its figures come from.
+const SCOPE_STORE: &str =
+    "container_kit_store_* figures are read from the store: the same for every process sharing it";
+const SCOPE_PROCESS: &str = "every other figure is this sessions-stats process's own (it ran no tool, so its counters and histograms are zero), not a running server's: scrape GET /metrics on the server's HTTP transport for those";
+
+/// `sessions stats`: the store's figures and this process's metrics, in the Prometheus text
+/// format with the scope in comments, or as JSON.
+async fn stats(services: &crate::services::Services, json: bool) -> anyhow::Result<()> {
+    let tools = &services.tools;
+    let metrics = crate::metrics::Metrics::install(tools.clone())?;
+    let mut summary = crate::metrics::StoreSummary {
+        sessions: services.store.count().await?,
+        ..Default::default()
+    };
+    let mut cursor = None;
+    loop {
+        let page = tools
+            .list_sessions(ListSessionsParams {
+                cursor: cursor.take(),
+                limit: Some(1000),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        for s in &page.sessions {
+            summary.expired += u64::from(s.expired);
+            if let Some(w) = s.workflow_status {
+                *summary.workflows.entry(w.as_str().to_owned()).or_default() += 1;
+            }
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    metrics.record_store(&summary);
+    let text = metrics.render().await;
+    let pid = std::process::id();
+    let backend = services.store.backend_name();
+    if json {
+        out(&serde_json::to_string_pretty(&json!({
+            "scope": {"store": SCOPE_STORE, "process": SCOPE_PROCESS},
+            "pid": pid,
+            "backend": backend,
+            "store": summary,
+            "process": tools.sessions().stats(),
+            "samples": crate::metrics::samples(&text),
+        }))?);
+    } else {
+        out(&format!(
+            "# container-kit-mcp sessions stats (pid {pid}, store {backend})\n# {SCOPE_STORE}\n# {SCOPE_PROCESS}"
+        ));
+        out(text.trim_end());
+    }
+    Ok(())
 }
 
 #[allow(clippy::print_stdout)] // the operator command's output channel

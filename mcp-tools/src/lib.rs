@@ -24,6 +24,9 @@ mod registry;
 mod results;
 mod state;
 mod steps;
+/// The metric names, labels and buckets the tools record (public: an exporter configures
+/// its buckets from them).
+pub mod telemetry;
 mod toolbox;
 mod toolchain;
 mod workflow;

@@ -48,6 +48,44 @@ pub struct StartWorkflowResult {
     pub progress_percent: f64,
     /// True when this call created the session; false when it continued an existing one.
     pub created: bool,
+    /// The step run last (empty before the first; the Go server's field).
+    pub current_step: String,
+    /// The Go server's field names, for prompts and scripts written for container-kit.
+    #[serde(flatten)]
+    pub go: GoWorkflowFields,
+}
+
+/// One step's state under the Go server's names (`step_statuses` in `workflow_status` and
+/// `start_workflow`).
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct GoStepStatus {
+    /// The step (and the tool that runs it).
+    pub step: Step,
+    /// Where the step stands: `completed`, `failed`, `skipped` or `pending`.
+    pub status: StepState,
+}
+
+/// The Go server's workflow fields that `workflow_status` and `start_workflow` answer with
+/// beside their own (`session_id`, `repo_path`, `current_step` and `next_step` are shared).
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct GoWorkflowFields {
+    /// Always true in a result (a failure is a tool error instead).
+    pub success: bool,
+    /// The workflow's overall status (the same value as `status`).
+    pub current_status: WorkflowStatus,
+    /// Steps completed, each once, in completion order.
+    pub completed_steps: Vec<String>,
+    /// Steps whose last run failed.
+    pub failed_steps: Vec<String>,
+    /// Every step in workflow order with its state (the same as `steps`, as `{step, status}`).
+    pub step_statuses: Vec<GoStepStatus>,
+    /// How many steps the workflow has (10).
+    pub total_steps: u32,
+    /// Share of the steps completed or skipped, 0-100, as a whole number (`progress_percent`
+    /// rounded).
+    pub progress_percentage: u32,
+    /// When this answer was made, RFC 3339.
+    pub timestamp: String,
 }
 
 /// One step's state in `workflow_status`.
@@ -82,6 +120,9 @@ pub struct WorkflowStatusResult {
     pub artifacts: Vec<String>,
     /// The session record's version: it grows by one with every write.
     pub version: u64,
+    /// The Go server's field names, for prompts and scripts written for container-kit.
+    #[serde(flatten)]
+    pub go: GoWorkflowFields,
 }
 
 /// A tool's description in `list_tools`.

@@ -7,7 +7,8 @@ use crate::error::ToolError;
 use crate::params::{NoParams, SessionParams, StartWorkflowParams};
 use crate::registry::{self, Tool, TOOLS};
 use crate::results::{
-    ListToolsResult, StartWorkflowResult, StepStatus, ToolInfo, WorkflowStatusResult,
+    GoStepStatus, GoWorkflowFields, ListToolsResult, StartWorkflowResult, StepStatus, ToolInfo,
+    WorkflowStatusResult,
 };
 use crate::state::{StateError, Step, WorkflowState};
 use crate::toolbox::{CallContext, Toolbox};
@@ -136,6 +137,7 @@ impl Toolbox {
             Err(StoreError::AlreadyExists(_)) => false,
             Err(e) => return Err(e.into()),
         };
+        let updating = std::time::Instant::now();
         let (_, mut state) = self
             .sessions()
             .try_update(&id, |s| {
@@ -162,6 +164,7 @@ impl Toolbox {
                 Ok(st)
             })
             .await?;
+        crate::telemetry::updated(StartWorkflow::NAME, updating.elapsed());
         let mut steps_run = Vec::new();
         if p.run.unwrap_or(false) {
             let total = Step::ALL.len() as f64;
@@ -197,6 +200,8 @@ impl Toolbox {
             steps_run,
             progress_percent: state.progress_percent(),
             created,
+            current_step: state.current_step.clone(),
+            go: self.go_fields(&state),
         })
     }
 
@@ -231,7 +236,28 @@ impl Toolbox {
             error: st.error.clone(),
             artifacts: st.artifacts.keys().cloned().collect(),
             version: cur.version.get(),
+            go: self.go_fields(&st),
         })
+    }
+
+    /// The Go server's fields of a workflow state, stamped with this server's clock.
+    fn go_fields(&self, st: &WorkflowState) -> GoWorkflowFields {
+        GoWorkflowFields {
+            success: true,
+            current_status: st.status,
+            completed_steps: st.completed_steps.clone(),
+            failed_steps: st.failed_steps.clone(),
+            step_statuses: Step::ALL
+                .iter()
+                .map(|s| GoStepStatus {
+                    step: *s,
+                    status: st.step_state(*s),
+                })
+                .collect(),
+            total_steps: Step::ALL.len() as u32,
+            progress_percentage: st.progress_percent().round() as u32,
+            timestamp: self.sessions().now().to_rfc3339(),
+        }
     }
 }
 

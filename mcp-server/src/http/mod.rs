@@ -2,11 +2,14 @@
 //! (`conn.rs`: header-read and idle timeouts, graceful shutdown), loopback by default,
 //! rmcp's Host and Origin checks, an optional bearer token (`auth.rs`), and capped,
 //! expiring MCP sessions whose dropped calls are cancelled (`sessions.rs`). `options.rs`
-//! resolves the flags and refuses a public address without a token.
+//! resolves the flags and refuses a public address without a token. `GET /metrics`
+//! (`scrape.rs`) serves the process's metrics in the Prometheus text format, behind the same
+//! token and Host check.
 
 mod auth;
 mod conn;
 mod options;
+mod scrape;
 mod sessions;
 
 use std::sync::Arc;
@@ -17,10 +20,13 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 pub(crate) use options::HttpOptions;
 
 use crate::handler::Handler;
+use crate::metrics::Metrics;
 
-/// Serves MCP at `http://{listen}/mcp` until `shutdown` resolves.
+/// Serves MCP at `http://{listen}/mcp`, and `metrics` at `/metrics`, until `shutdown`
+/// resolves.
 pub(crate) async fn serve(
     handler: Handler,
+    metrics: Arc<Metrics>,
     options: HttpOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -33,6 +39,7 @@ pub(crate) async fn serve(
         config = config.with_allowed_hosts(hosts);
     }
     let cancel = config.cancellation_token.clone();
+    let allowed_hosts = config.allowed_hosts.clone();
     let manager = Arc::new(sessions::CappedSessions::new(sessions::Limits::new(
         options.max_sessions,
         options.max_sessions_per_client,
@@ -49,6 +56,9 @@ pub(crate) async fn serve(
                     sessions::admit(Arc::clone(&admit), req, next)
                 },
             ));
+    // Beside the MCP routes, outside the session admission (a scrape opens no MCP session),
+    // inside the token check below.
+    router = router.route("/metrics", scrape::route(metrics, allowed_hosts));
     // Added last, so it runs first: no session is counted for a client without the token.
     if let Some(token) = &options.auth_token {
         let expected: Arc<str> = Arc::from(token.as_str());
@@ -64,6 +74,7 @@ pub(crate) async fn serve(
     let local = listener.local_addr()?;
     // The bound address goes to stderr so a test or a script can find an ephemeral port.
     eprintln!("container-kit-mcp: listening on http://{local}/mcp");
+    eprintln!("container-kit-mcp: metrics on http://{local}/metrics");
     tracing::info!(
         %local,
         header_timeout = ?options.header_timeout,

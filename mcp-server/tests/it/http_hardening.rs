@@ -16,9 +16,9 @@ const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"p
 const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
 
 /// A running `serve --transport http`, killed when dropped.
-struct Server {
+pub(super) struct Server {
     child: Child,
-    addr: SocketAddr,
+    pub(super) addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
 }
 
@@ -39,7 +39,7 @@ impl Server {
 
 /// Starts the server with `args` after `serve --transport http`; `--listen` defaults to an
 /// ephemeral loopback port.
-fn start(args: &[&str], env: &[(&str, &str)]) -> Server {
+pub(super) fn start(args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut cmd = Command::new(BIN);
     cmd.args(["serve", "--transport", "http"]);
     if !args.contains(&"--listen") {
@@ -97,14 +97,14 @@ fn start(args: &[&str], env: &[(&str, &str)]) -> Server {
 
 /// One HTTP response, its chunked body decoded.
 #[derive(Debug)]
-struct Reply {
-    status: u16,
+pub(super) struct Reply {
+    pub(super) status: u16,
     headers: Vec<(String, String)>,
-    body: String,
+    pub(super) body: String,
 }
 
 impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(super) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -124,7 +124,7 @@ fn request_text(method: &str, headers: &[(&str, &str)], body: &str) -> String {
     text
 }
 
-fn parse(raw: &[u8]) -> Reply {
+pub(super) fn parse(raw: &[u8]) -> Reply {
     let text = String::from_utf8_lossy(raw);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
@@ -180,7 +180,7 @@ fn send(addr: SocketAddr, method: &str, headers: &[(&str, &str)], body: &str) ->
 }
 
 /// `initialize` then `notifications/initialized`: the MCP session id.
-fn open_session(addr: SocketAddr, extra: &[(&str, &str)]) -> Result<String, Reply> {
+pub(super) fn open_session(addr: SocketAddr, extra: &[(&str, &str)]) -> Result<String, Reply> {
     let init = send(addr, "POST", extra, INIT);
     let Some(id) = init.header("mcp-session-id").map(str::to_owned) else {
         return Err(init);
@@ -197,7 +197,7 @@ fn call(addr: SocketAddr, session: &str, id: u64, tool: &str, args: &str) -> Rep
     call_with(addr, &[], session, id, tool, args)
 }
 
-fn call_with(
+pub(super) fn call_with(
     addr: SocketAddr,
     extra: &[(&str, &str)],
     session: &str,

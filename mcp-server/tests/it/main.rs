@@ -14,6 +14,8 @@ use std::process::{Command, Stdio};
 mod http_hardening;
 // Bounded input over MCP and tool mode, log injection (issue 18).
 mod bounds;
+// Metrics at /metrics and in sessions stats (issue 14).
+mod metrics;
 
 const BIN: &str = env!("CARGO_BIN_EXE_container-kit-mcp");
 

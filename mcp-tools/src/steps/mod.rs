@@ -34,6 +34,7 @@ use crate::params::{
 use crate::registry::Tool;
 use crate::results::StepResult;
 use crate::state::{StateError, Step, WorkflowState};
+use crate::telemetry;
 use crate::toolbox::{CallContext, RepoPath, Toolbox};
 use crate::workflow::{StartWorkflow, WorkflowStatusTool};
 
@@ -200,6 +201,8 @@ where
         other => other.into(),
     })?;
     let lock_wait_ms = guard.waited().as_secs_f64() * 1e3;
+    telemetry::lock_waited(step.name(), guard.waited());
+    let locked = std::time::Instant::now();
     let current = guard.get().await?;
     let mut state = WorkflowState::from_session(&current.value)?.ok_or_else(|| {
         ToolError::from(StoreError::NotFound(id.clone())).with_next(StartWorkflow::NAME)
@@ -239,6 +242,7 @@ where
         .then(|| serde_json::to_value(LastFix { step, fix }))
         .transpose()
         .map_err(|e| ToolError::internal(format!("cannot encode the repair context: {e}")))?;
+    let updating = std::time::Instant::now();
     let (after, state) = guard
         .try_update(|s| {
             let mut st = WorkflowState::from_session(s)?
@@ -266,7 +270,9 @@ where
             Ok::<_, StateError>(st)
         })
         .await?;
+    telemetry::updated(step.name(), updating.elapsed());
     drop(guard);
+    telemetry::step_ran(step.name(), locked.elapsed());
     ctx.progress(1.0, 1.0, format!("{}: done", step.name()))
         .await;
     tracing::info!(

@@ -11,6 +11,8 @@ mod cli;
 mod concurrency;
 mod fixtures;
 mod go_state;
+// The Go server's field names in workflow results (issue #14).
+mod go_fields;
 mod lint;
 mod registry;
 mod workflow;
