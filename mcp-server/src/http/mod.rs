@@ -2,11 +2,13 @@
 //! (`conn.rs`: header-read and idle timeouts, graceful shutdown), loopback by default,
 //! rmcp's Host and Origin checks, an optional bearer token (`auth.rs`), and capped,
 //! expiring MCP sessions whose dropped calls are cancelled (`sessions.rs`). `options.rs`
-//! resolves the flags and refuses a public address without a token.
+//! resolves the flags and refuses a public address without a token. With `--store etcd`
+//! legacy MCP sessions are shared by every replica (`session_store.rs`).
 
 mod auth;
 mod conn;
 mod options;
+mod session_store;
 mod sessions;
 
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use anyhow::Context;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
 pub(crate) use options::HttpOptions;
+pub(crate) use session_store::SharedSessions;
 
 use crate::handler::Handler;
 
@@ -32,12 +35,18 @@ pub(crate) async fn serve(
         hosts.extend(options.allowed_hosts.iter().cloned());
         config = config.with_allowed_hosts(hosts);
     }
+    if let Some(shared) = &options.shared_sessions {
+        config.session_store = Some(Arc::clone(shared) as _);
+    }
     let cancel = config.cancellation_token.clone();
-    let manager = Arc::new(sessions::CappedSessions::new(sessions::Limits::new(
-        options.max_sessions,
-        options.max_sessions_per_client,
-        options.session_idle,
-    )));
+    let manager = Arc::new(sessions::CappedSessions::new(
+        sessions::Limits::new(
+            options.max_sessions,
+            options.max_sessions_per_client,
+            options.session_idle,
+        ),
+        options.shared_sessions.clone(),
+    ));
     let service =
         StreamableHttpService::new(move || Ok(handler.clone()), Arc::clone(&manager), config);
     let admit = Arc::clone(&manager);
