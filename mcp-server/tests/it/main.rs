@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 mod http_hardening;
+mod replicas;
 
 const BIN: &str = env!("CARGO_BIN_EXE_container-kit-mcp");
 
