@@ -47,10 +47,55 @@ impl Drop for Replica {
     }
 }
 
+/// The etcd the replicas share: its endpoints, the flags to reach it (TLS, auth), and the
+/// key prefix a test may use there.
+#[derive(Clone)]
+struct Etcd {
+    endpoints: String,
+    flags: Vec<String>,
+    prefix: &'static str,
+}
+
+impl Etcd {
+    /// The plain etcd of `ETCD_ENDPOINTS`.
+    fn plain() -> Result<Etcd, String> {
+        let endpoints = session_core::testkit::service_env("ETCD_ENDPOINTS", "start etcd")?;
+        Ok(Etcd {
+            endpoints,
+            flags: Vec::new(),
+            prefix: "replicas",
+        })
+    }
+
+    /// The TLS etcd with auth of `.ci/etcd-tls.sh`, whose user may use `test/` only.
+    fn tls_with_auth() -> Result<Etcd, String> {
+        let endpoints = session_core::testkit::service_env(
+            "ETCD_AUTH_ENDPOINTS",
+            "run `bash .ci/etcd-tls.sh start DIR && source DIR/env`",
+        )?;
+        let var = |n: &str| std::env::var(n).unwrap_or_else(|_| panic!("{n} is not set"));
+        let flags = [
+            ("--etcd-ca", "ETCD_AUTH_CA"),
+            ("--etcd-cert", "ETCD_AUTH_CERT"),
+            ("--etcd-key", "ETCD_AUTH_KEY"),
+            ("--etcd-user", "ETCD_AUTH_USER"),
+            ("--etcd-password-file", "ETCD_AUTH_PASSWORD_FILE"),
+        ]
+        .into_iter()
+        .flat_map(|(flag, env)| [flag.to_owned(), var(env)])
+        .collect();
+        Ok(Etcd {
+            endpoints,
+            flags,
+            prefix: "test/replicas",
+        })
+    }
+}
+
 /// Three replicas (or `n`) on one etcd prefix, and what a test needs to check the store.
 struct Cluster {
     replicas: Vec<Replica>,
-    endpoints: String,
+    etcd: Etcd,
     prefix: String,
     workspace: PathBuf,
     repo: PathBuf,
@@ -58,17 +103,22 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn start(endpoints: &str, n: usize, extra: &[&str]) -> Cluster {
+    fn start(etcd: &Etcd, n: usize, extra: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let repo = scratch_repo(dir.path());
-        let prefix = format!("replicas-{}-{}/", std::process::id(), chrono_free_nanos());
+        let prefix = format!(
+            "{}-{}-{}/",
+            etcd.prefix,
+            std::process::id(),
+            chrono_free_nanos()
+        );
         let workspace = dir.path().to_path_buf();
         let replicas = (0..n)
-            .map(|_| start_replica(endpoints, &prefix, &workspace, extra))
+            .map(|_| start_replica(etcd, &prefix, &workspace, extra))
             .collect();
         Cluster {
             replicas,
-            endpoints: endpoints.to_owned(),
+            etcd: etcd.clone(),
             prefix,
             workspace,
             repo,
@@ -85,7 +135,8 @@ impl Cluster {
         let out = Command::new(BIN)
             .args(["tool", "get_session", "--session-id", session])
             .args(["--store", "etcd"])
-            .env("MCP_ETCD_ENDPOINTS", &self.endpoints)
+            .args(&self.etcd.flags)
+            .env("MCP_ETCD_ENDPOINTS", &self.etcd.endpoints)
             .env("MCP_ETCD_PREFIX", &self.prefix)
             .env("MCP_WORKSPACE_DIR", &self.workspace)
             .output()
@@ -100,12 +151,13 @@ impl Cluster {
     }
 }
 
-fn start_replica(endpoints: &str, prefix: &str, workspace: &Path, extra: &[&str]) -> Replica {
+fn start_replica(etcd: &Etcd, prefix: &str, workspace: &Path, extra: &[&str]) -> Replica {
     let mut child = Command::new(BIN)
         .args(["serve", "--transport", "http", "--listen", "127.0.0.1:0"])
         .args(["--store", "etcd", "--dry-run"])
+        .args(&etcd.flags)
         .args(extra)
-        .env("MCP_ETCD_ENDPOINTS", endpoints)
+        .env("MCP_ETCD_ENDPOINTS", &etcd.endpoints)
         .env("MCP_ETCD_PREFIX", prefix)
         .env("MCP_WORKSPACE_DIR", workspace)
         .env_remove("MCP_AUTH_TOKEN")
@@ -341,12 +393,12 @@ fn check_complete(cluster: &Cluster, session: &str, runs: u64) {
     assert_eq!(state["completed_steps"], json!(STEPS), "{session}: {state}");
 }
 
-fn round_robin(version: &str) {
-    let endpoints = match session_core::testkit::service_env("ETCD_ENDPOINTS", "start etcd") {
+fn round_robin(etcd: Result<Etcd, String>, version: &str) {
+    let etcd = match etcd {
         Ok(e) => e,
         Err(why) => return eprintln!("skipped: {why}"),
     };
-    let cluster = Arc::new(Cluster::start(&endpoints, 3, &[]));
+    let cluster = Arc::new(Cluster::start(&etcd, 3, &[]));
     let started = Instant::now();
     let threads: Vec<_> = (0..20)
         .map(|n| {
@@ -383,31 +435,37 @@ fn round_robin(version: &str) {
     let shared = started.elapsed();
     check_complete(&cluster, "shared", 20);
     eprintln!(
-        "round robin over 3 replicas, protocol {version}: 20 workflows x 11 calls in {twenty:?} \
+        "round robin over 3 replicas on {}, protocol {version}: 20 workflows x 11 calls in {twenty:?} \
          (220 calls, {progress} progress notifications, 200 steps recorded); 10 steps at once \
-         on one session in {shared:?} (20 step runs recorded)"
+         on one session in {shared:?} (20 step runs recorded)",
+        etcd.endpoints
     );
 }
 
 #[test]
 fn a_legacy_client_spread_over_three_replicas_loses_no_step() {
-    round_robin(LEGACY);
+    round_robin(Etcd::plain(), LEGACY);
 }
 
 #[test]
 fn a_2026_07_28_client_spread_over_three_replicas_loses_no_step() {
-    round_robin(STATELESS);
+    round_robin(Etcd::plain(), STATELESS);
+}
+
+#[test]
+fn three_replicas_on_one_tls_cluster_with_auth_lose_no_step() {
+    round_robin(Etcd::tls_with_auth(), LEGACY);
 }
 
 /// A session closed on one replica is closed on every replica, those holding a restored
 /// copy included; and a restored session takes a place under the replica's cap.
 #[test]
 fn a_closed_session_is_gone_everywhere_and_restores_count_against_the_cap() {
-    let endpoints = match session_core::testkit::service_env("ETCD_ENDPOINTS", "start etcd") {
+    let etcd = match Etcd::plain() {
         Ok(e) => e,
         Err(why) => return eprintln!("skipped: {why}"),
     };
-    let cluster = Cluster::start(&endpoints, 3, &["--max-mcp-sessions", "1"]);
+    let cluster = Cluster::start(&etcd, 3, &["--max-mcp-sessions", "1"]);
     let list = r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#;
     // Created on replica 0, restored on replica 1 by its `initialized`.
     let client = Client::new(&cluster, LEGACY, 0);
