@@ -526,4 +526,35 @@ mod tests {
         assert_eq!(limits.state().by_client.get(&a), None);
         assert_eq!(limits.state().by_client.get(&b), Some(&1));
     }
+
+    #[test]
+    fn a_restore_takes_one_place_per_session_however_many_requests_ask() {
+        let limits = Limits::new(2, 1, Duration::from_secs(60));
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let s1 = SessionId::from("s1".to_owned());
+        let mut first = limits.reserve_restore(a, &s1).ok().unwrap().unwrap();
+        // Ten requests of one session at once: one place, not ten (nor a per-client refusal).
+        for _ in 0..10 {
+            assert!(limits.reserve_restore(a, &s1).ok().unwrap().is_none());
+        }
+        let s2 = SessionId::from("s2".to_owned());
+        assert!(matches!(
+            limits.reserve_restore(a, &s2),
+            Err(Refusal::ClientFull { .. })
+        ));
+        let other = limits.reserve_restore(b, &s2).ok().unwrap().unwrap();
+        let s3 = SessionId::from("s3".to_owned());
+        assert!(matches!(
+            limits.reserve_restore(b, &s3),
+            Err(Refusal::Full { .. })
+        ));
+        limits.take(&mut first, s1.clone());
+        drop(first);
+        // A restore that found nothing gives its place back; the restored one keeps its own.
+        drop(other);
+        assert_eq!(limits.open(), 1);
+        assert!(limits.state().restoring.is_empty());
+        assert!(limits.reserve_restore(b, &s2).ok().unwrap().is_some());
+    }
 }
