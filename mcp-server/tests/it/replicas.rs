@@ -487,3 +487,71 @@ fn a_closed_session_is_gone_everywhere_and_restores_count_against_the_cap() {
         assert_eq!(gone.status, 404, "replica {turn}: {gone:?}");
     }
 }
+
+/// What the README says about the roots request behind a round-robin balancer: the client's
+/// answer reaches another replica, which accepts it (202) without breaking anything; the
+/// calling replica gives up waiting for it and the call completes within the workspace.
+#[test]
+fn a_roots_answer_sent_to_another_replica_does_not_break_the_call() {
+    let etcd = match Etcd::plain() {
+        Ok(e) => e,
+        Err(why) => return eprintln!("skipped: {why}"),
+    };
+    let cluster = Cluster::start(&etcd, 3, &[]);
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+        "protocolVersion": LEGACY, "capabilities":{"roots":{}}, "clientInfo":{"name":"r","version":"1"}}});
+    let reply = send(cluster.addr(0), "POST", &[], &init.to_string());
+    let session = reply.header("mcp-session-id").unwrap().to_owned();
+    let headers = [
+        ("Mcp-Session-Id", session.as_str()),
+        ("MCP-Protocol-Version", LEGACY),
+    ];
+    let ack = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    assert_eq!(send(cluster.addr(0), "POST", &headers, ack).status, 202);
+
+    // The call goes to replica 1 (which restores the session); read its stream as it comes.
+    let repo = cluster.repo.to_str().unwrap();
+    let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{
+        "name":"start_workflow","arguments":{"session_id":"roots","repo_path":repo}}});
+    let call = call.to_string();
+    let mut text = String::from("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    text.push_str(
+        "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n",
+    );
+    for (k, v) in headers {
+        text.push_str(&format!("{k}: {v}\r\n"));
+    }
+    text.push_str(&format!("Content-Length: {}\r\n\r\n{call}", call.len()));
+    let mut stream = TcpStream::connect(cluster.addr(1)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    stream.write_all(text.as_bytes()).unwrap();
+    let mut lines = BufReader::new(stream);
+    let mut answered = false;
+    let mut result = None;
+    let mut line = String::new();
+    while lines.read_line(&mut line).unwrap() > 0 {
+        let message = line
+            .trim()
+            .strip_prefix("data:")
+            .and_then(|d| serde_json::from_str::<Value>(d.trim()).ok());
+        line.clear();
+        let Some(message) = message else { continue };
+        if message["method"] == "roots/list" {
+            // Answered through the balancer's next pick: replica 2.
+            let answer = json!({"jsonrpc":"2.0","id":message["id"],
+                "result":{"roots":[{"uri":format!("file://{repo}")}]}});
+            let accepted = send(cluster.addr(2), "POST", &headers, &answer.to_string());
+            assert_eq!(accepted.status, 202, "{accepted:?}");
+            answered = true;
+        } else if message["id"] == 1 {
+            result = Some(message["result"].clone());
+            break;
+        }
+    }
+    assert!(answered, "the server asked for no roots");
+    let result = result.expect("the call got no answer");
+    assert_eq!(result["isError"], false, "{result}");
+    assert_eq!(result["structuredContent"]["status"], "started", "{result}");
+}
