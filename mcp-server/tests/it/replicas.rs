@@ -3,8 +3,11 @@
 //! legacy-protocol client (an MCP session from `initialize`) works because every replica
 //! restores the session from etcd; a 2026-07-28 client works because that protocol has no
 //! session. Every workflow completes, every call gets its progress notifications, and the
-//! steps recorded in the store (read by a separate process) are all there. Raw JSON-RPC
-//! over HTTP/1.1 on std's TcpStream, so the test decides where each request goes.
+//! steps recorded in the store (read by a separate process) are all there; the same over a
+//! TLS etcd with auth. Besides: a DELETE on one replica ends the session on all, a restore
+//! takes a place under the cap, the lease of a session in use is renewed and an abandoned
+//! one ends everywhere, and a roots answer sent to another replica breaks nothing. Raw
+//! JSON-RPC over HTTP/1.1 on std's TcpStream, so the test decides where each request goes.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -554,4 +557,41 @@ fn a_roots_answer_sent_to_another_replica_does_not_break_the_call() {
     let result = result.expect("the call got no answer");
     assert_eq!(result["isError"], false, "{result}");
     assert_eq!(result["structuredContent"]["status"], "started", "{result}");
+}
+
+/// The shared entry of a session lives `--mcp-session-idle` past its last use on any
+/// replica: a session used round robin for over twice that stays open (each replica renews
+/// the lease), and once abandoned it is gone from every replica.
+#[test]
+fn a_session_in_use_outlives_its_idle_time_and_an_abandoned_one_ends_everywhere() {
+    let etcd = match Etcd::plain() {
+        Ok(e) => e,
+        Err(why) => return eprintln!("skipped: {why}"),
+    };
+    let idle = Duration::from_secs(4);
+    let cluster = Cluster::start(&etcd, 3, &["--mcp-session-idle", "4s"]);
+    let client = Client::new(&cluster, LEGACY, 0);
+    let session = client.session.clone().unwrap();
+    let headers = client.headers_for(&session);
+    let list = r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#;
+    let started = Instant::now();
+    let mut turn = 0;
+    while started.elapsed() < idle * 5 / 2 {
+        let reply = send(cluster.addr(turn), "POST", &headers, list);
+        assert_eq!(
+            reply.status,
+            200,
+            "after {:?}: {reply:?}",
+            started.elapsed()
+        );
+        turn += 1;
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Abandoned: every copy idles out and the entry's lease ends (etcd checks leases about
+    // every 500 ms); no request may touch it meanwhile, or it would be renewed.
+    std::thread::sleep(idle * 2);
+    for turn in 0..3 {
+        let gone = send(cluster.addr(turn), "POST", &headers, list);
+        assert_eq!(gone.status, 404, "replica {turn}: {gone:?}");
+    }
 }
