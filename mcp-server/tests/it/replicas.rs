@@ -410,7 +410,13 @@ fn round_robin(etcd: Result<Etcd, String>, version: &str) {
             std::thread::spawn(move || workflow(&cluster, &version, n, &format!("wf-{n}")))
         })
         .collect();
-    let progress: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    // Every thread ends before any failure is reported, so the replicas are stopped (their
+    // `Drop`) even when a workflow failed.
+    let joined: Vec<_> = threads.into_iter().map(|t| t.join()).collect();
+    let progress: usize = joined
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| std::panic::resume_unwind(e)))
+        .sum();
     let twenty = started.elapsed();
     for n in 0..20 {
         check_complete(&cluster, &format!("wf-{n}"), 10);
