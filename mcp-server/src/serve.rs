@@ -24,6 +24,14 @@ pub(crate) async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<Exi
         Transport::Http => Some(crate::http::HttpOptions::from_args(&args)?),
         Transport::Stdio => None,
     };
+    let http = match http {
+        Some(mut options) => {
+            let shared = crate::http::SharedSessions::open(&config, options.session_idle)?;
+            options.shared_sessions = shared.map(std::sync::Arc::new);
+            Some(options)
+        }
+        None => None,
+    };
     let signal = ShutdownSignal::install()?;
     let services = services(&config, LOCK_WAIT).await?;
     let maintenance = services.tools.sessions().spawn_maintenance();

@@ -3,7 +3,9 @@
 //! - `<prefix>s/<id>` → the session's record (session-core's codec, header included);
 //! - `<prefix>x/<expiry key>` → empty: the expiry index, ordered by expiry time, so
 //!   `purge_expired` reads only what has expired;
-//! - `<prefix>l/<id>` → a lock's holder (its lease id), under that lease.
+//! - `<prefix>l/<id>` → a lock's holder (its lease id), under that lease;
+//! - `<prefix>m/<name>` → a [`LeasedEntries`](crate::LeasedEntries) record, under its own lease
+//!   (built in `leased.rs`).
 
 use chrono::{DateTime, Utc};
 use session_core::adapter::expiry_key;

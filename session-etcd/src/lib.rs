@@ -11,7 +11,9 @@
 //!
 //! Keys: `<prefix>s/<id>` → the record (session-core's codec), `<prefix>x/<expiry key>` → empty
 //! (the expiry index), `<prefix>l/<id>` → a session lock, held under the store's lease (the
-//! lock port, for steps run by several replicas). etcd keeps every revision until
+//! lock port, for steps run by several replicas), `<prefix>m/<name>` → a [`LeasedEntries`]
+//! record, each under its own lease (the server's MCP sessions, so any replica behind a load
+//! balancer can restore one). etcd keeps every revision until
 //! compaction: run etcd with `--auto-compaction-mode periodic --auto-compaction-retention 1h`
 //! (every CAS adds one).
 //!
@@ -58,6 +60,7 @@ mod auth;
 mod config;
 mod gateway;
 mod keys;
+mod leased;
 mod locks;
 mod store;
 mod tls;
@@ -65,4 +68,5 @@ mod txn;
 mod watch;
 
 pub use crate::config::{EtcdAuth, EtcdConfig, EtcdTls};
+pub use crate::leased::{LeasedEntries, LeasedEntry};
 pub use crate::store::EtcdStore;

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use session_core::{MemoryStore, SessionStore, StoreError};
 use session_etcd::{EtcdConfig, EtcdStore};
+pub use session_etcd::{LeasedEntries, LeasedEntry};
 use session_redb::{RedbConfig, RedbStore};
 use session_sled::{SledConfig, SledStore};
 
@@ -110,6 +111,29 @@ pub async fn open(spec: &StoreSpec) -> Result<Arc<dyn SessionStore>, OpenError> 
             Arc::new(store)
         }
     })
+}
+
+/// Short-lived records, each under its own lease, on the same etcd as the store `spec`
+/// opens (same endpoints, TLS, auth and prefix): `Ok(None)` for every other backend, which
+/// has no shared place for them. The server keeps its MCP sessions there, so that any
+/// replica behind a load balancer can answer any request. Nothing is contacted yet.
+///
+/// # Errors
+/// As [`open`] for etcd: no endpoints, a bad URL, unreadable TLS files.
+pub fn open_leased(spec: &StoreSpec, ttl: Duration) -> Result<Option<LeasedEntries>, OpenError> {
+    let Backend::Etcd { endpoints, prefix } = &spec.backend else {
+        return Ok(None);
+    };
+    if endpoints.is_empty() {
+        return Err(SpecError::NoEndpoints.into());
+    }
+    let config = EtcdConfig {
+        prefix: prefix.clone(),
+        tls: spec.options.etcd_tls.clone(),
+        auth: spec.options.etcd_auth.clone(),
+        ..EtcdConfig::default()
+    };
+    Ok(Some(LeasedEntries::new(endpoints.clone(), &config, ttl)?))
 }
 
 #[cfg(test)]

@@ -4,12 +4,14 @@
 //! expiring MCP sessions whose dropped calls are cancelled (`sessions.rs`). `options.rs`
 //! resolves the flags and refuses a public address without a token. `GET /metrics`
 //! (`scrape.rs`) serves the process's metrics in the Prometheus text format, behind the same
-//! token and Host check.
+//! token and Host check. With `--store etcd` legacy MCP sessions are shared by every replica
+//! (`session_store.rs`).
 
 mod auth;
 mod conn;
 mod options;
 mod scrape;
+mod session_store;
 mod sessions;
 
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use anyhow::Context;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
 pub(crate) use options::HttpOptions;
+pub(crate) use session_store::SharedSessions;
 
 use crate::handler::Handler;
 use crate::metrics::Metrics;
@@ -38,13 +41,19 @@ pub(crate) async fn serve(
         hosts.extend(options.allowed_hosts.iter().cloned());
         config = config.with_allowed_hosts(hosts);
     }
+    if let Some(shared) = &options.shared_sessions {
+        config.session_store = Some(Arc::clone(shared) as _);
+    }
     let cancel = config.cancellation_token.clone();
     let allowed_hosts = config.allowed_hosts.clone();
-    let manager = Arc::new(sessions::CappedSessions::new(sessions::Limits::new(
-        options.max_sessions,
-        options.max_sessions_per_client,
-        options.session_idle,
-    )));
+    let manager = Arc::new(sessions::CappedSessions::new(
+        sessions::Limits::new(
+            options.max_sessions,
+            options.max_sessions_per_client,
+            options.session_idle,
+        ),
+        options.shared_sessions.clone(),
+    ));
     let service =
         StreamableHttpService::new(move || Ok(handler.clone()), Arc::clone(&manager), config);
     let admit = Arc::clone(&manager);

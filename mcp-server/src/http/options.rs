@@ -22,6 +22,8 @@ pub(crate) struct HttpOptions {
     pub(crate) max_sessions: usize,
     pub(crate) max_sessions_per_client: usize,
     pub(crate) session_idle: Duration,
+    /// Legacy MCP sessions shared with the other replicas (`--store etcd`); set by `serve`.
+    pub(crate) shared_sessions: Option<std::sync::Arc<super::SharedSessions>>,
 }
 
 /// Origins a local browser page or tool sends: loopback names on any port.
@@ -89,6 +91,7 @@ impl HttpOptions {
             max_sessions: args.max_mcp_sessions,
             max_sessions_per_client,
             session_idle,
+            shared_sessions: None,
         })
     }
 }

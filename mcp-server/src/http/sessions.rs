@@ -2,6 +2,9 @@
 //! address, checked before rmcp creates anything (a refusal costs no memory), idle sessions
 //! expiring (rmcp's `keep_alive`), and a call whose HTTP response stream is dropped (the
 //! client went away) cancelled as if the client had sent `notifications/cancelled`.
+//! With shared sessions (`--store etcd`, `session_store.rs`) a session created by another
+//! replica is restored here on its first request, counted by the cap like one created here,
+//! and a copy whose session was closed elsewhere is dropped.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -27,6 +30,7 @@ use rmcp::transport::streamable_http_server::session::{
 };
 
 use super::conn::PeerAddr;
+use super::session_store::SharedSessions;
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
@@ -45,8 +49,11 @@ struct LimitState {
     sessions: HashMap<SessionId, IpAddr>,
     /// Sessions and reservations per address.
     by_client: HashMap<IpAddr, usize>,
-    /// `initialize` requests admitted whose session is not known yet.
+    /// `initialize` requests admitted whose session is not known yet, and requests for a
+    /// session of another replica that may restore it here.
     reserved: usize,
+    /// The sessions a reserved request may be restoring (one reservation per session).
+    restoring: std::collections::HashSet<SessionId>,
     /// Refusals since the last log line about them, and when that was.
     refused: u64,
     last_warned: Option<Instant>,
@@ -114,12 +121,17 @@ struct Reservation<'a> {
     limits: &'a Limits,
     ip: IpAddr,
     taken: bool,
+    /// The session a restore would bring here.
+    restoring: Option<SessionId>,
 }
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         let mut s = self.limits.state();
         s.reserved = s.reserved.saturating_sub(1);
+        if let Some(id) = &self.restoring {
+            s.restoring.remove(id);
+        }
         if !self.taken {
             s.release(self.ip);
         }
@@ -161,7 +173,30 @@ impl Limits {
             limits: self,
             ip,
             taken: false,
+            restoring: None,
         })
+    }
+
+    /// A place for the session `id` of another replica, restored here by this request:
+    /// `None` when another request already holds one for it (rmcp restores a session once).
+    fn reserve_restore(
+        &self,
+        ip: IpAddr,
+        id: &SessionId,
+    ) -> Result<Option<Reservation<'_>>, Refusal> {
+        if self.state().restoring.contains(id) {
+            return Ok(None);
+        }
+        let mut reservation = self.reserve(ip)?;
+        let mut s = self.state();
+        if !s.restoring.insert(id.clone()) {
+            // Another request got there between the two locks: give this place back.
+            drop(s);
+            drop(reservation);
+            return Ok(None);
+        }
+        reservation.restoring = Some(id.clone());
+        Ok(Some(reservation))
     }
 
     fn take(&self, reservation: &mut Reservation<'_>, id: SessionId) {
@@ -207,14 +242,23 @@ impl Limits {
 /// The middleware before rmcp's service: an `initialize` (a POST without a session id)
 /// over the cap is refused before rmcp creates a session.
 pub(crate) async fn admit(manager: Arc<CappedSessions>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST || req.headers().contains_key(SESSION_HEADER) {
-        return next.run(req).await;
-    }
     let ip = req
         .extensions()
         .get::<PeerAddr>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
     let limits = &manager.limits;
+    if let Some(id) = req.headers().get(SESSION_HEADER) {
+        let id = id.to_str().ok().map(|id| SessionId::from(id.to_owned()));
+        return match id {
+            Some(id) if manager.shared.is_some() && req.method() != Method::DELETE => {
+                admit_restore(&manager, ip, id, req, next).await
+            }
+            _ => next.run(req).await,
+        };
+    }
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
     let mut reservation = match limits.reserve(ip) {
         Ok(r) => r,
         Err(refusal) => {
@@ -238,21 +282,56 @@ pub(crate) async fn admit(manager: Arc<CappedSessions>, req: Request, next: Next
     response
 }
 
+/// A request naming a session this replica does not hold may restore it from the shared
+/// store: it needs a place under the cap first, which the restored session then takes.
+async fn admit_restore(
+    manager: &CappedSessions,
+    ip: IpAddr,
+    id: SessionId,
+    req: Request,
+    next: Next,
+) -> Response {
+    if manager.inner.has_session(&id).await.unwrap_or(false) {
+        return next.run(req).await;
+    }
+    let limits = &manager.limits;
+    let mut reservation = match limits.reserve_restore(ip, &id) {
+        Ok(r) => r,
+        Err(refusal) => {
+            limits.note_refusal(ip);
+            return refusal.into_response();
+        }
+    };
+    let response = next.run(req).await;
+    if let Some(reservation) = reservation.as_mut() {
+        if manager.inner.has_session(&id).await.unwrap_or(false) {
+            limits.take(reservation, id.clone());
+            if !manager.inner.has_session(&id).await.unwrap_or(false) {
+                limits.forget(&id);
+            }
+        }
+    }
+    response
+}
+
 /// rmcp's in-memory session manager, counted by [`Limits`], cancelling a call whose
 /// response stream is dropped before it ended.
 #[derive(Debug)]
 pub(crate) struct CappedSessions {
     inner: Arc<LocalSessionManager>,
     limits: Limits,
+    /// The sessions of every replica, when the store is shared (`--store etcd`).
+    shared: Option<Arc<SharedSessions>>,
 }
 
 impl CappedSessions {
-    pub(crate) fn new(limits: Limits) -> CappedSessions {
+    pub(crate) fn new(limits: Limits, shared: Option<Arc<SharedSessions>>) -> CappedSessions {
         let mut inner = LocalSessionManager::default();
         inner.session_config.keep_alive = Some(limits.idle);
         CappedSessions {
             inner: Arc::new(inner),
             limits,
+            shared,
         }
     }
 }
@@ -274,12 +353,34 @@ impl SessionManager for CappedSessions {
     }
 
     async fn has_session(&self, id: &SessionId) -> Result<bool, Self::Error> {
-        self.inner.has_session(id).await
+        let here = self.inner.has_session(id).await?;
+        let Some(shared) = self.shared.as_ref().filter(|_| here) else {
+            return Ok(here);
+        };
+        match shared.check(id).await {
+            Ok(true) => Ok(true),
+            Ok(false) => {
+                // Closed on another replica (DELETE) or expired: this copy ends too, and
+                // rmcp answers 404 once the store has nothing to restore.
+                tracing::info!(session = %id, "MCP session closed elsewhere: dropping this copy");
+                self.close_session(id).await?;
+                Ok(false)
+            }
+            Err(e) => {
+                // etcd did not answer: serve the copy held here rather than fail the
+                // request for a check; the call's own store access reports the outage.
+                tracing::warn!(session = %id, error = %e, "cannot check the shared MCP session");
+                Ok(true)
+            }
+        }
     }
 
     async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
         let closed = self.inner.close_session(id).await;
         self.limits.forget(id);
+        if let Some(shared) = &self.shared {
+            shared.forget(id);
+        }
         closed
     }
 
@@ -330,10 +431,12 @@ impl SessionManager for CappedSessions {
         &self,
         id: SessionId,
     ) -> Result<RestoreOutcome<Self::Transport>, Self::Error> {
-        // No external session store is configured, so rmcp never asks; a restored session
-        // would bypass the cap.
-        let _ = id;
-        Ok(RestoreOutcome::NotSupported)
+        // rmcp asks only with a session store configured; `admit` reserved the place.
+        if self.shared.is_none() {
+            return Ok(RestoreOutcome::NotSupported);
+        }
+        tracing::info!(session = %id, "restoring an MCP session of another replica");
+        self.inner.restore_session(id).await
     }
 
     fn event_store(&self) -> Option<Arc<dyn EventStore>> {
@@ -422,5 +525,36 @@ mod tests {
         assert_eq!(limits.open(), 1);
         assert_eq!(limits.state().by_client.get(&a), None);
         assert_eq!(limits.state().by_client.get(&b), Some(&1));
+    }
+
+    #[test]
+    fn a_restore_takes_one_place_per_session_however_many_requests_ask() {
+        let limits = Limits::new(2, 1, Duration::from_secs(60));
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let s1 = SessionId::from("s1".to_owned());
+        let mut first = limits.reserve_restore(a, &s1).ok().unwrap().unwrap();
+        // Ten requests of one session at once: one place, not ten (nor a per-client refusal).
+        for _ in 0..10 {
+            assert!(limits.reserve_restore(a, &s1).ok().unwrap().is_none());
+        }
+        let s2 = SessionId::from("s2".to_owned());
+        assert!(matches!(
+            limits.reserve_restore(a, &s2),
+            Err(Refusal::ClientFull { .. })
+        ));
+        let other = limits.reserve_restore(b, &s2).ok().unwrap().unwrap();
+        let s3 = SessionId::from("s3".to_owned());
+        assert!(matches!(
+            limits.reserve_restore(b, &s3),
+            Err(Refusal::Full { .. })
+        ));
+        limits.take(&mut first, s1.clone());
+        drop(first);
+        // A restore that found nothing gives its place back; the restored one keeps its own.
+        drop(other);
+        assert_eq!(limits.open(), 1);
+        assert!(limits.state().restoring.is_empty());
+        assert!(limits.reserve_restore(b, &s2).ok().unwrap().is_some());
     }
 }

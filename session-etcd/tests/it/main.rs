@@ -11,6 +11,7 @@
 mod adapter;
 mod fake_gateway;
 mod handover;
+mod leased;
 mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
