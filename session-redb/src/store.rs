@@ -12,13 +12,15 @@ use chrono::{DateTime, Utc};
 use redb::ReadableTableMetadata;
 use session_core::adapter::{decode_record, open_waiting, ScanQueryExt};
 use session_core::{
-    ScanPage, ScanQuery, Session, SessionId, SessionStore, StoreError, Version, Versioned, WriteOp,
+    Fence, ScanPage, ScanQuery, Session, SessionId, SessionStore, SharedLocks, StoreError, Version,
+    Versioned, WriteOp,
 };
 use tokio::sync::oneshot;
 
-use crate::config::RedbConfig;
+use crate::config::{RedbConfig, RedbSharing};
 use crate::errors;
 use crate::handle::{self, guarded, Handle, ReadOnlyOpen, Slot};
+use crate::locks::RedbLocks;
 use crate::maintenance::TempCopy;
 use crate::tables::SESSIONS;
 use crate::writer::{Counters, Job, Prepared, Request, Writer};
@@ -36,6 +38,8 @@ pub struct RedbStore {
     config: RedbConfig,
     counters: Arc<Counters>,
     read_only: bool,
+    /// The step locks shared with the other processes of a multi-process file.
+    locks: Option<Arc<RedbLocks>>,
     /// A read-only open of a file not closed cleanly reads a recovered copy: this one.
     _copy: Option<TempCopy>,
 }
@@ -89,7 +93,14 @@ impl RedbStore {
             .name("session-redb-writer".into())
             .spawn(move || writer.run())
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
-        tracing::debug!(path = %path.display(), "redb store open");
+        let locks = (config.effective_sharing() == RedbSharing::MultiProcess).then(|| {
+            Arc::new(RedbLocks::new(
+                Arc::clone(&slot),
+                path.clone(),
+                config.lock_expiry,
+            ))
+        });
+        tracing::debug!(path = %path.display(), sharing = ?config.effective_sharing(), "redb store open");
         Ok(RedbStore {
             slot,
             path,
@@ -98,6 +109,7 @@ impl RedbStore {
             config,
             counters,
             read_only: false,
+            locks,
             _copy: None,
         })
     }
@@ -147,6 +159,7 @@ impl RedbStore {
             config,
             counters: Arc::new(Counters::default()),
             read_only: true,
+            locks: None,
             _copy: None,
         })
     }
@@ -174,6 +187,7 @@ impl RedbStore {
             config,
             counters: Arc::new(Counters::default()),
             read_only: true,
+            locks: None,
             _copy: Some(copy),
         })
     }
@@ -215,7 +229,11 @@ impl RedbStore {
         }
     }
 
-    async fn write(&self, ops: Vec<WriteOp>) -> Result<Vec<Option<Version>>, StoreError> {
+    async fn write(
+        &self,
+        ops: Vec<WriteOp>,
+        fence: Option<Fence>,
+    ) -> Result<Vec<Option<Version>>, StoreError> {
         // Encode on the caller's thread so the single writer only checks and copies bytes.
         let prepared = ops
             .into_iter()
@@ -224,6 +242,7 @@ impl RedbStore {
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Apply {
             ops: prepared,
+            fence,
             reply,
         })
         .await?;
@@ -306,7 +325,25 @@ impl SessionStore for RedbStore {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        self.write(batch).await
+        self.write(batch, None).await
+    }
+
+    fn shared_locks(&self) -> Option<Arc<dyn SharedLocks>> {
+        self.locks
+            .as_ref()
+            .map(|l| Arc::clone(l) as Arc<dyn SharedLocks>)
+    }
+
+    async fn apply_fenced(
+        &self,
+        batch: Vec<WriteOp>,
+        fence: &Fence,
+    ) -> Result<Vec<Option<Version>>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fence = self.locks.as_ref().map(|_| fence.clone());
+        self.write(batch, fence).await
     }
 
     async fn scan(&self, query: &ScanQuery) -> Result<ScanPage, StoreError> {
@@ -346,6 +383,9 @@ impl SessionStore for RedbStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
+        if let Some(locks) = &self.locks {
+            locks.finish_releases().await;
+        }
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Flush { reply }).await?;
         answer.await.map_err(|_| writer_gone())?

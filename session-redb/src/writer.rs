@@ -19,13 +19,13 @@ use session_core::adapter::{
     expiry_key, expiry_range_end, parse_expiry_key, plan_batch, record_header, PlanError,
     RecordHeader,
 };
-use session_core::{SessionId, StoreError, Version, WriteOp};
+use session_core::{Fence, SessionId, StoreError, Version, WriteOp};
 use tokio::sync::oneshot;
 
 use crate::config::{RedbConfig, RedbDurability};
 use crate::errors;
 use crate::handle::{guarded, Slot};
-use crate::tables::{EXPIRY, SESSIONS};
+use crate::tables::{EXPIRY, LOCKS, SESSIONS};
 
 /// A write with its record already encoded.
 #[derive(Debug)]
@@ -47,6 +47,9 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 pub(crate) enum Job {
     Apply {
         ops: Vec<Prepared>,
+        /// Applied only while this step lock is held (`locks.rs`), checked in the same
+        /// transaction.
+        fence: Option<Fence>,
         reply: Reply<Vec<Option<Version>>>,
     },
     Purge {
@@ -264,6 +267,17 @@ impl Writer {
             let mut expiry = txn
                 .open_table(EXPIRY)
                 .map_err(|e| errors::backend("open table", e))?;
+            let fenced = jobs
+                .iter()
+                .any(|r| matches!(r.job, Job::Apply { fence: Some(_), .. }));
+            let locks = if fenced {
+                Some(
+                    txn.open_table(LOCKS)
+                        .map_err(|e| errors::backend("open table", e))?,
+                )
+            } else {
+                None
+            };
             let mut result: Result<(), StoreError> = Ok(());
             for r in jobs {
                 if let Err(e) = &result {
@@ -271,7 +285,13 @@ impl Writer {
                     continue;
                 }
                 match r.job {
-                    Job::Apply { ops, reply } => match apply(&mut sessions, &mut expiry, ops) {
+                    Job::Apply { ops, fence, reply } => match fence_then_apply(
+                        &mut sessions,
+                        &mut expiry,
+                        locks.as_ref(),
+                        fence.as_ref(),
+                        ops,
+                    ) {
                         Ok(outcome) => answers.push(Answer::Apply(reply, outcome)),
                         Err(fatal) => {
                             answers.push(Answer::Apply(reply, Err(fatal.clone())));
@@ -321,6 +341,23 @@ fn not_applied(cause: &StoreError) -> StoreError {
 
 fn answer_without_commit(job: Job, e: StoreError) {
     failed(job, e.clone()).send(&Err(e));
+}
+
+/// [`apply`], refused with `LockLost` (nothing written) when `fence` no longer holds its
+/// step lock in this transaction's view of the lock table.
+fn fence_then_apply(
+    sessions: &mut Sessions<'_>,
+    expiry: &mut Expiry<'_>,
+    locks: Option<&Table<'_, &'static str, &'static [u8]>>,
+    fence: Option<&Fence>,
+    ops: Vec<Prepared>,
+) -> Result<Result<Vec<Option<Version>>, StoreError>, StoreError> {
+    if let (Some(fence), Some(locks)) = (fence, locks) {
+        if !crate::locks::fence_holds(locks, fence)? {
+            return Ok(Err(StoreError::LockLost(fence.id.clone())));
+        }
+    }
+    apply(sessions, expiry, ops)
 }
 
 /// The outcome of one caller's batch: `Ok(Ok(versions))` applied, `Ok(Err(e))` refused by a

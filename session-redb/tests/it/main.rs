@@ -6,6 +6,7 @@
 mod adapter;
 mod damage;
 mod disk_full;
+mod multiproc;
 mod tmpfs;
 
 use std::path::Path;
