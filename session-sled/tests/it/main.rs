@@ -6,6 +6,7 @@
 
 mod adapter;
 mod disk_full;
+mod holder;
 mod tmpfs;
 
 use std::path::Path;
