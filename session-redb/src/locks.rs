@@ -12,11 +12,15 @@
 //! carries the holder's token, so a holder whose lock was taken over cannot overwrite its
 //! successor's work.
 //!
-//! Every lock operation is one small write transaction of its own (on the blocking pool),
-//! serialized with every other process's writes by redb. Waiting is a poll (read
-//! transactions, which cost no write) with backoff up to 50 ms.
+//! Every lock operation (take, renew, release) is a job for the store's group-commit writer,
+//! so many of them share one transaction and one fsync with the session writes waiting at
+//! that moment; a release is queued without waiting for it (the store's `flush`, which
+//! follows it through the same queue, waits). Waiting for a held lock is a poll (read
+//! transactions, which write nothing) with backoff up to 50 ms, and never past the
+//! holder's expiry.
 
 use std::path::PathBuf;
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -25,9 +29,12 @@ use redb::ReadableTable;
 use session_core::adapter::shared_lock_handle;
 use session_core::{Fence, SessionId, SharedLockHandle, SharedLocks, StoreError};
 
+use tokio::sync::oneshot;
+
 use crate::errors;
 use crate::handle::{guarded, Slot};
 use crate::tables::LOCKS;
+use crate::writer::{Job, Request};
 
 /// The lock record: token, expiry (ms since the epoch, 0 once released), holder.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,98 +91,169 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// What a try to take a lock found.
-enum Take {
-    Taken(i64),
-    /// Held by `holder` for about `left` more.
-    Held {
-        left: Duration,
+/// A lock operation, run by the writer inside its transaction ([`run`]).
+#[derive(Debug)]
+pub(crate) enum LockOp {
+    /// Take the lock of `id` for `expiry` unless another holds it.
+    Take {
+        id: String,
+        holder: String,
+        expiry: Duration,
     },
+    /// Extend the holding `token` by `expiry` from now.
+    Renew {
+        id: String,
+        token: i64,
+        expiry: Duration,
+    },
+    /// End the holding `token` (a successor's holding is left alone).
+    Release { id: String, token: i64 },
 }
+
+/// What a [`LockOp`] found.
+#[derive(Debug)]
+pub(crate) enum LockAnswer {
+    Taken(i64),
+    /// Held by another for about this much longer.
+    Held(Duration),
+    /// Whether the renewed holding was still this one.
+    Renewed(bool),
+    Released,
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Runs `op` on the lock table inside the writer's transaction.
+pub(crate) fn run(
+    table: &mut redb::Table<'_, &'static str, &'static [u8]>,
+    op: LockOp,
+) -> Result<LockAnswer, StoreError> {
+    let id = match &op {
+        LockOp::Take { id, .. } | LockOp::Renew { id, .. } | LockOp::Release { id, .. } => {
+            id.clone()
+        }
+    };
+    let current = table
+        .get(id.as_str())
+        .map_err(|e| errors::backend("read lock", e))?
+        .and_then(|v| LockRecord::decode(v.value()));
+    let now = now_ms();
+    let (next, answer) = match (op, current) {
+        (LockOp::Take { .. }, Some(r)) if r.is_held(now) => (
+            None,
+            LockAnswer::Held(Duration::from_millis(
+                u64::try_from(r.expires_ms - now).unwrap_or(0),
+            )),
+        ),
+        (LockOp::Take { holder, expiry, .. }, current) => {
+            let token = current.map_or(1, |r| r.token.saturating_add(1));
+            let record = LockRecord {
+                token,
+                expires_ms: now.saturating_add(ms(expiry)),
+                holder,
+            };
+            (Some(record), LockAnswer::Taken(token))
+        }
+        (LockOp::Renew { token, expiry, .. }, Some(r)) if r.token == token && r.expires_ms > 0 => (
+            Some(LockRecord {
+                expires_ms: now.saturating_add(ms(expiry)),
+                ..r
+            }),
+            LockAnswer::Renewed(true),
+        ),
+        (LockOp::Renew { .. }, _) => (None, LockAnswer::Renewed(false)),
+        (LockOp::Release { token, .. }, Some(r)) if r.token == token => (
+            Some(LockRecord { expires_ms: 0, ..r }),
+            LockAnswer::Released,
+        ),
+        (LockOp::Release { .. }, _) => (None, LockAnswer::Released),
+    };
+    if let Some(next) = next {
+        table
+            .insert(id.as_str(), next.encode().as_slice())
+            .map_err(|e| errors::backend("write lock", e))?;
+    }
+    Ok(answer)
+}
+
+/// How lock operations reach the store's writer. Cleared when the store closes, so the
+/// writer (which runs until every sender is gone) is never kept alive by a lock.
+pub(crate) type LockQueue = Arc<Mutex<Option<SyncSender<Request>>>>;
 
 /// Step locks in the store file. See the module docs.
 #[derive(Clone, Debug)]
 pub(crate) struct RedbLocks {
     slot: Arc<Slot>,
     path: PathBuf,
+    queue: LockQueue,
+    write_timeout: Duration,
     expiry: Duration,
     holder: String,
-    /// Releases under way; [`RedbLocks::finish_releases`] waits for them so a process that
-    /// exits right after a step does not leave its lock to expire.
-    pending: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl RedbLocks {
-    pub(crate) fn new(slot: Arc<Slot>, path: PathBuf, expiry: Duration) -> RedbLocks {
-        let command = std::env::args().take(3).collect::<Vec<_>>().join(" ");
+    pub(crate) fn new(
+        slot: Arc<Slot>,
+        path: PathBuf,
+        queue: LockQueue,
+        write_timeout: Duration,
+        expiry: Duration,
+    ) -> RedbLocks {
+        let command: String = std::env::args()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(200)
+            .collect();
         RedbLocks {
             slot,
             path,
+            queue,
+            write_timeout,
             expiry: expiry.max(Duration::from_millis(300)),
             holder: format!("pid {} ({command})", std::process::id()),
-            pending: Arc::default(),
         }
     }
 
-    /// Waits for the releases under way (the store's `flush`).
-    pub(crate) async fn finish_releases(&self) {
-        let tasks: Vec<_> =
-            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-        for t in tasks {
-            let _ = t.await;
+    /// Queues `op` for the writer; its answer, once committed, when `wait`.
+    async fn submit(&self, op: LockOp, wait: bool) -> Result<Option<LockAnswer>, StoreError> {
+        let (reply, answer) = if wait {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let request = Request {
+            job: Job::Lock { op, reply },
+            deadline: Instant::now() + self.write_timeout,
+        };
+        {
+            let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let queue = queue.as_ref().ok_or(StoreError::Closed)?;
+            queue.try_send(request).map_err(|e| match e {
+                TrySendError::Full(_) => StoreError::Overloaded(
+                    "too many writes are waiting for the redb writer to take a step lock".into(),
+                ),
+                TrySendError::Disconnected(_) => StoreError::Closed,
+            })?;
         }
-    }
-
-    /// One write transaction on the lock record of `id`: `f` sees the record and returns
-    /// the record to store (if any) and its answer.
-    fn transact<T>(
-        slot: &Slot,
-        path: &std::path::Path,
-        id: &str,
-        f: impl FnOnce(Option<LockRecord>) -> (Option<LockRecord>, T),
-    ) -> Result<T, StoreError> {
-        let handle = slot.get()?;
-        let db = handle.writable().ok_or_else(|| {
-            StoreError::Backend(format!(
-                "redb store {} is open read-only: it takes no step locks",
-                path.display()
-            ))
-        })?;
-        guarded(|| {
-            let txn = db
-                .begin_write()
-                .map_err(|e| errors::backend("begin write (lock)", e))?;
-            let answer = {
-                let mut table = txn
-                    .open_table(LOCKS)
-                    .map_err(|e| errors::backend("open lock table", e))?;
-                let current = table
-                    .get(id)
-                    .map_err(|e| errors::backend("read lock", e))?
-                    .and_then(|v| LockRecord::decode(v.value()));
-                let unchanged = current.clone();
-                let (next, answer) = f(current);
-                if let Some(next) = next.filter(|n| Some(n) != unchanged.as_ref()) {
-                    table
-                        .insert(id, next.encode().as_slice())
-                        .map_err(|e| errors::backend("write lock", e))?;
-                }
-                answer
-            };
-            txn.commit()
-                .map_err(|e| errors::backend("commit lock", e))?;
-            Ok(answer)
-        })
-        .unwrap_or_else(|panic| Err(errors::damaged(path, &panic)))
+        match answer {
+            None => Ok(None),
+            Some(rx) => rx
+                .await
+                .map_err(|_| {
+                    StoreError::Backend("the redb writer stopped before answering a lock".into())
+                })?
+                .map(Some),
+        }
     }
 
     /// The lock's record as the latest commit has it (a read: no write transaction).
-    fn peek(
-        slot: &Slot,
-        path: &std::path::Path,
-        id: &str,
-    ) -> Result<Option<LockRecord>, StoreError> {
-        let handle = slot.get()?;
+    fn peek(&self, id: &str) -> Result<Option<LockRecord>, StoreError> {
+        let handle = self.slot.get()?;
         guarded(|| {
             let txn = handle
                 .begin_read()
@@ -190,77 +268,35 @@ impl RedbLocks {
                 .map_err(|e| errors::backend("read lock", e))?
                 .and_then(|v| LockRecord::decode(v.value())))
         })
-        .unwrap_or_else(|panic| Err(errors::damaged(path, &panic)))
+        .unwrap_or_else(|panic| Err(errors::damaged(&self.path, &panic)))
     }
 
-    fn try_take(&self, id: &str) -> Result<Take, StoreError> {
+    /// Takes the lock of `id` if it is free: its token, or how long it stays held.
+    async fn try_take(&self, id: &str) -> Result<Result<i64, Duration>, StoreError> {
+        let this = self.clone();
+        let key = id.to_owned();
+        let seen = tokio::task::spawn_blocking(move || this.peek(&key))
+            .await
+            .map_err(|e| StoreError::Backend(format!("lock task failed: {e}")))??;
         let now = now_ms();
-        if let Some(r) = Self::peek(&self.slot, &self.path, id)? {
-            if r.is_held(now) {
-                return Ok(Take::Held {
-                    left: Duration::from_millis(u64::try_from(r.expires_ms - now).unwrap_or(0)),
-                });
-            }
+        if let Some(r) = seen.filter(|r| r.is_held(now)) {
+            return Ok(Err(Duration::from_millis(
+                u64::try_from(r.expires_ms - now).unwrap_or(0),
+            )));
         }
-        let expires_ms =
-            now.saturating_add(i64::try_from(self.expiry.as_millis()).unwrap_or(i64::MAX));
-        let holder = self.holder.clone();
-        Self::transact(&self.slot, &self.path, id, move |current| match current {
-            Some(r) if r.is_held(now_ms()) => {
-                let left =
-                    Duration::from_millis(u64::try_from(r.expires_ms - now_ms()).unwrap_or(0));
-                (None, Take::Held { left })
-            }
-            other => {
-                let token = other.map_or(1, |r| r.token.saturating_add(1));
-                let record = LockRecord {
-                    token,
-                    expires_ms,
-                    holder,
-                };
-                (Some(record), Take::Taken(token))
-            }
-        })
+        let op = LockOp::Take {
+            id: id.to_owned(),
+            holder: self.holder.clone(),
+            expiry: self.expiry,
+        };
+        match self.submit(op, true).await? {
+            Some(LockAnswer::Taken(token)) => Ok(Ok(token)),
+            Some(LockAnswer::Held(left)) => Ok(Err(left)),
+            other => Err(StoreError::Backend(format!(
+                "unexpected answer to a lock take: {other:?}"
+            ))),
+        }
     }
-
-    /// Extends the expiry of the holding `token`; `false` when it is no longer held by it.
-    fn renew(
-        slot: &Slot,
-        path: &std::path::Path,
-        id: &str,
-        token: i64,
-        expiry: Duration,
-    ) -> Result<bool, StoreError> {
-        let expires_ms =
-            now_ms().saturating_add(i64::try_from(expiry.as_millis()).unwrap_or(i64::MAX));
-        Self::transact(slot, path, id, move |current| match current {
-            Some(r) if r.token == token && r.expires_ms > 0 => {
-                (Some(LockRecord { expires_ms, ..r }), true)
-            }
-            _ => (None, false),
-        })
-    }
-
-    /// Releases the holding `token` (a successor's holding is left alone).
-    fn release(
-        slot: &Slot,
-        path: &std::path::Path,
-        id: &str,
-        token: i64,
-    ) -> Result<(), StoreError> {
-        Self::transact(slot, path, id, move |current| match current {
-            Some(r) if r.token == token => (Some(LockRecord { expires_ms: 0, ..r }), ()),
-            _ => (None, ()),
-        })
-    }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Backend(format!("lock task failed: {e}")))?
 }
 
 #[async_trait]
@@ -271,15 +307,11 @@ impl SharedLocks for RedbLocks {
         timeout: Duration,
     ) -> Result<SharedLockHandle, StoreError> {
         let start = Instant::now();
-        // This process's own release of a lock may still be in flight: let it land first.
-        self.finish_releases().await;
         let mut pause = Duration::from_millis(2);
         let token = loop {
-            let this = self.clone();
-            let key = id.as_str().to_owned();
-            let left = match blocking(move || this.try_take(&key)).await? {
-                Take::Taken(token) => break token,
-                Take::Held { left } => left,
+            let left = match self.try_take(id.as_str()).await? {
+                Ok(token) => break token,
+                Err(left) => left,
             };
             let remaining = timeout.saturating_sub(start.elapsed());
             if remaining.is_zero() {
@@ -297,47 +329,43 @@ impl SharedLocks for RedbLocks {
         tracing::debug!(session_id = %id, token, "step lock taken");
         // Renew while held; the release stops the renewal first.
         let renewer = {
-            let (slot, path, key, expiry) = (
-                Arc::clone(&self.slot),
-                self.path.clone(),
-                id.as_str().to_owned(),
-                self.expiry,
-            );
+            let (this, key) = (self.clone(), id.as_str().to_owned());
             tokio::spawn(async move {
                 loop {
-                    tokio::time::sleep(expiry / 3).await;
-                    let (s, p, k) = (Arc::clone(&slot), path.clone(), key.clone());
-                    match blocking(move || RedbLocks::renew(&s, &p, &k, token, expiry)).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            tracing::warn!(session = %key, "step lock lost (taken over after expiry); fenced writes under it will fail");
+                    tokio::time::sleep(this.expiry / 3).await;
+                    let op = LockOp::Renew {
+                        id: key.clone(),
+                        token,
+                        expiry: this.expiry,
+                    };
+                    match this.submit(op, true).await {
+                        Ok(Some(LockAnswer::Renewed(true))) => {}
+                        Ok(_) => {
+                            tracing::warn!(session = %key, "step lock lost (taken over after its expiry); fenced writes under it will fail");
                             return;
                         }
+                        Err(StoreError::Closed) => return,
                         Err(e) => tracing::warn!(error = %e, "cannot renew a step lock; retrying"),
                     }
                 }
             })
         };
-        let (slot, path, key, pending) = (
-            Arc::clone(&self.slot),
-            self.path.clone(),
-            id.as_str().to_owned(),
-            Arc::clone(&self.pending),
-        );
+        let (this, key) = (self.clone(), id.as_str().to_owned());
         let release = move || {
             renewer.abort();
-            let Ok(rt) = tokio::runtime::Handle::try_current() else {
-                // No runtime (the process is ending): the lock expires instead.
-                return;
+            // Queued, not awaited: the store's flush (and close) comes after it in the queue.
+            let request = Request {
+                job: Job::Lock {
+                    op: LockOp::Release { id: key, token },
+                    reply: None,
+                },
+                deadline: Instant::now() + this.write_timeout,
             };
-            let task = rt.spawn_blocking(move || {
-                if let Err(e) = RedbLocks::release(&slot, &path, &key, token) {
-                    tracing::warn!(error = %e, "cannot release a step lock; it expires instead");
-                }
-            });
-            let mut tasks = pending.lock().unwrap_or_else(|p| p.into_inner());
-            tasks.retain(|t| !t.is_finished());
-            tasks.push(task);
+            let queue = this.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let sent = queue.as_ref().map(|q| q.try_send(request));
+            if !matches!(sent, Some(Ok(()))) {
+                tracing::warn!("cannot queue a step lock's release; it expires instead");
+            }
         };
         Ok(shared_lock_handle(
             Fence {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use crate::config::{RedbConfig, RedbSharing};
 use crate::errors;
 use crate::handle::{self, guarded, Handle, ReadOnlyOpen, Slot};
-use crate::locks::RedbLocks;
+use crate::locks::{LockQueue, RedbLocks};
 use crate::maintenance::TempCopy;
 use crate::tables::SESSIONS;
 use crate::writer::{Counters, Job, Prepared, Request, Writer};
@@ -40,6 +40,8 @@ pub struct RedbStore {
     read_only: bool,
     /// The step locks shared with the other processes of a multi-process file.
     locks: Option<Arc<RedbLocks>>,
+    /// The locks' way to the writer, cleared at drop so the writer can stop.
+    lock_queue: Option<LockQueue>,
     /// A read-only open of a file not closed cleanly reads a recovered copy: this one.
     _copy: Option<TempCopy>,
 }
@@ -93,10 +95,13 @@ impl RedbStore {
             .name("session-redb-writer".into())
             .spawn(move || writer.run())
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
+        let lock_queue: LockQueue = Arc::new(Mutex::new(Some(queue.clone())));
         let locks = (config.effective_sharing() == RedbSharing::MultiProcess).then(|| {
             Arc::new(RedbLocks::new(
                 Arc::clone(&slot),
                 path.clone(),
+                Arc::clone(&lock_queue),
+                config.write_timeout,
                 config.lock_expiry,
             ))
         });
@@ -110,6 +115,7 @@ impl RedbStore {
             counters,
             read_only: false,
             locks,
+            lock_queue: Some(lock_queue),
             _copy: None,
         })
     }
@@ -160,6 +166,7 @@ impl RedbStore {
             counters: Arc::new(Counters::default()),
             read_only: true,
             locks: None,
+            lock_queue: None,
             _copy: None,
         })
     }
@@ -188,6 +195,7 @@ impl RedbStore {
             counters: Arc::new(Counters::default()),
             read_only: true,
             locks: None,
+            lock_queue: None,
             _copy: Some(copy),
         })
     }
@@ -292,6 +300,9 @@ fn writer_gone() -> StoreError {
 impl Drop for RedbStore {
     fn drop(&mut self) {
         // Closing the queue lets the writer drain what is queued, commit it and exit.
+        if let Some(q) = self.lock_queue.take() {
+            drop(q.lock().unwrap_or_else(|p| p.into_inner()).take());
+        }
         drop(self.queue.take());
         if let Some(writer) = self.writer.take() {
             if writer.join().is_err() {
@@ -383,9 +394,6 @@ impl SessionStore for RedbStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        if let Some(locks) = &self.locks {
-            locks.finish_releases().await;
-        }
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Flush { reply }).await?;
         answer.await.map_err(|_| writer_gone())?

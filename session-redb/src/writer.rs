@@ -60,6 +60,12 @@ pub(crate) enum Job {
     Flush {
         reply: Reply<()>,
     },
+    /// A step-lock operation (`locks.rs`), group-committed with the other writes; a
+    /// release has no one waiting for its answer.
+    Lock {
+        op: crate::locks::LockOp,
+        reply: Option<Reply<crate::locks::LockAnswer>>,
+    },
 }
 
 #[derive(Debug)]
@@ -76,6 +82,10 @@ enum Answer {
     ),
     Purge(Reply<Vec<SessionId>>, Result<Vec<SessionId>, StoreError>),
     Flush(Reply<()>),
+    Lock(
+        Option<Reply<crate::locks::LockAnswer>>,
+        Result<crate::locks::LockAnswer, StoreError>,
+    ),
 }
 
 impl Answer {
@@ -86,6 +96,11 @@ impl Answer {
             Answer::Apply(tx, r) => drop(tx.send(commit.clone().and(r))),
             Answer::Purge(tx, r) => drop(tx.send(commit.clone().and(r))),
             Answer::Flush(tx) => drop(tx.send(commit.clone())),
+            Answer::Lock(tx, r) => {
+                if let Some(tx) = tx {
+                    drop(tx.send(commit.clone().and(r)));
+                }
+            }
         }
     }
 }
@@ -269,8 +284,8 @@ impl Writer {
                 .map_err(|e| errors::backend("open table", e))?;
             let fenced = jobs
                 .iter()
-                .any(|r| matches!(r.job, Job::Apply { fence: Some(_), .. }));
-            let locks = if fenced {
+                .any(|r| matches!(r.job, Job::Apply { fence: Some(_), .. } | Job::Lock { .. }));
+            let mut locks = if fenced {
                 Some(
                     txn.open_table(LOCKS)
                         .map_err(|e| errors::backend("open table", e))?,
@@ -308,6 +323,19 @@ impl Writer {
                         }
                     }
                     Job::Flush { reply } => answers.push(Answer::Flush(reply)),
+                    Job::Lock { op, reply } => match locks.as_mut() {
+                        Some(table) => match crate::locks::run(table, op) {
+                            Ok(answer) => answers.push(Answer::Lock(reply, Ok(answer))),
+                            Err(fatal) => {
+                                answers.push(Answer::Lock(reply, Err(fatal.clone())));
+                                result = Err(fatal);
+                            }
+                        },
+                        None => answers.push(Answer::Lock(
+                            reply,
+                            Err(StoreError::Backend("the lock table is not open".into())),
+                        )),
+                    },
                 }
             }
             result
@@ -329,6 +357,7 @@ fn failed(job: Job, e: StoreError) -> Answer {
         Job::Purge { reply, .. } => Answer::Purge(reply, Err(e)),
         // A flush answers with the commit's result, which is this error.
         Job::Flush { reply } => Answer::Flush(reply),
+        Job::Lock { reply, .. } => Answer::Lock(reply, Err(e)),
     }
 }
 
