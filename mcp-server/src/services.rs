@@ -22,10 +22,11 @@ pub(crate) struct Services {
     pub(crate) read_only: bool,
 }
 
-/// Opens the store (waiting up to `lock_wait` for another process that holds its file) and
-/// builds the services on it with the config's TTL, session cap, workspace and programs.
+/// The long-running server's services: [`services_with`] read-write, and a redb file's
+/// integrity verified at open (once per server start; one-shot commands skip it and stay
+/// cheap).
 pub(crate) async fn services(config: &Config, lock_wait: Duration) -> anyhow::Result<Services> {
-    services_with(config, lock_wait, false).await
+    open_services(config, lock_wait, false, true).await
 }
 
 /// [`services`], opening the store read-only when `read_only` (commands that only read: a
@@ -36,7 +37,16 @@ pub(crate) async fn services_with(
     lock_wait: Duration,
     read_only: bool,
 ) -> anyhow::Result<Services> {
-    let store = open_store(config, lock_wait, read_only).await?;
+    open_services(config, lock_wait, read_only, false).await
+}
+
+async fn open_services(
+    config: &Config,
+    lock_wait: Duration,
+    read_only: bool,
+    check_integrity: bool,
+) -> anyhow::Result<Services> {
+    let store = open_store(config, lock_wait, read_only, check_integrity).await?;
     let sessions = Sessions::new(
         Arc::clone(&store),
         SessionsConfig {
@@ -118,12 +128,21 @@ pub(crate) async fn close(services: Services) -> anyhow::Result<()> {
 }
 
 /// Opens the configured backend through store-open. etcd is contacted once here, so a wrong
-/// endpoint fails at startup rather than at the first tool call.
+/// endpoint fails at startup rather than at the first tool call. redb is shared by every
+/// process (its step locks in the file, as etcd's are in the cluster: both reach `Sessions`
+/// through the store's `shared_locks`), so `lock_wait` only matters for a file another
+/// program holds exclusively; sled admits one process, and a second one is refused at once
+/// with the holder's name rather than kept waiting.
 async fn open_store(
     config: &Config,
     lock_wait: Duration,
     read_only: bool,
+    check_integrity: bool,
 ) -> anyhow::Result<Arc<dyn SessionStore>> {
+    let lock_wait = match &config.store {
+        Backend::Sled(_) => Duration::ZERO,
+        _ => lock_wait,
+    };
     let backend = match &config.store {
         Backend::Redb(path) if read_only && !path.exists() => {
             tracing::info!(path = %path.display(), "no store file yet: reading an empty store");
@@ -139,6 +158,8 @@ async fn open_store(
             etcd_tls: config.etcd_tls.clone(),
             etcd_auth: config.etcd_auth.clone(),
             read_only,
+            check_integrity,
+            redb_exclusive: false,
         },
     };
     let store = match store_open::open(&spec).await {
@@ -153,7 +174,7 @@ async fn open_store(
             tracing::info!(backend = "etcd", ?endpoints, "session store open")
         }
         Backend::Redb(path) | Backend::Sled(path) => {
-            tracing::info!(backend = store.backend_name(), path = %path.display(), "session store open")
+            tracing::info!(backend = store.backend_name(), path = %path.display(), shared_step_locks = store.shared_locks().is_some(), "session store open")
         }
         Backend::Memory => tracing::info!(backend = store.backend_name(), "session store open"),
     }

@@ -1,7 +1,8 @@
 //! `container-kit-mcp tool <name>`: one call without a transport, compatible with the npm
 //! wrapper: parameters from `TOOL_PARAMS` (JSON) and/or flags, the result JSON on stdout,
-//! a non-zero exit status on error. Concurrent invocations share the store file one after
-//! another (bounded wait for the file lock).
+//! a non-zero exit status on error. Concurrent invocations (and a running server) share the
+//! default redb store at once; a step waits (bounded) only for another step on the same
+//! session, through the store's step locks.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -16,7 +17,8 @@ use serde_json::{Map, Value};
 use crate::cli::{GlobalArgs, ToolArgs};
 use crate::config::Config;
 
-/// How long a one-shot call waits for another process to release the store file.
+/// How long a one-shot call waits for a process that holds the store file exclusively (a
+/// redb file opened exclusively, e.g. by `sessions repair`; sled is refused at once).
 const LOCK_WAIT: Duration = Duration::from_secs(60);
 
 pub(crate) async fn run(global: GlobalArgs, args: ToolArgs) -> anyhow::Result<ExitCode> {

@@ -13,7 +13,7 @@ use session_core::StoreError;
 
 use crate::config::RedbConfig;
 use crate::errors;
-use crate::tables::{EXPIRY, SESSIONS};
+use crate::tables::{EXPIRY, LOCKS, SESSIONS};
 
 /// A database opened one way or the other.
 pub(crate) enum Handle {
@@ -162,6 +162,7 @@ pub(crate) fn open_read_write(
     let exists = refuse_empty_file(path)?;
     let mut builder = redb::Builder::new();
     builder.set_cache_size(config.cache_size);
+    builder.set_concurrency_mode(config.concurrency_mode());
     builder.set_check_integrity_on_open(config.check_integrity_on_open);
     let opened = guarded(|| {
         if exists {
@@ -175,7 +176,12 @@ pub(crate) fn open_read_write(
         Ok(Err(e)) => return Err(errors::open(path, e)),
         Err(panic) => return Err(errors::damaged(path, &panic)),
     };
-    // Create both tables up front so readers never meet a missing table.
+    // Create the tables up front so readers never meet a missing table; a file that has
+    // them already is not written to (an open commits nothing, so it does not wait for, or
+    // hold up, another process's writes).
+    if has_tables(&db) {
+        return Ok(db);
+    }
     let txn = db
         .begin_write()
         .map_err(|e| errors::backend("begin write", e))?;
@@ -184,9 +190,23 @@ pub(crate) fn open_read_write(
             .map_err(|e| errors::backend("open table", e))?;
         txn.open_table(EXPIRY)
             .map_err(|e| errors::backend("open table", e))?;
+        txn.open_table(LOCKS)
+            .map_err(|e| errors::backend("open table", e))?;
     }
     txn.commit().map_err(|e| errors::backend("commit", e))?;
     Ok(db)
+}
+
+/// Whether the file has every table already (a read, no write transaction).
+fn has_tables(db: &redb::Database) -> bool {
+    guarded(|| {
+        db.begin_read().is_ok_and(|txn| {
+            txn.open_table(SESSIONS).is_ok()
+                && txn.open_table(EXPIRY).is_ok()
+                && txn.open_table(LOCKS).is_ok()
+        })
+    })
+    .unwrap_or(false)
 }
 
 /// What a read-only open found.
@@ -209,6 +229,7 @@ pub(crate) fn open_read_only(path: &Path, config: &RedbConfig) -> Result<ReadOnl
     }
     let mut builder = redb::Builder::new();
     builder.set_cache_size(config.cache_size);
+    builder.set_concurrency_mode(config.concurrency_mode());
     match guarded(|| builder.open_read_only(path)) {
         Ok(Ok(db)) => Ok(ReadOnlyOpen::Clean(db)),
         Ok(Err(redb::DatabaseError::RepairAborted)) => Ok(ReadOnlyOpen::NeedsRecovery),

@@ -28,11 +28,12 @@
 mod config;
 mod errors;
 mod handle;
+mod locks;
 mod maintenance;
 mod store;
 mod tables;
 mod writer;
 
-pub use crate::config::{RedbConfig, RedbDurability};
+pub use crate::config::{RedbConfig, RedbDurability, RedbSharing};
 pub use crate::maintenance::{check, repair, CheckReport, RepairReport};
 pub use crate::store::{RedbStats, RedbStore};

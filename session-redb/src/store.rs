@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -12,13 +12,15 @@ use chrono::{DateTime, Utc};
 use redb::ReadableTableMetadata;
 use session_core::adapter::{decode_record, open_waiting, ScanQueryExt};
 use session_core::{
-    ScanPage, ScanQuery, Session, SessionId, SessionStore, StoreError, Version, Versioned, WriteOp,
+    Fence, ScanPage, ScanQuery, Session, SessionId, SessionStore, SharedLocks, StoreError, Version,
+    Versioned, WriteOp,
 };
 use tokio::sync::oneshot;
 
-use crate::config::RedbConfig;
+use crate::config::{RedbConfig, RedbSharing};
 use crate::errors;
 use crate::handle::{self, guarded, Handle, ReadOnlyOpen, Slot};
+use crate::locks::{LockQueue, RedbLocks};
 use crate::maintenance::TempCopy;
 use crate::tables::SESSIONS;
 use crate::writer::{Counters, Job, Prepared, Request, Writer};
@@ -36,6 +38,10 @@ pub struct RedbStore {
     config: RedbConfig,
     counters: Arc<Counters>,
     read_only: bool,
+    /// The step locks shared with the other processes of a multi-process file.
+    locks: Option<Arc<RedbLocks>>,
+    /// The locks' way to the writer, cleared at drop so the writer can stop.
+    lock_queue: Option<LockQueue>,
     /// A read-only open of a file not closed cleanly reads a recovered copy: this one.
     _copy: Option<TempCopy>,
 }
@@ -89,7 +95,17 @@ impl RedbStore {
             .name("session-redb-writer".into())
             .spawn(move || writer.run())
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
-        tracing::debug!(path = %path.display(), "redb store open");
+        let lock_queue: LockQueue = Arc::new(Mutex::new(Some(queue.clone())));
+        let locks = (config.effective_sharing() == RedbSharing::MultiProcess).then(|| {
+            Arc::new(RedbLocks::new(
+                Arc::clone(&slot),
+                path.clone(),
+                Arc::clone(&lock_queue),
+                config.write_timeout,
+                config.lock_expiry,
+            ))
+        });
+        tracing::debug!(path = %path.display(), sharing = ?config.effective_sharing(), "redb store open");
         Ok(RedbStore {
             slot,
             path,
@@ -98,6 +114,8 @@ impl RedbStore {
             config,
             counters,
             read_only: false,
+            locks,
+            lock_queue: Some(lock_queue),
             _copy: None,
         })
     }
@@ -147,6 +165,8 @@ impl RedbStore {
             config,
             counters: Arc::new(Counters::default()),
             read_only: true,
+            locks: None,
+            lock_queue: None,
             _copy: None,
         })
     }
@@ -174,6 +194,8 @@ impl RedbStore {
             config,
             counters: Arc::new(Counters::default()),
             read_only: true,
+            locks: None,
+            lock_queue: None,
             _copy: Some(copy),
         })
     }
@@ -215,7 +237,11 @@ impl RedbStore {
         }
     }
 
-    async fn write(&self, ops: Vec<WriteOp>) -> Result<Vec<Option<Version>>, StoreError> {
+    async fn write(
+        &self,
+        ops: Vec<WriteOp>,
+        fence: Option<Fence>,
+    ) -> Result<Vec<Option<Version>>, StoreError> {
         // Encode on the caller's thread so the single writer only checks and copies bytes.
         let prepared = ops
             .into_iter()
@@ -224,6 +250,7 @@ impl RedbStore {
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Apply {
             ops: prepared,
+            fence,
             reply,
         })
         .await?;
@@ -273,6 +300,9 @@ fn writer_gone() -> StoreError {
 impl Drop for RedbStore {
     fn drop(&mut self) {
         // Closing the queue lets the writer drain what is queued, commit it and exit.
+        if let Some(q) = self.lock_queue.take() {
+            drop(q.lock().unwrap_or_else(|p| p.into_inner()).take());
+        }
         drop(self.queue.take());
         if let Some(writer) = self.writer.take() {
             if writer.join().is_err() {
@@ -306,7 +336,25 @@ impl SessionStore for RedbStore {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        self.write(batch).await
+        self.write(batch, None).await
+    }
+
+    fn shared_locks(&self) -> Option<Arc<dyn SharedLocks>> {
+        self.locks
+            .as_ref()
+            .map(|l| Arc::clone(l) as Arc<dyn SharedLocks>)
+    }
+
+    async fn apply_fenced(
+        &self,
+        batch: Vec<WriteOp>,
+        fence: &Fence,
+    ) -> Result<Vec<Option<Version>>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fence = self.locks.as_ref().map(|_| fence.clone());
+        self.write(batch, fence).await
     }
 
     async fn scan(&self, query: &ScanQuery) -> Result<ScanPage, StoreError> {

@@ -19,13 +19,13 @@ use session_core::adapter::{
     expiry_key, expiry_range_end, parse_expiry_key, plan_batch, record_header, PlanError,
     RecordHeader,
 };
-use session_core::{SessionId, StoreError, Version, WriteOp};
+use session_core::{Fence, SessionId, StoreError, Version, WriteOp};
 use tokio::sync::oneshot;
 
 use crate::config::{RedbConfig, RedbDurability};
 use crate::errors;
 use crate::handle::{guarded, Slot};
-use crate::tables::{EXPIRY, SESSIONS};
+use crate::tables::{EXPIRY, LOCKS, SESSIONS};
 
 /// A write with its record already encoded.
 #[derive(Debug)]
@@ -47,6 +47,9 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 pub(crate) enum Job {
     Apply {
         ops: Vec<Prepared>,
+        /// Applied only while this step lock is held (`locks.rs`), checked in the same
+        /// transaction.
+        fence: Option<Fence>,
         reply: Reply<Vec<Option<Version>>>,
     },
     Purge {
@@ -56,6 +59,12 @@ pub(crate) enum Job {
     },
     Flush {
         reply: Reply<()>,
+    },
+    /// A step-lock operation (`locks.rs`), group-committed with the other writes; a
+    /// release has no one waiting for its answer.
+    Lock {
+        op: crate::locks::LockOp,
+        reply: Option<Reply<crate::locks::LockAnswer>>,
     },
 }
 
@@ -73,6 +82,10 @@ enum Answer {
     ),
     Purge(Reply<Vec<SessionId>>, Result<Vec<SessionId>, StoreError>),
     Flush(Reply<()>),
+    Lock(
+        Option<Reply<crate::locks::LockAnswer>>,
+        Result<crate::locks::LockAnswer, StoreError>,
+    ),
 }
 
 impl Answer {
@@ -83,6 +96,11 @@ impl Answer {
             Answer::Apply(tx, r) => drop(tx.send(commit.clone().and(r))),
             Answer::Purge(tx, r) => drop(tx.send(commit.clone().and(r))),
             Answer::Flush(tx) => drop(tx.send(commit.clone())),
+            Answer::Lock(tx, r) => {
+                if let Some(tx) = tx {
+                    drop(tx.send(commit.clone().and(r)));
+                }
+            }
         }
     }
 }
@@ -264,6 +282,17 @@ impl Writer {
             let mut expiry = txn
                 .open_table(EXPIRY)
                 .map_err(|e| errors::backend("open table", e))?;
+            let fenced = jobs
+                .iter()
+                .any(|r| matches!(r.job, Job::Apply { fence: Some(_), .. } | Job::Lock { .. }));
+            let mut locks = if fenced {
+                Some(
+                    txn.open_table(LOCKS)
+                        .map_err(|e| errors::backend("open table", e))?,
+                )
+            } else {
+                None
+            };
             let mut result: Result<(), StoreError> = Ok(());
             for r in jobs {
                 if let Err(e) = &result {
@@ -271,7 +300,13 @@ impl Writer {
                     continue;
                 }
                 match r.job {
-                    Job::Apply { ops, reply } => match apply(&mut sessions, &mut expiry, ops) {
+                    Job::Apply { ops, fence, reply } => match fence_then_apply(
+                        &mut sessions,
+                        &mut expiry,
+                        locks.as_ref(),
+                        fence.as_ref(),
+                        ops,
+                    ) {
                         Ok(outcome) => answers.push(Answer::Apply(reply, outcome)),
                         Err(fatal) => {
                             answers.push(Answer::Apply(reply, Err(fatal.clone())));
@@ -288,6 +323,19 @@ impl Writer {
                         }
                     }
                     Job::Flush { reply } => answers.push(Answer::Flush(reply)),
+                    Job::Lock { op, reply } => match locks.as_mut() {
+                        Some(table) => match crate::locks::run(table, op) {
+                            Ok(answer) => answers.push(Answer::Lock(reply, Ok(answer))),
+                            Err(fatal) => {
+                                answers.push(Answer::Lock(reply, Err(fatal.clone())));
+                                result = Err(fatal);
+                            }
+                        },
+                        None => answers.push(Answer::Lock(
+                            reply,
+                            Err(StoreError::Backend("the lock table is not open".into())),
+                        )),
+                    },
                 }
             }
             result
@@ -309,6 +357,7 @@ fn failed(job: Job, e: StoreError) -> Answer {
         Job::Purge { reply, .. } => Answer::Purge(reply, Err(e)),
         // A flush answers with the commit's result, which is this error.
         Job::Flush { reply } => Answer::Flush(reply),
+        Job::Lock { reply, .. } => Answer::Lock(reply, Err(e)),
     }
 }
 
@@ -321,6 +370,23 @@ fn not_applied(cause: &StoreError) -> StoreError {
 
 fn answer_without_commit(job: Job, e: StoreError) {
     failed(job, e.clone()).send(&Err(e));
+}
+
+/// [`apply`], refused with `LockLost` (nothing written) when `fence` no longer holds its
+/// step lock in this transaction's view of the lock table.
+fn fence_then_apply(
+    sessions: &mut Sessions<'_>,
+    expiry: &mut Expiry<'_>,
+    locks: Option<&Table<'_, &'static str, &'static [u8]>>,
+    fence: Option<&Fence>,
+    ops: Vec<Prepared>,
+) -> Result<Result<Vec<Option<Version>>, StoreError>, StoreError> {
+    if let (Some(fence), Some(locks)) = (fence, locks) {
+        if !crate::locks::fence_holds(locks, fence)? {
+            return Ok(Err(StoreError::LockLost(fence.id.clone())));
+        }
+    }
+    apply(sessions, expiry, ops)
 }
 
 /// The outcome of one caller's batch: `Ok(Ok(versions))` applied, `Ok(Err(e))` refused by a

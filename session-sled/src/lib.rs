@@ -8,6 +8,10 @@
 //! waits for one sync thread that runs sled's flush and then `fdatasync`s the data file (and
 //! any new blob files); every writer waiting at that moment shares that one sync.
 //!
+//! One process at a time: sled's engine admits no other. A second process's open fails at
+//! once with an error naming the holder (pid and command, from a holder record the holding
+//! process writes into the store directory) and suggesting redb, which processes share.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use session_core::{SessionStore, Sessions, SessionsConfig};
@@ -23,6 +27,7 @@
 mod config;
 mod engine;
 mod errors;
+mod holder;
 mod store;
 mod sync;
 

@@ -70,7 +70,13 @@ impl SledStore {
             )));
         }
         let counters = Arc::new(Counters::default());
-        let engine = open_waiting(config.lock_wait, || Engine::open(&path, &config, &counters))?;
+        let engine =
+            match open_waiting(config.lock_wait, || Engine::open(&path, &config, &counters)) {
+                Ok(engine) => engine,
+                Err(StoreError::Locked { .. }) => return Err(crate::holder::locked_error(&path)),
+                Err(e) => return Err(e),
+            };
+        crate::holder::record(&path);
         Ok(SledStore {
             shared: Arc::new(Shared {
                 engine: RwLock::new(Some(Arc::new(engine))),

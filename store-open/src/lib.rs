@@ -25,7 +25,7 @@ use std::time::Duration;
 use session_core::{MemoryStore, SessionStore, StoreError};
 use session_etcd::{EtcdConfig, EtcdStore};
 pub use session_etcd::{LeasedEntries, LeasedEntry};
-use session_redb::{RedbConfig, RedbStore};
+use session_redb::{RedbConfig, RedbSharing, RedbStore};
 use session_sled::{SledConfig, SledStore};
 
 pub use crate::duration::{parse_duration, parse_session_ttl, DurationError, MAX_SESSION_TTL};
@@ -77,6 +77,12 @@ pub async fn open(spec: &StoreSpec) -> Result<Arc<dyn SessionStore>, OpenError> 
         Backend::Redb(path) => {
             let config = RedbConfig {
                 lock_wait,
+                check_integrity_on_open: spec.options.check_integrity,
+                sharing: if spec.options.redb_exclusive {
+                    RedbSharing::Exclusive
+                } else {
+                    RedbSharing::MultiProcess
+                },
                 ..RedbConfig::default()
             };
             let store = if spec.options.read_only {
@@ -161,10 +167,10 @@ mod tests {
     async fn a_held_file_is_locked_and_says_how_long_it_waited() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("held.redb");
-        let _holder = open(&StoreSpec::new(Backend::Redb(path.clone())))
-            .await
-            .unwrap();
+        // A file held exclusively (a shared one admits every process).
         let mut spec = StoreSpec::new(Backend::Redb(path.clone()));
+        spec.options.redb_exclusive = true;
+        let _holder = open(&spec).await.unwrap();
         let at_once = open(&spec).await.err().unwrap();
         assert!(matches!(
             at_once,

@@ -107,6 +107,12 @@ pub struct OpenOptions {
     /// every write fails. Other backends open as usual (sled has no read-only mode; etcd and
     /// memory write nothing by opening). Default off.
     pub read_only: bool,
+    /// redb: verify every page at open (`RedbConfig::check_integrity_on_open`), for a
+    /// long-running server; one-shot calls leave it off and stay cheap. Default off.
+    pub check_integrity: bool,
+    /// redb: hold the file exclusively (`RedbSharing::Exclusive`) instead of sharing it
+    /// with other processes (the default). For measuring what sharing costs.
+    pub redb_exclusive: bool,
 }
 
 /// The etcd credentials of a command line: `user` with the password read from

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 mod http_hardening;
+// One store, many processes (issue 14).
+mod multiproc;
 // Bounded input over MCP and tool mode, log injection (issue 18).
 mod bounds;
 // Metrics at /metrics and in sessions stats (issue 14).
@@ -225,22 +227,29 @@ fn sigterm_stops_the_stdio_server_with_status_zero() {
 }
 
 #[test]
-fn a_second_server_on_a_held_store_fails_with_a_clear_message() {
+fn a_second_server_on_a_held_sled_store_fails_at_once_naming_the_holder() {
+    // redb's default store is shared (multiproc.rs); sled admits one process.
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.redb");
+    let path = dir.path().join("s.sled");
     let (mut holder, stdin, _) = start_initialized(|c| {
-        c.args(["serve", "--store-path"]).arg(&path);
+        c.args(["serve", "--store", "sled", "--store-path"])
+            .arg(&path);
     });
-    // The holder answers, so it has the file. A second server waits its 5 s, then explains.
+    // The holder answers, so it has the store. A second server is refused at once.
+    let start = std::time::Instant::now();
     let second = Command::new(BIN)
-        .args(["serve", "--store-path"])
+        .args(["serve", "--store", "sled", "--store-path"])
         .arg(&path)
         .stdin(Stdio::null())
         .output()
         .unwrap();
+    assert!(start.elapsed() < std::time::Duration::from_secs(4));
     assert_eq!(second.status.code(), Some(1));
     let err = String::from_utf8_lossy(&second.stderr);
-    assert!(err.contains("locked by another process"), "{err}");
+    assert!(
+        err.contains(&format!("in use by process {}", holder.id())) && err.contains("redb"),
+        "{err}"
+    );
     drop(stdin);
     assert!(holder.wait().unwrap().success());
 }

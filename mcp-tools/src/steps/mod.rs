@@ -203,6 +203,8 @@ where
     let lock_wait_ms = guard.waited().as_secs_f64() * 1e3;
     telemetry::lock_waited(step.name(), guard.waited());
     let locked = std::time::Instant::now();
+    // The run starts once the lock is held: what `metadata.step_history` records.
+    let run_started = chrono::Utc::now();
     let current = guard.get().await?;
     let mut state = WorkflowState::from_session(&current.value)?.ok_or_else(|| {
         ToolError::from(StoreError::NotFound(id.clone())).with_next(StartWorkflow::NAME)
@@ -243,6 +245,7 @@ where
         .transpose()
         .map_err(|e| ToolError::internal(format!("cannot encode the repair context: {e}")))?;
     let updating = std::time::Instant::now();
+    let run_finished = chrono::Utc::now();
     let (after, state) = guard
         .try_update(|s| {
             let mut st = WorkflowState::from_session(s)?
@@ -257,6 +260,7 @@ where
                 .unwrap_or(0)
                 + 1;
             st.metadata.insert("step_runs".into(), Value::from(runs));
+            record_run(&mut st, step, run_started, run_finished, outcome.is_ok());
             match &outcome {
                 Ok((artifact, value)) => {
                     if let Some(p) = artifact.repo_path() {
@@ -313,6 +317,38 @@ where
             details: None,
         }),
     }
+}
+
+/// The most step runs `metadata.step_history` keeps (the oldest are dropped).
+const STEP_HISTORY_CAP: usize = 100;
+
+/// Appends one step run — the step, when it started (its lock held) and finished (before
+/// its outcome was recorded, in the same update), and whether it succeeded — to
+/// `metadata.step_history`: what an operator (and a test) reads to see that the step runs
+/// on one session did not overlap, across processes too.
+fn record_run(
+    st: &mut WorkflowState,
+    step: Step,
+    started: chrono::DateTime<chrono::Utc>,
+    finished: chrono::DateTime<chrono::Utc>,
+    ok: bool,
+) {
+    let mut history = match st.metadata.remove("step_history") {
+        Some(Value::Array(runs)) => runs,
+        _ => Vec::new(),
+    };
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    history.push(serde_json::json!({
+        "step": step.name(),
+        "started_at": stamp(started),
+        "finished_at": stamp(finished),
+        "success": ok,
+    }));
+    let excess = history.len().saturating_sub(STEP_HISTORY_CAP);
+    history.drain(..excess);
+    st.metadata
+        .insert("step_history".into(), Value::Array(history));
 }
 
 /// The repair context of the last step call that carried one, kept at the workflow's

@@ -34,6 +34,9 @@ pub struct CrashConfig {
     pub min_run: Duration,
     /// See `min_run`.
     pub max_run: Duration,
+    /// Child processes run at once on the store, each with `writers` writers on the same
+    /// sessions, all killed together (a store shared by several processes). Default 1.
+    pub processes: usize,
 }
 
 impl Default for CrashConfig {
@@ -44,6 +47,7 @@ impl Default for CrashConfig {
             sessions_per_writer: 4,
             min_run: Duration::from_millis(20),
             max_run: Duration::from_millis(300),
+            processes: 1,
         }
     }
 }
@@ -117,23 +121,29 @@ pub fn kill_cycles(
     let rt = super::runtime();
     let mut total_acks = 0usize;
     for cycle in 0..config.cycles {
-        let mut child = Command::new(&exe)
-            .args([child_test, "--exact", "--nocapture", "--test-threads=1"])
-            .env(STORE_ENV, &path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
+        let mut children = Vec::new();
         let (tx, rx) = std::sync::mpsc::channel::<String>();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.starts_with("ACK ") && tx.send(line).is_err() {
-                    break;
+        for _ in 0..config.processes.max(1) {
+            let mut child = Command::new(&exe)
+                .args([child_test, "--exact", "--nocapture", "--test-threads=1"])
+                .env(STORE_ENV, &path)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let stdout = child.stdout.take().unwrap();
+            let tx = tx.clone();
+            let reader = std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if line.starts_with("ACK ") && tx.send(line).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+            });
+            children.push((child, reader));
+        }
+        drop(tx);
         let first = rx.recv_timeout(Duration::from_secs(60));
         assert!(
             first.is_ok(),
@@ -149,11 +159,17 @@ pub fn kill_cycles(
                 Err(_) => break,
             }
         }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        // Lines already written to the pipe were acknowledged before the kill.
+        for (child, _) in &mut children {
+            child.kill().unwrap(); // SIGKILL
+        }
+        for (child, _) in &mut children {
+            child.wait().unwrap();
+        }
+        // Lines already written to the pipes were acknowledged before the kill.
         lines.extend(rx.iter());
-        reader.join().unwrap();
+        for (_, reader) in children {
+            reader.join().unwrap();
+        }
         total_acks += lines.len();
         for line in lines {
             let mut parts = line.split(' ').skip(1);

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use session_core::{Session, SessionId, SessionStore, StoreError, Version};
-use session_redb::{RedbConfig, RedbDurability, RedbStore};
+use session_redb::{RedbConfig, RedbDurability, RedbSharing, RedbStore};
 
 fn id(s: &str) -> SessionId {
     SessionId::new(s).unwrap()
@@ -22,18 +22,28 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// The exclusive mode: one process holds the file (the default shares it, `multiproc.rs`).
+fn exclusive() -> RedbConfig {
+    RedbConfig {
+        sharing: RedbSharing::Exclusive,
+        ..RedbConfig::default()
+    }
+}
+
 #[test]
 fn a_second_open_of_one_file_is_locked_and_harms_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.redb");
-    let first = RedbStore::open(&path).unwrap();
+    let first = RedbStore::open_with(&path, exclusive()).unwrap();
     let rt = rt();
     rt.block_on(first.insert(session("kept"))).unwrap();
-    match RedbStore::open(&path) {
+    match RedbStore::open_with(&path, exclusive()) {
         Err(StoreError::Locked { path: p }) => assert_eq!(p, path),
         other => panic!("expected Locked, got {other:?}"),
     }
-    let err = RedbStore::open(&path).unwrap_err().to_string();
+    let err = RedbStore::open_with(&path, exclusive())
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("locked by another process") && err.contains("s.redb"),
         "{err}"
@@ -44,7 +54,7 @@ fn a_second_open_of_one_file_is_locked_and_harms_nothing() {
         first.insert(session("after")).await.unwrap();
     });
     drop(first);
-    let reopened = RedbStore::open(&path).unwrap();
+    let reopened = RedbStore::open_with(&path, exclusive()).unwrap();
     assert_eq!(rt.block_on(reopened.count()).unwrap(), 2);
 }
 
@@ -52,7 +62,7 @@ fn a_second_open_of_one_file_is_locked_and_harms_nothing() {
 fn a_lock_wait_outlasts_a_holder_that_exits() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.redb");
-    let holder = RedbStore::open(&path).unwrap();
+    let holder = RedbStore::open_with(&path, exclusive()).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let releaser = std::thread::spawn(move || {
         rx.recv().unwrap();
@@ -60,7 +70,7 @@ fn a_lock_wait_outlasts_a_holder_that_exits() {
     });
     let config = RedbConfig {
         lock_wait: Duration::from_secs(20),
-        ..RedbConfig::default()
+        ..exclusive()
     };
     let p = path.clone();
     let opener = std::thread::spawn(move || RedbStore::open_with(&p, config));
@@ -73,11 +83,11 @@ fn a_lock_wait_outlasts_a_holder_that_exits() {
         "the waiting open did not get the file"
     );
     // And a short wait still ends in Locked while the holder stays.
-    let _holder = RedbStore::open_with(&path, RedbConfig::default());
+    let _holder = RedbStore::open_with(&path, exclusive());
     let start = Instant::now();
     let short = RedbConfig {
         lock_wait: Duration::from_millis(200),
-        ..RedbConfig::default()
+        ..exclusive()
     };
     if _holder.is_ok() {
         assert!(matches!(

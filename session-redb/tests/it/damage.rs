@@ -136,11 +136,17 @@ fn a_bit_flipped_file_fails_clearly_on_open_or_read_and_never_crashes() {
     populated(&path, 200);
     flip(&path);
     let damaged = std::fs::read(&path).unwrap();
-    // Read-write open: the integrity check at open refuses it.
-    let err = RedbStore::open(&path).unwrap_err().to_string();
+    // Read-write open with the integrity check (the server's): the check refuses it.
+    let checked = RedbConfig {
+        check_integrity_on_open: true,
+        ..RedbConfig::default()
+    };
+    let err = RedbStore::open_with(&path, checked.clone())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("damaged") || err.contains("corrupt"), "{err}");
-    // Read-only open: its integrity check (on a copy) refuses it before any read.
-    let err = RedbStore::open_read_only(&path, RedbConfig::default())
+    // Read-only open with the check: the check (on a copy) refuses it before any read.
+    let err = RedbStore::open_read_only(&path, checked)
         .unwrap_err()
         .to_string();
     assert!(err.contains("damaged"), "{err}");

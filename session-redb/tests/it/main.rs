@@ -6,6 +6,7 @@
 mod adapter;
 mod damage;
 mod disk_full;
+mod multiproc;
 
 use std::path::Path;
 use std::sync::Arc;

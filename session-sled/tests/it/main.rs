@@ -6,6 +6,7 @@
 
 mod adapter;
 mod disk_full;
+mod holder;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -61,6 +61,10 @@ pub(crate) struct LoadArgs {
     pub(crate) etcd_endpoints: Vec<String>,
     #[command(flatten)]
     pub(crate) etcd: crate::etcd_args::EtcdArgs,
+    /// redb: hold the file exclusively instead of in the default multi-process mode (to
+    /// measure what sharing the file between processes costs).
+    #[arg(long)]
+    pub(crate) redb_exclusive: bool,
     /// Store location (default: a temporary directory, removed afterwards).
     #[arg(long)]
     pub(crate) path: Option<PathBuf>,
@@ -129,7 +133,10 @@ async fn open(args: &LoadArgs, dir: &std::path::Path) -> anyhow::Result<Arc<dyn 
     };
     let options = match args.backend {
         Backend::Etcd => args.etcd.options()?,
-        _ => store_open::OpenOptions::default(),
+        _ => store_open::OpenOptions {
+            redb_exclusive: args.redb_exclusive,
+            ..store_open::OpenOptions::default()
+        },
     };
     let spec = StoreSpec { backend, options };
     Ok(store_open::open(&spec).await?)
