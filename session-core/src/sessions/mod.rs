@@ -1,9 +1,10 @@
 //! [`Sessions`]: the service every caller uses: TTLs, capacity, per-session locks,
 //! optimistic read-modify-write with retries (`update.rs`), the lock guard (`guard.rs`),
 //! statistics (`stats.rs`) and maintenance (`maintenance.rs`). This file holds the
-//! service, its configuration, creation, reads and locking.
+//! service, its configuration, creation, reads and locking. Hot-session combining is in
+//! `combine.rs`, the holder's record cache in `cache.rs`.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,8 @@ use crate::locks::{HeldLock, LockTable};
 use crate::store::{ScanPage, ScanQuery, SessionStore};
 use crate::{RetryPolicy, Session, SessionId, StoreError, Versioned};
 
+mod cache;
+mod combine;
 mod guard;
 mod maintenance;
 mod stats;
@@ -25,6 +28,9 @@ pub use self::guard::SessionGuard;
 pub use self::maintenance::{MaintenanceHandle, MaintenanceReport};
 pub use self::stats::SessionsStats;
 
+pub(crate) use self::combine::OpenBatch;
+
+use self::cache::RecordCache;
 use self::stats::{bump, Counters};
 
 /// Knobs of [`Sessions`]. `SessionsConfig::default()` suits servers and embedding programs.
@@ -77,8 +83,26 @@ struct Inner {
     clock: Arc<dyn Clock>,
     locks: Arc<LockTable>,
     counters: Counters,
-    /// Serializes this process's creations so `max_sessions` holds exactly in-process.
+    /// With `max_sessions`: serializes the capacity checks (not the writes) of this
+    /// process's creations, so the cap holds exactly in-process.
     create_gate: tokio::sync::Mutex<()>,
+    /// Creations that passed the capacity check and are being written.
+    creating: AtomicU64,
+    /// Woken when one of them finishes.
+    created: tokio::sync::Notify,
+    /// The last committed record of recently updated sessions (see `cache.rs`).
+    cache: RecordCache,
+}
+
+/// A slot of the cap reserved by a creation while it is written; dropping it (after the
+/// write, or when the creation fails or is cancelled) frees it.
+struct Reservation<'a>(&'a Inner);
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.0.creating.fetch_sub(1, Ordering::SeqCst);
+        self.0.created.notify_waiters();
+    }
 }
 
 impl std::fmt::Debug for Inner {
@@ -111,6 +135,9 @@ impl Sessions {
                 locks: Arc::new(LockTable::default()),
                 counters: Counters::default(),
                 create_gate: tokio::sync::Mutex::new(()),
+                creating: AtomicU64::new(0),
+                created: tokio::sync::Notify::new(),
+                cache: RecordCache::default(),
             }),
         }
     }
@@ -150,18 +177,12 @@ impl Sessions {
         let mut session = Session::new(id.clone(), now, self.inner.config.ttl);
         init(&mut session);
         session.id = id.clone();
-        let _gate = self.inner.create_gate.lock().await;
-        match self.check_capacity(now).await {
-            // Existence before capacity: creating an id that is already stored fails as
-            // `AlreadyExists` at the cap too, so `get_or_create` and a continued workflow
-            // reach the existing session instead of failing `CapacityExceeded`.
-            Err(StoreError::CapacityExceeded { .. })
-                if self.inner.store.get(id).await?.is_some() =>
-            {
-                return Err(StoreError::AlreadyExists(id.clone()));
-            }
-            r => r?,
-        }
+        // No gate around the durable write: concurrent creations share the store's group
+        // commit. With a cap, a slot is reserved in memory first and freed after the write.
+        let _slot = match self.inner.config.max_sessions {
+            None => None,
+            Some(max) => Some(self.reserve(id, max, now).await?),
+        };
         let version = self.inner.store.insert(session.clone()).await?;
         bump(&self.inner.counters.commits, 1);
         Ok(Versioned {
@@ -170,21 +191,49 @@ impl Sessions {
         })
     }
 
-    async fn check_capacity(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let Some(max) = self.inner.config.max_sessions else {
-            return Ok(());
-        };
-        let store = &self.inner.store;
-        if store.count().await? < max {
-            return Ok(());
-        }
-        // Expired sessions never count: purge them, then look again.
-        let purged = store.purge_expired(now, usize::MAX).await?;
-        bump(&self.inner.counters.purged, purged.len() as u64);
-        if store.count().await? < max {
-            Ok(())
-        } else {
-            Err(StoreError::CapacityExceeded { max })
+    /// Reserves a slot of the cap for creating `id`. The check counts the stored sessions
+    /// and the creations being written (read in that order, so a creation finishing in
+    /// between is counted at least once); at the cap with creations in flight it waits for
+    /// them, so a refusal is exact within the process.
+    ///
+    /// Errors: `AlreadyExists` when `id` is stored and the cap is reached (existence is
+    /// checked before capacity), `CapacityExceeded`.
+    async fn reserve(
+        &self,
+        id: &SessionId,
+        max: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation<'_>, StoreError> {
+        let inner = &*self.inner;
+        let store = &inner.store;
+        let _gate = inner.create_gate.lock().await;
+        loop {
+            let finished = inner.created.notified();
+            tokio::pin!(finished);
+            finished.as_mut().enable();
+            let in_flight = inner.creating.load(Ordering::SeqCst);
+            let mut stored = store.count().await?;
+            if stored + in_flight >= max && in_flight == 0 {
+                // Expired sessions never count: purge them, then look again.
+                let purged = store.purge_expired(now, usize::MAX).await?;
+                bump(&inner.counters.purged, purged.len() as u64);
+                inner.cache.invalidate_all(&purged);
+                stored = store.count().await?;
+            }
+            if stored + in_flight < max {
+                inner.creating.fetch_add(1, Ordering::SeqCst);
+                return Ok(Reservation(inner));
+            }
+            if in_flight == 0 {
+                // Existence before capacity: creating an id that is already stored fails as
+                // `AlreadyExists` at the cap too, so `get_or_create` and a continued workflow
+                // reach the existing session instead of failing `CapacityExceeded`.
+                if store.get(id).await?.is_some() {
+                    return Err(StoreError::AlreadyExists(id.clone()));
+                }
+                return Err(StoreError::CapacityExceeded { max });
+            }
+            finished.await;
         }
     }
 
@@ -212,7 +261,10 @@ impl Sessions {
             match self.inner.store.get(id).await? {
                 Some(s) if !s.value.is_expired_at(self.now()) => return Ok(s),
                 Some(expired) => match self.inner.store.remove(id, Some(expired.version)).await {
-                    Ok(()) => bump(&self.inner.counters.purged, 1),
+                    Ok(()) => {
+                        self.inner.cache.invalidate(id);
+                        bump(&self.inner.counters.purged, 1);
+                    }
                     Err(e @ (StoreError::Conflict { .. } | StoreError::NotFound(_))) => last = e,
                     Err(e) => return Err(e),
                 },
@@ -233,7 +285,9 @@ impl Sessions {
     /// The session need not exist. Errors: `Busy` when the wait runs out.
     pub async fn lock(&self, id: &SessionId) -> Result<SessionGuard, StoreError> {
         let start = Instant::now();
-        let (held, _) = self.acquire(id).await?;
+        let (mut held, _) = self.acquire(id).await?;
+        // A guard excludes combining: updates combined before it are committed first.
+        self.settle(id, &mut held).await;
         let shared = match self.inner.store.shared_locks() {
             None => None,
             Some(locks) => {
@@ -296,7 +350,10 @@ impl Sessions {
     ///
     /// Errors: `NotFound`.
     pub async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
-        self.inner.store.remove(id, None).await?;
+        self.inner.cache.invalidate(id);
+        let removed = self.inner.store.remove(id, None).await;
+        self.inner.cache.invalidate(id);
+        removed?;
         bump(&self.inner.counters.commits, 1);
         Ok(())
     }

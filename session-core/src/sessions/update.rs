@@ -82,13 +82,9 @@ impl Sessions {
         R: Send,
     {
         let span = update_span(id);
-        async {
-            let (_held, waited) = self.acquire(id).await?;
-            span.record("lock_wait_us", waited.as_micros() as u64);
-            self.update_one(id, f, &span, Commit::Replace).await
-        }
-        .instrument(span.clone())
-        .await
+        self.combined_update(id, f, &span)
+            .instrument(span.clone())
+            .await
     }
 
     /// The read-modify-write of one session whose lock the caller holds.
@@ -163,7 +159,9 @@ impl Sessions {
         }
         let mut held = Vec::with_capacity(sorted.len());
         for id in sorted {
-            held.push(self.acquire(id).await?);
+            let (mut lock, waited) = self.acquire(id).await?;
+            self.settle(id, &mut lock).await;
+            held.push((lock, waited));
         }
         let (result, _) = self
             .read_modify_write(
@@ -228,7 +226,7 @@ impl Sessions {
         let c = &self.inner.counters;
         let mut current = Vec::with_capacity(ids.len());
         for id in ids {
-            current.push(self.get(id).await.map_err(Stopped::Store)?);
+            current.push(self.current(id).await.map_err(Stopped::Store)?);
         }
         let mut next: Vec<Session> = current.iter().map(|s| s.value.clone()).collect();
         let out = f(&mut next).inspect_err(|_| bump(&c.rejected, 1))?;
@@ -238,6 +236,7 @@ impl Sessions {
                 .map_err(Stopped::Store)?;
         }
         let store = &self.inner.store;
+        let generation = self.inner.cache.generation();
         let written: Result<Vec<_>, StoreError> = match (commit, current.as_slice(), &next[..]) {
             (Commit::Replace, [cur], [session]) => store
                 .replace(cur.version, session.clone())
@@ -268,22 +267,30 @@ impl Sessions {
                     .map(|_| current.iter().map(|cur| cur.version.next()).collect())
             }
         };
+        if written.is_err() {
+            for id in ids {
+                self.inner.cache.forget(id);
+            }
+        }
         match written {
-            Ok(versions) => Ok(Ok((
-                versions
+            Ok(versions) => {
+                let written: Vec<Versioned<Session>> = versions
                     .into_iter()
                     .zip(next)
                     .map(|(version, value)| Versioned { version, value })
-                    .collect(),
-                out,
-            ))),
+                    .collect();
+                for w in &written {
+                    self.inner.cache.put(generation, w.clone());
+                }
+                Ok(Ok((written, out)))
+            }
             Err(e @ StoreError::Conflict { .. }) => Ok(Err(e)),
             Err(e) => Err(Stopped::Store(e)),
         }
     }
 
     /// Checks what a closure may not change and stamps the write time and sliding expiry.
-    fn stamp(&self, before: &Session, after: &mut Session) -> Result<(), StoreError> {
+    pub(super) fn stamp(&self, before: &Session, after: &mut Session) -> Result<(), StoreError> {
         if after.id != before.id {
             return Err(StoreError::Rejected(format!(
                 "an update may not change the session id ({} -> {})",

@@ -12,6 +12,7 @@
 //! ```
 
 pub mod cases;
+pub mod counting;
 pub mod crash;
 pub mod model;
 
@@ -111,6 +112,13 @@ macro_rules! session_store_conformance {
             session_ids_are_validated,
             restore_keeps_versions_and_overwrites,
             shared_locks_exclude_other_services,
+            concurrent_creations_share_commits,
+            capped_concurrent_creations_share_commits,
+            locked_updates_read_nothing_from_the_store,
+            hot_updates_combine_in_order_with_rejections,
+            hot_updates_share_commits,
+            cancelled_waiter_is_never_applied,
+            held_guard_excludes_combining,
         );
 
     };
