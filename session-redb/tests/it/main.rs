@@ -6,6 +6,7 @@
 mod adapter;
 mod damage;
 mod disk_full;
+mod sessions_commits;
 mod tmpfs;
 
 use std::path::Path;
