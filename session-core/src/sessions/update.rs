@@ -1,5 +1,6 @@
-//! Optimistic read-modify-write: [`Sessions::update`], [`Sessions::try_update`] and
-//! [`Sessions::update_many`], all on one retry loop (read, run the closure on copies, stamp,
+//! Optimistic read-modify-write: [`Sessions::update`], [`Sessions::try_update`] (whose body,
+//! hot-session combining, is in `combine.rs`), and [`Sessions::update_many`] and the
+//! guard's updates on one retry loop (read, run the closure on copies, stamp,
 //! compare-and-swap; on a conflict wait per the retry policy and start again).
 
 use std::collections::BTreeSet;
@@ -52,6 +53,12 @@ impl Sessions {
     /// `f` refuses a change by returning an error (e.g. `StoreError::Rejected`); nothing is
     /// written and that error is returned. `f` may run more than once. A closure with an
     /// error type of its own goes to [`Sessions::try_update`].
+    ///
+    /// Concurrent updates of one session combine: each closure runs in lock order on the
+    /// result of the one before it (committed or not), and they are written in one commit,
+    /// one version per applied closure; each caller is answered after that commit with its
+    /// own version. The record an update starts from comes from the service's cache of its
+    /// last commit when it has one, so an update costs no store read.
     ///
     /// Errors: `NotFound`, `Expired`, `Busy`, `Conflict` (retries exhausted), `f`'s error.
     pub async fn update<R, F>(
