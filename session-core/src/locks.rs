@@ -36,7 +36,8 @@ pub(crate) struct LockTable {
 #[derive(Debug)]
 pub(crate) struct HeldLock {
     held: Option<OwnedMutexGuard<Option<OpenBatch>>>,
-    entry: Entry,
+    /// `None` only inside `drop`, which gives the reference up under the table's mutex.
+    entry: Option<Entry>,
     id: SessionId,
     table: Arc<LockTable>,
 }
@@ -82,7 +83,7 @@ impl LockTable {
                 match waited {
                     Ok(held) => held,
                     Err(_) => {
-                        drop(entry);
+                        self.release(id, entry);
                         return Err(StoreError::Busy {
                             id: id.clone(),
                             waited: start.elapsed(),
@@ -95,7 +96,7 @@ impl LockTable {
         Ok((
             HeldLock {
                 held: Some(held),
-                entry,
+                entry: Some(entry),
                 id: id.clone(),
                 table: Arc::clone(self),
             },
@@ -106,14 +107,31 @@ impl LockTable {
     /// Takes the lock of an entry the caller already refers to (a combining member waiting
     /// for its batch), without counting as queued and without a timeout: the caller races
     /// this wait against its batch's answer. Cancel-safe.
-    pub(crate) async fn relock(self: &Arc<Self>, id: &SessionId, entry: &Entry) -> HeldLock {
-        let held = Arc::clone(&entry.mutex).lock_owned().await;
+    pub(crate) async fn relock(&self, entry: &EntryRef) -> HeldLock {
+        let Some(e) = &entry.entry else {
+            // Only inside `EntryRef::drop`: never polled then.
+            return std::future::pending().await;
+        };
+        let held = Arc::clone(&e.mutex).lock_owned().await;
         HeldLock {
             held: Some(held),
-            entry: Arc::clone(entry),
-            id: id.clone(),
-            table: Arc::clone(self),
+            entry: Some(Arc::clone(e)),
+            id: entry.id.clone(),
+            table: Arc::clone(&entry.table),
         }
+    }
+
+    /// Gives up one reference to `entry`, and removes the entry if only the table refers to
+    /// it then. Both happen under the table's mutex, so of several references given up at
+    /// once the last one always sees the entry idle (a new reference is only ever taken
+    /// under that mutex, or from a live one).
+    fn release(&self, id: &SessionId, entry: Entry) {
+        let mut entries = self.entries();
+        if Arc::strong_count(&entry) == 2 && entries.get(id).is_some_and(|e| Arc::ptr_eq(e, &entry))
+        {
+            entries.remove(id);
+        }
+        drop(entry);
     }
 
     /// Removes every idle entry; returns how many were removed.
@@ -142,26 +160,43 @@ impl HeldLock {
 
     /// Whether other callers are queued for this lock now.
     pub(crate) fn others_queued(&self) -> bool {
-        self.entry.queued.load(Ordering::SeqCst) > 0
+        self.entry
+            .as_ref()
+            .is_some_and(|e| e.queued.load(Ordering::SeqCst) > 0)
     }
 
-    /// The entry, for [`LockTable::relock`].
-    pub(crate) fn entry(&self) -> Entry {
-        Arc::clone(&self.entry)
+    /// A reference to the entry, for [`LockTable::relock`].
+    pub(crate) fn entry(&self) -> EntryRef {
+        EntryRef {
+            entry: self.entry.clone(),
+            id: self.id.clone(),
+            table: Arc::clone(&self.table),
+        }
+    }
+}
+
+/// A reference to a lock entry held without the lock (a combining member waiting for its
+/// answer); it keeps the entry in the table, and dropping it removes the entry if idle.
+#[derive(Debug)]
+pub(crate) struct EntryRef {
+    entry: Option<Entry>,
+    id: SessionId,
+    table: Arc<LockTable>,
+}
+
+impl Drop for EntryRef {
+    fn drop(&mut self) {
+        if let Some(entry) = self.entry.take() {
+            self.table.release(&self.id, entry);
+        }
     }
 }
 
 impl Drop for HeldLock {
     fn drop(&mut self) {
         drop(self.held.take());
-        let mut entries = self.table.entries();
-        // Idle if only the table and this handle refer to the entry.
-        if Arc::strong_count(&self.entry) == 2
-            && entries
-                .get(&self.id)
-                .is_some_and(|e| Arc::ptr_eq(e, &self.entry))
-        {
-            entries.remove(&self.id);
+        if let Some(entry) = self.entry.take() {
+            self.table.release(&self.id, entry);
         }
     }
 }

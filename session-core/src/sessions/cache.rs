@@ -39,6 +39,12 @@ impl RecordCache {
         self.records().get(id).cloned()
     }
 
+    /// Takes the cached record of `id` out (the lock holder's, to change in place; it puts
+    /// the result back after its commit).
+    pub(super) fn take(&self, id: &SessionId) -> Option<Versioned<Session>> {
+        self.records().remove(id)
+    }
+
     /// Caches `record` unless an entry was dropped since `generation` was captured.
     pub(super) fn put(&self, generation: u64, record: Versioned<Session>) {
         let mut records = self.records();

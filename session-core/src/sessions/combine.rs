@@ -89,16 +89,20 @@ impl Sessions {
             if held.batch().as_ref().is_some_and(OpenBatch::abandoned) {
                 *held.batch() = None;
             }
-            let current = match held.batch().as_ref().and_then(OpenBatch::current) {
+            // The batch's copy, else the cached record (taken out: a refusal below leaves
+            // the cache empty and the next update reads the store), else the store's.
+            let Versioned {
+                version: current,
+                value: mut next,
+            } = match held.batch().as_ref().and_then(OpenBatch::current) {
                 Some(current) => current,
-                None => match self.current(id).await {
+                None => match self.take_current(id).await {
                     Ok(current) => current,
                     Err(e) => return Err(E::from(e)),
                 },
             };
-            let mut next = current.value.clone();
             let refused = match f(&mut next) {
-                Ok(out) => match self.stamp(&current.value, &mut next) {
+                Ok(out) => match self.stamp_id(id, &mut next) {
                     Ok(()) => Ok(out),
                     Err(e) => Err(E::from(e)),
                 },
@@ -115,7 +119,7 @@ impl Sessions {
             };
             let others_queued = held.others_queued();
             let batch = held.batch().get_or_insert_with(|| OpenBatch {
-                base: current.version,
+                base: current,
                 writes: Vec::new(),
                 waiters: Vec::new(),
             });
@@ -127,11 +131,23 @@ impl Sessions {
                 self.await_batch(id, held, rx).await
             } else {
                 match held.batch().take() {
-                    Some(batch) => match self.spawn_commit(id, Some(held), batch).await {
-                        Ok(()) => Outcome::Committed,
-                        Err(e @ StoreError::Conflict { .. }) => Outcome::Retry(e),
-                        Err(e) => Outcome::Failed(e),
-                    },
+                    Some(batch) => {
+                        // With members waiting, the commit must outlive this caller; alone,
+                        // a cancelled commit strands nobody (and the version check guards
+                        // the next writer), so it runs here without a task.
+                        let written = if batch.waiters.is_empty() {
+                            let written = self.commit(id, batch).await;
+                            drop(held);
+                            written
+                        } else {
+                            self.spawn_commit(id, Some(held), batch).await
+                        };
+                        match written {
+                            Ok(()) => Outcome::Committed,
+                            Err(e @ StoreError::Conflict { .. }) => Outcome::Retry(e),
+                            Err(e) => Outcome::Failed(e),
+                        }
+                    }
                     None => Outcome::Failed(StoreError::Invalid(
                         "a combined update lost its batch".into(),
                     )),
@@ -168,7 +184,20 @@ impl Sessions {
 
     /// The record an update under the lock starts from: the holder's cache, else the store.
     pub(super) async fn current(&self, id: &SessionId) -> Result<Versioned<Session>, StoreError> {
-        match self.inner.cache.get(id) {
+        self.live(id, self.inner.cache.get(id)).await
+    }
+
+    /// [`Sessions::current`], taking the cached record out instead of copying it.
+    async fn take_current(&self, id: &SessionId) -> Result<Versioned<Session>, StoreError> {
+        self.live(id, self.inner.cache.take(id)).await
+    }
+
+    async fn live(
+        &self,
+        id: &SessionId,
+        cached: Option<Versioned<Session>>,
+    ) -> Result<Versioned<Session>, StoreError> {
+        match cached {
             Some(c) if c.value.is_expired_at(self.now()) => Err(StoreError::Expired(id.clone())),
             Some(c) => Ok(c),
             None => self.get(id).await,
@@ -194,7 +223,7 @@ impl Sessions {
                         "the commit of a combined update failed inside the store".into(),
                     )));
                 }
-                mut held = self.inner.locks.relock(id, &entry) => {
+                mut held = self.inner.locks.relock(&entry) => {
                     if let Some(batch) = held.batch().take() {
                         if !batch.abandoned() {
                             let _ = self.spawn_commit(id, Some(held), batch).await;

@@ -297,11 +297,16 @@ impl Sessions {
     }
 
     /// Checks what a closure may not change and stamps the write time and sliding expiry.
-    pub(super) fn stamp(&self, before: &Session, after: &mut Session) -> Result<(), StoreError> {
-        if after.id != before.id {
+    fn stamp(&self, before: &Session, after: &mut Session) -> Result<(), StoreError> {
+        self.stamp_id(&before.id, after)
+    }
+
+    /// [`Sessions::stamp`] against the session's id.
+    pub(super) fn stamp_id(&self, id: &SessionId, after: &mut Session) -> Result<(), StoreError> {
+        if after.id != *id {
             return Err(StoreError::Rejected(format!(
                 "an update may not change the session id ({} -> {})",
-                before.id, after.id
+                id, after.id
             )));
         }
         let now = self.now();
