@@ -77,7 +77,10 @@ pub async fn locked_updates_read_nothing_from_the_store(t: TestStore) {
     }
     let guard = sessions.lock(&s).await.unwrap();
     for _ in 0..50 {
-        guard.update(bump_counter).await.unwrap();
+        // The step path's shape: read under the lock, then update.
+        let seen = guard.get().await.unwrap();
+        let (after, _) = guard.update(bump_counter).await.unwrap();
+        assert_eq!(after.version, seen.version.next());
     }
     drop(guard);
     let reads = counting.reads() - before;
