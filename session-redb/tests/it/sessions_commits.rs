@@ -80,3 +80,54 @@ fn six_hundred_forty_hot_updates_take_under_two_hundred_transactions() {
     let got = rt.block_on(store.get(&hot)).unwrap().unwrap();
     assert_eq!(got.version.get(), 641);
 }
+
+#[test]
+fn a_batch_of_replaces_of_one_session_leaves_one_record_and_one_index_entry() {
+    use session_core::{Version, WriteOp};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let rt = rt();
+    {
+        let store = RedbStore::open(&path).unwrap();
+        let id = SessionId::new("combined").unwrap();
+        let t0 = chrono::DateTime::from_timestamp(1_750_000_000, 0).unwrap();
+        let at = |secs: u64| Session::new(id.clone(), t0, std::time::Duration::from_secs(secs));
+        rt.block_on(store.insert(at(10))).unwrap();
+        // Three replaces of one session in one batch, each with a new expiry.
+        let ops = (1..=3u64)
+            .map(|i| WriteOp::Replace {
+                expected: Version(i),
+                session: {
+                    let mut s = at(10 + 10 * i);
+                    s.stage = format!("step-{i}");
+                    s
+                },
+            })
+            .collect();
+        let versions = rt.block_on(store.apply(ops)).unwrap();
+        assert_eq!(
+            versions,
+            vec![Some(Version(2)), Some(Version(3)), Some(Version(4))]
+        );
+        let got = rt.block_on(store.get(&id)).unwrap().unwrap();
+        assert_eq!(
+            (got.version, got.value.stage.as_str()),
+            (Version(4), "step-3")
+        );
+        // Not expired at the intermediate expiries, expired at the last one.
+        let purged = rt.block_on(store.purge_expired(t0 + chrono::Duration::seconds(35), 10));
+        assert!(purged.unwrap().is_empty());
+        rt.block_on(store.flush()).unwrap();
+    }
+    const EXPIRY: redb::TableDefinition<&[u8], ()> =
+        redb::TableDefinition::new("sessions_by_expiry");
+    use redb::{ReadableDatabase as _, ReadableTableMetadata as _};
+    let db = redb::Database::open(&path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let index = txn.open_table(EXPIRY).unwrap();
+    assert_eq!(
+        index.len().unwrap(),
+        1,
+        "the index kept superseded expiries"
+    );
+}
