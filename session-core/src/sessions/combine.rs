@@ -28,6 +28,12 @@ use crate::{Session, SessionId, StoreError, Version, Versioned};
 /// The most updates one commit carries.
 pub(super) const MAX_BATCH: usize = 128;
 
+/// How long a member waits for its answer before it also queues for the lock, to commit its
+/// batch itself should the batch have been stranded (every caller queued behind it gave up).
+/// Commits normally answer well within it, and members then never queue for the lock, so a
+/// released lock goes straight to the next caller with a closure to run.
+const STRANDED_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// A session's updates applied in memory and not yet committed, kept under its lock.
 #[derive(Debug)]
 pub(crate) struct OpenBatch {
@@ -205,8 +211,8 @@ impl Sessions {
     }
 
     /// Waits for the batch this caller joined to be committed, after releasing the lock.
-    /// Also waits for the lock: finding its batch still open there (its committer gave up),
-    /// the member commits it itself.
+    /// After [`STRANDED_AFTER`] it also waits for the lock: finding its batch still open
+    /// there (everyone who would have committed it gave up), the member commits it itself.
     async fn await_batch(
         &self,
         id: &SessionId,
@@ -215,6 +221,15 @@ impl Sessions {
     ) -> Outcome {
         let entry = held.entry();
         drop(held);
+        tokio::select! {
+            biased;
+            got = &mut answer => {
+                return got.unwrap_or_else(|_| Outcome::Failed(StoreError::Backend(
+                    "the commit of a combined update failed inside the store".into(),
+                )));
+            }
+            () = tokio::time::sleep(STRANDED_AFTER) => {}
+        }
         loop {
             tokio::select! {
                 biased;

@@ -119,6 +119,7 @@ macro_rules! session_store_conformance {
             hot_updates_share_commits,
             cancelled_waiter_is_never_applied,
             held_guard_excludes_combining,
+            stranded_batch_is_committed_by_its_member,
         );
 
     };

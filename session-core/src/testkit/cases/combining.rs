@@ -277,3 +277,41 @@ pub async fn held_guard_excludes_combining(t: TestStore) {
     }
     assert_eq!(seen, (5..=12).collect::<BTreeSet<_>>());
 }
+
+/// A batch whose would-be committer died (its closure panicked while it held the lock) is
+/// committed by the member waiting on it: no member waits forever, nothing is lost.
+pub async fn stranded_batch_is_committed_by_its_member(t: TestStore) {
+    let (sessions, _clock) = sessions_at(&t.store, SessionsConfig::default());
+    let s = id("stranded");
+    sessions.create(&s).await.unwrap();
+    let first = {
+        let (sess, i) = (sessions.clone(), s.clone());
+        tokio::spawn(async move {
+            sess.update(&i, |x: &mut Session| {
+                // Hold the lock until the second caller is queued behind it.
+                std::thread::sleep(Duration::from_millis(200));
+                bump_counter(x)
+            })
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = {
+        let (sess, i) = (sessions.clone(), s.clone());
+        tokio::spawn(async move {
+            sess.update(&i, |_x: &mut Session| -> Result<(), StoreError> {
+                panic!("a closure that dies holding the lock (expected in this test)")
+            })
+            .await
+        })
+    };
+    assert!(second.await.unwrap_err().is_panic());
+    let (after, n) = tokio::time::timeout(Duration::from_secs(10), first)
+        .await
+        .expect("the stranded member was never answered")
+        .unwrap()
+        .unwrap();
+    assert_eq!((n, after.version.get()), (1, 2));
+    let stored = t.store.get(&s).await.unwrap().unwrap();
+    assert_eq!((counter(&stored.value), stored.version.get()), (1, 2));
+}
