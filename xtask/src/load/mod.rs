@@ -234,8 +234,12 @@ async fn load_via_server(args: &LoadArgs, dir: &std::path::Path) -> anyhow::Resu
     let mut phase = report::summarize("server", args.sessions, args.sessions, &samples);
     let stat = |k: &str| run.stats.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
     phase.lock_wait_max_ms = stat("lock_wait_max_us") as f64 / 1e3;
+    // The server's commits also count its creations and start_workflow's own updates.
     phase.commits = stat("commits");
     phase.max_batch = stat("batch_max");
+    if phase.commits > 0 {
+        phase.mean_batch = phase.updates as f64 / phase.commits as f64;
+    }
     let criteria = vec![Criterion {
         name: "max lock wait in the server (ms)".into(),
         value: phase.lock_wait_max_ms,
