@@ -85,14 +85,30 @@ struct Inner {
     counters: Counters,
     /// With `max_sessions`: serializes the capacity checks (not the writes) of this
     /// process's creations, so the cap holds exactly in-process.
-    create_gate: tokio::sync::Mutex<()>,
+    /// It holds the last count of stored sessions, reused while fresh.
+    create_gate: tokio::sync::Mutex<Option<StoredCount>>,
     /// Creations that passed the capacity check and are being written.
     creating: AtomicU64,
+    /// Capped creations written so far (taken before the reservation is freed).
+    created_total: AtomicU64,
     /// Woken when one of them finishes.
     created: tokio::sync::Notify,
     /// The last committed record of recently updated sessions (see `cache.rs`).
     cache: RecordCache,
 }
+
+/// A count of stored sessions taken by a capacity check: `stored` when `created_total` read
+/// `since` (read just before the count), at `at`.
+#[derive(Clone, Copy, Debug)]
+struct StoredCount {
+    stored: u64,
+    since: u64,
+    at: Instant,
+}
+
+/// How long a capacity check reuses a count while far from the cap (other processes may
+/// create sessions on a shared backend; this process's own creations are added to it).
+const COUNT_FRESH_FOR: Duration = Duration::from_secs(1);
 
 /// A slot of the cap reserved by a creation while it is written; dropping it (after the
 /// write, or when the creation fails or is cancelled) frees it.
@@ -134,8 +150,9 @@ impl Sessions {
                 clock,
                 locks: Arc::new(LockTable::default()),
                 counters: Counters::default(),
-                create_gate: tokio::sync::Mutex::new(()),
+                create_gate: tokio::sync::Mutex::new(None),
                 creating: AtomicU64::new(0),
+                created_total: AtomicU64::new(0),
                 created: tokio::sync::Notify::new(),
                 cache: RecordCache::default(),
             }),
@@ -184,6 +201,10 @@ impl Sessions {
             Some(max) => Some(self.reserve(id, max, now).await?),
         };
         let version = self.inner.store.insert(session.clone()).await?;
+        if _slot.is_some() {
+            // Before the reservation is freed, so a check counts this creation at least once.
+            self.inner.created_total.fetch_add(1, Ordering::SeqCst);
+        }
         bump(&self.inner.counters.commits, 1);
         Ok(Versioned {
             version,
@@ -191,10 +212,14 @@ impl Sessions {
         })
     }
 
-    /// Reserves a slot of the cap for creating `id`. The check counts the stored sessions
-    /// and the creations being written (read in that order, so a creation finishing in
-    /// between is counted at least once); at the cap with creations in flight it waits for
-    /// them, so a refusal is exact within the process.
+    /// Reserves a slot of the cap for creating `id`. The check adds the creations being
+    /// written to the stored sessions (read after them, so a creation finishing in between
+    /// is counted at least once). The stored count is a recent one (under
+    /// `COUNT_FRESH_FOR`) plus this process's creations since, which can only overestimate
+    /// within the process; a check that would refuse counts again, and at the cap with
+    /// creations in flight it waits for them, so a refusal is exact within the process.
+    /// (Creations by other processes on a shared backend may go unseen for up to
+    /// `COUNT_FRESH_FOR`.)
     ///
     /// Errors: `AlreadyExists` when `id` is stored and the cap is reached (existence is
     /// checked before capacity), `CapacityExceeded`.
@@ -206,19 +231,48 @@ impl Sessions {
     ) -> Result<Reservation<'_>, StoreError> {
         let inner = &*self.inner;
         let store = &inner.store;
-        let _gate = inner.create_gate.lock().await;
+        let mut last = inner.create_gate.lock().await;
+        let mut fresh = false;
         loop {
             let finished = inner.created.notified();
             tokio::pin!(finished);
             finished.as_mut().enable();
             let in_flight = inner.creating.load(Ordering::SeqCst);
-            let mut stored = store.count().await?;
+            // Far from the cap a recent count plus this process's creations since is
+            // enough (it can only overestimate: deletions are not subtracted); at the cap the
+            // decision is always taken on a new count.
+            let mut stored = match *last {
+                Some(c) if !fresh && c.at.elapsed() < COUNT_FRESH_FOR => {
+                    c.stored + (inner.created_total.load(Ordering::SeqCst) - c.since)
+                }
+                _ => {
+                    fresh = true;
+                    let since = inner.created_total.load(Ordering::SeqCst);
+                    let stored = store.count().await?;
+                    *last = Some(StoredCount {
+                        stored,
+                        since,
+                        at: Instant::now(),
+                    });
+                    stored
+                }
+            };
+            if stored + in_flight >= max && !fresh {
+                fresh = true;
+                continue;
+            }
             if stored + in_flight >= max && in_flight == 0 {
                 // Expired sessions never count: purge them, then look again.
                 let purged = store.purge_expired(now, usize::MAX).await?;
                 bump(&inner.counters.purged, purged.len() as u64);
                 inner.cache.invalidate_all(&purged);
+                let since = inner.created_total.load(Ordering::SeqCst);
                 stored = store.count().await?;
+                *last = Some(StoredCount {
+                    stored,
+                    since,
+                    at: Instant::now(),
+                });
             }
             if stored + in_flight < max {
                 inner.creating.fetch_add(1, Ordering::SeqCst);
@@ -234,6 +288,7 @@ impl Sessions {
                 return Err(StoreError::CapacityExceeded { max });
             }
             finished.await;
+            fresh = false;
         }
     }
 

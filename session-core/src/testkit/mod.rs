@@ -120,6 +120,7 @@ macro_rules! session_store_conformance {
             cancelled_waiter_is_never_applied,
             held_guard_excludes_combining,
             stranded_batch_is_committed_by_its_member,
+            capacity_freed_by_delete_is_reusable_at_once,
         );
 
     };

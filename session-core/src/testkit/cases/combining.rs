@@ -71,19 +71,24 @@ pub async fn locked_updates_read_nothing_from_the_store(t: TestStore) {
     let (sessions, _clock) = sessions_at(&store, SessionsConfig::default());
     let s = id("holder");
     sessions.create(&s).await.unwrap();
-    let before = counting.reads();
+    // Reads made by the updates themselves (not by the explicit `guard.get` below, which
+    // reads the store on a shared backend).
+    let mut reads = 0;
     for _ in 0..50 {
+        let r0 = counting.reads();
         sessions.update(&s, bump_counter).await.unwrap();
+        reads += counting.reads() - r0;
     }
     let guard = sessions.lock(&s).await.unwrap();
     for _ in 0..50 {
         // The step path's shape: read under the lock, then update.
         let seen = guard.get().await.unwrap();
+        let r0 = counting.reads();
         let (after, _) = guard.update(bump_counter).await.unwrap();
+        reads += counting.reads() - r0;
         assert_eq!(after.version, seen.version.next());
     }
     drop(guard);
-    let reads = counting.reads() - before;
     assert!(
         reads < 10,
         "100 locked updates read the store {reads} times"
@@ -314,4 +319,33 @@ pub async fn stranded_batch_is_committed_by_its_member(t: TestStore) {
     assert_eq!((n, after.version.get()), (1, 2));
     let stored = t.store.get(&s).await.unwrap().unwrap();
     assert_eq!((counter(&stored.value), stored.version.get()), (1, 2));
+}
+
+/// The cap reuses a recent count between checks; a slot freed by a deletion is usable at
+/// once all the same (a check that would refuse counts again), and the cap still holds.
+pub async fn capacity_freed_by_delete_is_reusable_at_once(t: TestStore) {
+    let config = SessionsConfig {
+        max_sessions: Some(3),
+        ..SessionsConfig::default()
+    };
+    let (sessions, _clock) = sessions_at(&t.store, config);
+    for i in 0..3 {
+        sessions.create(&id(&format!("cap-{i}"))).await.unwrap();
+    }
+    let err = sessions.create(&id("cap-3")).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::CapacityExceeded { max: 3 }),
+        "{err:?}"
+    );
+    sessions.delete(&id("cap-0")).await.unwrap();
+    sessions.create(&id("cap-3")).await.unwrap();
+    let err = sessions.create(&id("cap-4")).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::CapacityExceeded { max: 3 }),
+        "{err:?}"
+    );
+    // A session removed behind the service's back frees its slot too.
+    t.store.remove(&id("cap-1"), None).await.unwrap();
+    sessions.create(&id("cap-4")).await.unwrap();
+    assert_eq!(t.store.count().await.unwrap(), 3);
 }

@@ -15,10 +15,11 @@ mod service;
 mod writes;
 
 pub use self::combining::{
-    cancelled_waiter_is_never_applied, capped_concurrent_creations_share_commits,
-    concurrent_creations_share_commits, held_guard_excludes_combining,
-    hot_updates_combine_in_order_with_rejections, hot_updates_share_commits,
-    locked_updates_read_nothing_from_the_store, stranded_batch_is_committed_by_its_member,
+    cancelled_waiter_is_never_applied, capacity_freed_by_delete_is_reusable_at_once,
+    capped_concurrent_creations_share_commits, concurrent_creations_share_commits,
+    held_guard_excludes_combining, hot_updates_combine_in_order_with_rejections,
+    hot_updates_share_commits, locked_updates_read_nothing_from_the_store,
+    stranded_batch_is_committed_by_its_member,
 };
 pub use self::concurrency::{
     hot_session_updates_lose_nothing, lock_excludes_and_times_out_busy,
