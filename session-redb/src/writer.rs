@@ -7,6 +7,7 @@
 //! file (redb latches an I/O failure until then), so later writes succeed once the cause is
 //! gone. While a reopen fails it retries every second and at each new request.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -407,9 +408,28 @@ fn apply(
         Err(PlanError::Refused(refused)) => return Ok(Err(refused)),
         Err(PlanError::Backend(fatal)) => return Err(fatal),
     };
-    // Execute: every check passed, so only a backend error can stop us now.
-    for (p, plan) in ops.iter().zip(&planned) {
+    // Execute: every check passed, so only a backend error can stop us now. Only the last
+    // write of a key reaches the tables, with the index moved once from the key's expiry
+    // before the job to its expiry after it: a combined batch of k replaces of one session
+    // (Sessions' hot-session combining) costs one record write, not k.
+    let last: HashMap<&SessionId, (usize, Option<DateTime<Utc>>)> = if ops.len() > 1 {
+        let mut last = HashMap::with_capacity(ops.len());
+        for (i, (p, plan)) in ops.iter().zip(&planned).enumerate() {
+            last.entry(p.op.id())
+                .and_modify(|(at, _)| *at = i)
+                .or_insert((i, plan.old_expiry));
+        }
+        last
+    } else {
+        HashMap::new()
+    };
+    for (i, (p, plan)) in ops.iter().zip(&planned).enumerate() {
         let id = p.op.id();
+        let old_expiry = match last.get(id) {
+            Some(&(at, _)) if at != i => continue, // a later write of this key supersedes it
+            Some(&(_, first_old)) => first_old,
+            None => plan.old_expiry,
+        };
         match &p.record {
             Some(record) => {
                 sessions
@@ -422,8 +442,8 @@ fn apply(
                     .map_err(|e| errors::backend("write", e))?;
             }
         }
-        if plan.old_expiry != plan.new_expiry {
-            if let Some(old) = plan.old_expiry {
+        if old_expiry != plan.new_expiry {
+            if let Some(old) = old_expiry {
                 expiry
                     .remove(expiry_key(old, id).as_slice())
                     .map_err(|e| errors::backend("write", e))?;

@@ -37,8 +37,16 @@ impl SessionGuard {
     }
 
     /// Reads the locked session (`NotFound`, `Expired` as [`Sessions::get`]).
+    ///
+    /// On a backend one process owns (no shared locks), the record this service committed
+    /// last is returned from its cache without a store read: under the lock nobody else in
+    /// the process can have changed it. On a shared backend it is read from the store.
     pub async fn get(&self) -> Result<Versioned<Session>, StoreError> {
-        self.sessions.get(&self.id).await
+        if self.shared.is_none() && self.sessions.store().shared_locks().is_none() {
+            self.sessions.current(&self.id).await
+        } else {
+            self.sessions.get(&self.id).await
+        }
     }
 
     /// Updates the locked session: the same contract as [`Sessions::update`], under the lock

@@ -40,6 +40,7 @@ impl Sessions {
             .purge_expired(self.now(), self.inner.config.purge_batch)
             .await?;
         bump(&self.inner.counters.purged, purged.len() as u64);
+        self.inner.cache.invalidate_all(&purged);
         Ok(purged)
     }
 

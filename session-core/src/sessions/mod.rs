@@ -1,9 +1,10 @@
 //! [`Sessions`]: the service every caller uses: TTLs, capacity, per-session locks,
 //! optimistic read-modify-write with retries (`update.rs`), the lock guard (`guard.rs`),
 //! statistics (`stats.rs`) and maintenance (`maintenance.rs`). This file holds the
-//! service, its configuration, creation, reads and locking.
+//! service, its configuration, creation, reads and locking. Hot-session combining is in
+//! `combine.rs`, the holder's record cache in `cache.rs`.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,8 @@ use crate::locks::{HeldLock, LockTable};
 use crate::store::{ScanPage, ScanQuery, SessionStore};
 use crate::{RetryPolicy, Session, SessionId, StoreError, Versioned};
 
+mod cache;
+mod combine;
 mod guard;
 mod maintenance;
 mod stats;
@@ -25,6 +28,9 @@ pub use self::guard::SessionGuard;
 pub use self::maintenance::{MaintenanceHandle, MaintenanceReport};
 pub use self::stats::SessionsStats;
 
+pub(crate) use self::combine::OpenBatch;
+
+use self::cache::RecordCache;
 use self::stats::{bump, Counters};
 
 /// Knobs of [`Sessions`]. `SessionsConfig::default()` suits servers and embedding programs.
@@ -77,8 +83,42 @@ struct Inner {
     clock: Arc<dyn Clock>,
     locks: Arc<LockTable>,
     counters: Counters,
-    /// Serializes this process's creations so `max_sessions` holds exactly in-process.
-    create_gate: tokio::sync::Mutex<()>,
+    /// With `max_sessions`: serializes the capacity checks (not the writes) of this
+    /// process's creations, so the cap holds exactly in-process.
+    /// It holds the last count of stored sessions, reused while fresh.
+    create_gate: tokio::sync::Mutex<Option<StoredCount>>,
+    /// Creations that passed the capacity check and are being written.
+    creating: AtomicU64,
+    /// Capped creations written so far (taken before the reservation is freed).
+    created_total: AtomicU64,
+    /// Woken when one of them finishes.
+    created: tokio::sync::Notify,
+    /// The last committed record of recently updated sessions (see `cache.rs`).
+    cache: RecordCache,
+}
+
+/// A count of stored sessions taken by a capacity check: `stored` when `created_total` read
+/// `since` (read just before the count), at `at`.
+#[derive(Clone, Copy, Debug)]
+struct StoredCount {
+    stored: u64,
+    since: u64,
+    at: Instant,
+}
+
+/// How long a capacity check reuses a count while far from the cap (other processes may
+/// create sessions on a shared backend; this process's own creations are added to it).
+const COUNT_FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// A slot of the cap reserved by a creation while it is written; dropping it (after the
+/// write, or when the creation fails or is cancelled) frees it.
+struct Reservation<'a>(&'a Inner);
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.0.creating.fetch_sub(1, Ordering::SeqCst);
+        self.0.created.notify_waiters();
+    }
 }
 
 impl std::fmt::Debug for Inner {
@@ -110,7 +150,11 @@ impl Sessions {
                 clock,
                 locks: Arc::new(LockTable::default()),
                 counters: Counters::default(),
-                create_gate: tokio::sync::Mutex::new(()),
+                create_gate: tokio::sync::Mutex::new(None),
+                creating: AtomicU64::new(0),
+                created_total: AtomicU64::new(0),
+                created: tokio::sync::Notify::new(),
+                cache: RecordCache::default(),
             }),
         }
     }
@@ -150,19 +194,17 @@ impl Sessions {
         let mut session = Session::new(id.clone(), now, self.inner.config.ttl);
         init(&mut session);
         session.id = id.clone();
-        let _gate = self.inner.create_gate.lock().await;
-        match self.check_capacity(now).await {
-            // Existence before capacity: creating an id that is already stored fails as
-            // `AlreadyExists` at the cap too, so `get_or_create` and a continued workflow
-            // reach the existing session instead of failing `CapacityExceeded`.
-            Err(StoreError::CapacityExceeded { .. })
-                if self.inner.store.get(id).await?.is_some() =>
-            {
-                return Err(StoreError::AlreadyExists(id.clone()));
-            }
-            r => r?,
-        }
+        // No gate around the durable write: concurrent creations share the store's group
+        // commit. With a cap, a slot is reserved in memory first and freed after the write.
+        let _slot = match self.inner.config.max_sessions {
+            None => None,
+            Some(max) => Some(self.reserve(id, max, now).await?),
+        };
         let version = self.inner.store.insert(session.clone()).await?;
+        if _slot.is_some() {
+            // Before the reservation is freed, so a check counts this creation at least once.
+            self.inner.created_total.fetch_add(1, Ordering::SeqCst);
+        }
         bump(&self.inner.counters.commits, 1);
         Ok(Versioned {
             version,
@@ -170,21 +212,83 @@ impl Sessions {
         })
     }
 
-    async fn check_capacity(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let Some(max) = self.inner.config.max_sessions else {
-            return Ok(());
-        };
-        let store = &self.inner.store;
-        if store.count().await? < max {
-            return Ok(());
-        }
-        // Expired sessions never count: purge them, then look again.
-        let purged = store.purge_expired(now, usize::MAX).await?;
-        bump(&self.inner.counters.purged, purged.len() as u64);
-        if store.count().await? < max {
-            Ok(())
-        } else {
-            Err(StoreError::CapacityExceeded { max })
+    /// Reserves a slot of the cap for creating `id`. The check adds the creations being
+    /// written to the stored sessions (read after them, so a creation finishing in between
+    /// is counted at least once). The stored count is a recent one (under
+    /// `COUNT_FRESH_FOR`) plus this process's creations since, which can only overestimate
+    /// within the process; a check that would refuse counts again, and at the cap with
+    /// creations in flight it waits for them, so a refusal is exact within the process.
+    /// (Creations by other processes on a shared backend may go unseen for up to
+    /// `COUNT_FRESH_FOR`.)
+    ///
+    /// Errors: `AlreadyExists` when `id` is stored and the cap is reached (existence is
+    /// checked before capacity), `CapacityExceeded`.
+    async fn reserve(
+        &self,
+        id: &SessionId,
+        max: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation<'_>, StoreError> {
+        let inner = &*self.inner;
+        let store = &inner.store;
+        let mut last = inner.create_gate.lock().await;
+        let mut fresh = false;
+        loop {
+            let finished = inner.created.notified();
+            tokio::pin!(finished);
+            finished.as_mut().enable();
+            let in_flight = inner.creating.load(Ordering::SeqCst);
+            // Far from the cap a recent count plus this process's creations since is
+            // enough (it can only overestimate: deletions are not subtracted); at the cap the
+            // decision is always taken on a new count.
+            let mut stored = match *last {
+                Some(c) if !fresh && c.at.elapsed() < COUNT_FRESH_FOR => {
+                    c.stored + (inner.created_total.load(Ordering::SeqCst) - c.since)
+                }
+                _ => {
+                    fresh = true;
+                    let since = inner.created_total.load(Ordering::SeqCst);
+                    let stored = store.count().await?;
+                    *last = Some(StoredCount {
+                        stored,
+                        since,
+                        at: Instant::now(),
+                    });
+                    stored
+                }
+            };
+            if stored + in_flight >= max && !fresh {
+                fresh = true;
+                continue;
+            }
+            if stored + in_flight >= max && in_flight == 0 {
+                // Expired sessions never count: purge them, then look again.
+                let purged = store.purge_expired(now, usize::MAX).await?;
+                bump(&inner.counters.purged, purged.len() as u64);
+                inner.cache.invalidate_all(&purged);
+                let since = inner.created_total.load(Ordering::SeqCst);
+                stored = store.count().await?;
+                *last = Some(StoredCount {
+                    stored,
+                    since,
+                    at: Instant::now(),
+                });
+            }
+            if stored + in_flight < max {
+                inner.creating.fetch_add(1, Ordering::SeqCst);
+                return Ok(Reservation(inner));
+            }
+            if in_flight == 0 {
+                // Existence before capacity: creating an id that is already stored fails as
+                // `AlreadyExists` at the cap too, so `get_or_create` and a continued workflow
+                // reach the existing session instead of failing `CapacityExceeded`.
+                if store.get(id).await?.is_some() {
+                    return Err(StoreError::AlreadyExists(id.clone()));
+                }
+                return Err(StoreError::CapacityExceeded { max });
+            }
+            finished.await;
+            fresh = false;
         }
     }
 
@@ -212,7 +316,10 @@ impl Sessions {
             match self.inner.store.get(id).await? {
                 Some(s) if !s.value.is_expired_at(self.now()) => return Ok(s),
                 Some(expired) => match self.inner.store.remove(id, Some(expired.version)).await {
-                    Ok(()) => bump(&self.inner.counters.purged, 1),
+                    Ok(()) => {
+                        self.inner.cache.invalidate(id);
+                        bump(&self.inner.counters.purged, 1);
+                    }
                     Err(e @ (StoreError::Conflict { .. } | StoreError::NotFound(_))) => last = e,
                     Err(e) => return Err(e),
                 },
@@ -233,7 +340,9 @@ impl Sessions {
     /// The session need not exist. Errors: `Busy` when the wait runs out.
     pub async fn lock(&self, id: &SessionId) -> Result<SessionGuard, StoreError> {
         let start = Instant::now();
-        let (held, _) = self.acquire(id).await?;
+        let (mut held, _) = self.acquire(id).await?;
+        // A guard excludes combining: updates combined before it are committed first.
+        self.settle(id, &mut held).await;
         let shared = match self.inner.store.shared_locks() {
             None => None,
             Some(locks) => {
@@ -296,7 +405,10 @@ impl Sessions {
     ///
     /// Errors: `NotFound`.
     pub async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
-        self.inner.store.remove(id, None).await?;
+        self.inner.cache.invalidate(id);
+        let removed = self.inner.store.remove(id, None).await;
+        self.inner.cache.invalidate(id);
+        removed?;
         bump(&self.inner.counters.commits, 1);
         Ok(())
     }

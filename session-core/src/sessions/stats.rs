@@ -11,7 +11,8 @@ use super::Sessions;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct SessionsStats {
-    /// Writes committed by `create`, `update`, `update_many` and `delete`.
+    /// Writes committed by `create`, `update`, `update_many` and `delete` (a combined batch
+    /// of updates is one commit).
     pub commits: u64,
     /// Compare-and-swap attempts that found another version.
     pub conflicts: u64,
@@ -31,6 +32,12 @@ pub struct SessionsStats {
     pub lock_timeouts: u64,
     /// Sessions removed by purges.
     pub purged: u64,
+    /// Commits that carried more than one combined update of a hot session.
+    pub combined_batches: u64,
+    /// Updates written by those commits.
+    pub combined_updates: u64,
+    /// The most updates one commit carried.
+    pub batch_max: u64,
     /// Entries in the lock table now.
     pub lock_entries: u64,
 }
@@ -47,6 +54,9 @@ pub(super) struct Counters {
     pub(super) lock_wait_max_us: AtomicU64,
     pub(super) lock_timeouts: AtomicU64,
     pub(super) purged: AtomicU64,
+    pub(super) combined_batches: AtomicU64,
+    pub(super) combined_updates: AtomicU64,
+    pub(super) batch_max: AtomicU64,
 }
 
 pub(super) fn bump(c: &AtomicU64, by: u64) {
@@ -69,6 +79,9 @@ impl Sessions {
             lock_wait_max_us: r(&c.lock_wait_max_us),
             lock_timeouts: r(&c.lock_timeouts),
             purged: r(&c.purged),
+            combined_batches: r(&c.combined_batches),
+            combined_updates: r(&c.combined_updates),
+            batch_max: r(&c.batch_max),
             lock_entries: self.inner.locks.len() as u64,
         }
     }

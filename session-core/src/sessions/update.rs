@@ -1,5 +1,6 @@
-//! Optimistic read-modify-write: [`Sessions::update`], [`Sessions::try_update`] and
-//! [`Sessions::update_many`], all on one retry loop (read, run the closure on copies, stamp,
+//! Optimistic read-modify-write: [`Sessions::update`], [`Sessions::try_update`] (whose body,
+//! hot-session combining, is in `combine.rs`), and [`Sessions::update_many`] and the
+//! guard's updates on one retry loop (read, run the closure on copies, stamp,
 //! compare-and-swap; on a conflict wait per the retry policy and start again).
 
 use std::collections::BTreeSet;
@@ -53,6 +54,12 @@ impl Sessions {
     /// written and that error is returned. `f` may run more than once. A closure with an
     /// error type of its own goes to [`Sessions::try_update`].
     ///
+    /// Concurrent updates of one session combine: each closure runs in lock order on the
+    /// result of the one before it (committed or not), and they are written in one commit,
+    /// one version per applied closure; each caller is answered after that commit with its
+    /// own version. The record an update starts from comes from the service's cache of its
+    /// last commit when it has one, so an update costs no store read.
+    ///
     /// Errors: `NotFound`, `Expired`, `Busy`, `Conflict` (retries exhausted), `f`'s error.
     pub async fn update<R, F>(
         &self,
@@ -82,13 +89,9 @@ impl Sessions {
         R: Send,
     {
         let span = update_span(id);
-        async {
-            let (_held, waited) = self.acquire(id).await?;
-            span.record("lock_wait_us", waited.as_micros() as u64);
-            self.update_one(id, f, &span, Commit::Replace).await
-        }
-        .instrument(span.clone())
-        .await
+        self.combined_update(id, f, &span)
+            .instrument(span.clone())
+            .await
     }
 
     /// The read-modify-write of one session whose lock the caller holds.
@@ -163,7 +166,9 @@ impl Sessions {
         }
         let mut held = Vec::with_capacity(sorted.len());
         for id in sorted {
-            held.push(self.acquire(id).await?);
+            let (mut lock, waited) = self.acquire(id).await?;
+            self.settle(id, &mut lock).await;
+            held.push((lock, waited));
         }
         let (result, _) = self
             .read_modify_write(
@@ -228,7 +233,7 @@ impl Sessions {
         let c = &self.inner.counters;
         let mut current = Vec::with_capacity(ids.len());
         for id in ids {
-            current.push(self.get(id).await.map_err(Stopped::Store)?);
+            current.push(self.current(id).await.map_err(Stopped::Store)?);
         }
         let mut next: Vec<Session> = current.iter().map(|s| s.value.clone()).collect();
         let out = f(&mut next).inspect_err(|_| bump(&c.rejected, 1))?;
@@ -238,6 +243,7 @@ impl Sessions {
                 .map_err(Stopped::Store)?;
         }
         let store = &self.inner.store;
+        let generation = self.inner.cache.generation();
         let written: Result<Vec<_>, StoreError> = match (commit, current.as_slice(), &next[..]) {
             (Commit::Replace, [cur], [session]) => store
                 .replace(cur.version, session.clone())
@@ -268,15 +274,23 @@ impl Sessions {
                     .map(|_| current.iter().map(|cur| cur.version.next()).collect())
             }
         };
+        if written.is_err() {
+            for id in ids {
+                self.inner.cache.forget(id);
+            }
+        }
         match written {
-            Ok(versions) => Ok(Ok((
-                versions
+            Ok(versions) => {
+                let written: Vec<Versioned<Session>> = versions
                     .into_iter()
                     .zip(next)
                     .map(|(version, value)| Versioned { version, value })
-                    .collect(),
-                out,
-            ))),
+                    .collect();
+                for w in &written {
+                    self.inner.cache.put(generation, w.clone());
+                }
+                Ok(Ok((written, out)))
+            }
             Err(e @ StoreError::Conflict { .. }) => Ok(Err(e)),
             Err(e) => Err(Stopped::Store(e)),
         }
@@ -284,10 +298,15 @@ impl Sessions {
 
     /// Checks what a closure may not change and stamps the write time and sliding expiry.
     fn stamp(&self, before: &Session, after: &mut Session) -> Result<(), StoreError> {
-        if after.id != before.id {
+        self.stamp_id(&before.id, after)
+    }
+
+    /// [`Sessions::stamp`] against the session's id.
+    pub(super) fn stamp_id(&self, id: &SessionId, after: &mut Session) -> Result<(), StoreError> {
+        if after.id != *id {
             return Err(StoreError::Rejected(format!(
                 "an update may not change the session id ({} -> {})",
-                before.id, after.id
+                id, after.id
             )));
         }
         let now = self.now();

@@ -12,6 +12,7 @@
 //! ```
 
 pub mod cases;
+pub mod counting;
 pub mod crash;
 pub mod model;
 pub mod tmpfs;
@@ -112,6 +113,15 @@ macro_rules! session_store_conformance {
             session_ids_are_validated,
             restore_keeps_versions_and_overwrites,
             shared_locks_exclude_other_services,
+            concurrent_creations_share_commits,
+            capped_concurrent_creations_share_commits,
+            locked_updates_read_nothing_from_the_store,
+            hot_updates_combine_in_order_with_rejections,
+            hot_updates_share_commits,
+            cancelled_waiter_is_never_applied,
+            held_guard_excludes_combining,
+            stranded_batch_is_committed_by_its_member,
+            capacity_freed_by_delete_is_reusable_at_once,
         );
 
     };

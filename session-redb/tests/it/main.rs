@@ -7,6 +7,7 @@ mod adapter;
 mod damage;
 mod disk_full;
 mod multiproc;
+mod sessions_commits;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,4 +1,5 @@
-//! The load phases (raw, bare, single/scale/hot) and the lost-update check at the end.
+//! The load phases (raw, bare, create1/create, single/scale/hot) and the lost-update check
+//! at the end.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -115,6 +116,11 @@ pub(super) async fn bare_store(
     })
 }
 
+/// One phase through `Sessions::update` (the README's API, which combines concurrent
+/// updates of one session). The `scale` phase creates its sessions concurrently inside the
+/// timed run and counts each creation as a write (an embedding program's start); the others
+/// create theirs first. A sample's lock wait is the time until the caller's closure got the
+/// session (the closure runs as soon as the caller holds the lock).
 pub(super) async fn through_sessions(
     args: &LoadArgs,
     sessions: &Sessions,
@@ -127,8 +133,11 @@ pub(super) async fn through_sessions(
     let ids: Vec<SessionId> = (0..n_sessions)
         .map(|i| SessionId::new(format!("{phase}-{i}")))
         .collect::<Result<_, _>>()?;
-    for id in &ids {
-        sessions.create(id).await?;
+    let create_inside = phase == "scale";
+    if !create_inside {
+        for id in &ids {
+            sessions.create(id).await?;
+        }
     }
     let deadline = args.duration.map(|d| Instant::now() + d);
     let start = Instant::now();
@@ -145,16 +154,26 @@ pub(super) async fn through_sessions(
         } else {
             args.updates
         };
+        let creates = create_inside && w < ids.len();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut waits = Vec::new();
+            if creates {
+                let t = Instant::now();
+                sessions.create(&id).await?;
+                lat.push(t.elapsed());
+            }
             let mut n = 0u64;
             while deadline.map_or(n < updates, |d| Instant::now() < d) {
                 let t = Instant::now();
-                let guard = sessions.lock(&id).await?;
-                waits.push(guard.waited());
-                guard.update(|s| Ok(bump(s, &doc))).await?;
-                drop(guard);
+                let mut waited = None;
+                sessions
+                    .update(&id, |s| {
+                        waited.get_or_insert_with(|| t.elapsed());
+                        Ok(bump(s, &doc))
+                    })
+                    .await?;
+                waits.extend(waited);
                 lat.push(t.elapsed());
                 n += 1;
                 bar.inc(1);
@@ -176,6 +195,48 @@ pub(super) async fn through_sessions(
     }
     samples.wall = start.elapsed();
     Ok(samples)
+}
+
+/// `n` creations through `Sessions::create`: all at once (`concurrent`), or one after the
+/// other (the baseline the concurrent run is compared with).
+pub(super) async fn creations(
+    sessions: &Sessions,
+    phase: &str,
+    n: usize,
+    concurrent: bool,
+) -> anyhow::Result<Samples> {
+    let ids: Vec<SessionId> = (0..n)
+        .map(|i| SessionId::new(format!("{phase}-{i}")))
+        .collect::<Result<_, _>>()?;
+    let start = Instant::now();
+    let mut latencies = Vec::with_capacity(n);
+    if concurrent {
+        let tasks: Vec<_> = ids
+            .into_iter()
+            .map(|id| {
+                let sessions = sessions.clone();
+                tokio::spawn(async move {
+                    let t = Instant::now();
+                    sessions.create(&id).await.map(|_| t.elapsed())
+                })
+            })
+            .collect();
+        for t in tasks {
+            latencies.push(t.await.context("create task panicked")??);
+        }
+    } else {
+        for id in &ids {
+            let t = Instant::now();
+            sessions.create(id).await?;
+            latencies.push(t.elapsed());
+        }
+    }
+    Ok(Samples {
+        latencies,
+        lock_waits: Vec::new(),
+        acked: BTreeMap::new(),
+        wall: start.elapsed(),
+    })
 }
 
 pub(super) async fn verify(

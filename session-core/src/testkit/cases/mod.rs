@@ -3,15 +3,24 @@
 //!
 //! `writes.rs`: the port's writes, the expiry index and `count`; `scan.rs`: filters and
 //! paging; `service.rs`: the `Sessions` service's rules; `concurrency.rs`: racing writers,
-//! locks and the cap under racing creations. The helpers below are shared by all four.
+//! locks and the cap under racing creations; `combining.rs`: group commit of creations,
+//! hot-session combining and the lock holder's reads. The helpers below are shared by all.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod combining;
 mod concurrency;
 mod scan;
 mod service;
 mod writes;
 
+pub use self::combining::{
+    cancelled_waiter_is_never_applied, capacity_freed_by_delete_is_reusable_at_once,
+    capped_concurrent_creations_share_commits, concurrent_creations_share_commits,
+    held_guard_excludes_combining, hot_updates_combine_in_order_with_rejections,
+    hot_updates_share_commits, locked_updates_read_nothing_from_the_store,
+    stranded_batch_is_committed_by_its_member,
+};
 pub use self::concurrency::{
     hot_session_updates_lose_nothing, lock_excludes_and_times_out_busy,
     lock_is_released_on_panic_and_cancellation, max_sessions_holds_under_concurrent_creation,
