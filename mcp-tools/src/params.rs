@@ -211,3 +211,53 @@ pub struct PingParams {
 /// (or none); a parameter is refused, as for every tool.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 pub struct NoParams {}
+
+/// What `validate_dockerfile` and `fix_dockerfile` read: a session's repository, a
+/// repository path, or given text (at least one).
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+pub struct DockerfileSource {
+    /// A workflow's session id: its repository and its analysis (port, health path,
+    /// toolchain) are used. Optional; an unknown id is an error naming start_workflow.
+    #[serde(default)]
+    #[schemars(length(max = MAX_ID_CHARS))]
+    pub session_id: Option<String>,
+    /// The repository directory (inside the workspace or a client root, else refused). Its
+    /// analysis is run to check the port, health path and toolchain rules.
+    #[serde(default)]
+    #[schemars(length(max = MAX_PATH_CHARS))]
+    pub repo_path: Option<String>,
+    /// The Dockerfile's path relative to the repository. Default: `Dockerfile`. It is read
+    /// through the repository's confined reader: a path leading outside is not found.
+    #[serde(default)]
+    #[schemars(length(max = MAX_PATH_CHARS))]
+    pub dockerfile_path: Option<String>,
+    /// The Dockerfile's text, instead of reading it from the repository (up to the server's
+    /// content limit, 256 KiB by default).
+    #[serde(default)]
+    pub dockerfile_content: Option<String>,
+    /// Merge the findings of a `hadolint` binary on PATH (one finding per rule and line).
+    /// Default: true; without hadolint on PATH only ours are reported.
+    #[serde(default)]
+    pub hadolint: Option<bool>,
+}
+
+/// Arguments of `validate_dockerfile`.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+pub struct ValidateDockerfileParams {
+    /// Where the Dockerfile comes from.
+    #[serde(flatten)]
+    pub source: DockerfileSource,
+}
+
+/// Arguments of `fix_dockerfile`.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+pub struct FixDockerfileParams {
+    /// Where the Dockerfile comes from.
+    #[serde(flatten)]
+    pub source: DockerfileSource,
+    /// Write the fixed file over the repository's Dockerfile (the previous one kept as
+    /// `<name>.orig`). Default: true when the Dockerfile was read from a repository; given
+    /// text is never written anywhere (the fixed text is returned).
+    #[serde(default)]
+    pub write: Option<bool>,
+}
