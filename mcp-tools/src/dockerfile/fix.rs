@@ -285,7 +285,9 @@ fn dependency_first(p: &Parsed, copy: &Inst, run: &Inst, ctx: &Context) -> Optio
     }
     let (_, _, dest) = copy_args(&copy.args);
     let dest = dest?;
-    let dest = if manifests.len() > 1 && !dest.ends_with('/') { format!("{dest}/") } else { dest };
+    // Several sources (or a wildcard) need a directory destination ending in /.
+    let several = manifests.len() > 1 || manifests.iter().any(|m| m.contains('*'));
+    let dest = if several && !dest.ends_with('/') { format!("{dest}/") } else { dest };
     let (cs, _) = whole_line(p, copy);
     let (rs, re) = whole_line(p, run);
     let copy_text = &p.content[cs..rs];

@@ -132,6 +132,10 @@ fn run(i: &Inst, pipefail: bool, out: &mut Vec<Finding>) {
             "apt" if c.has("install") => push("DL3027", Warning, "apt is for interactive use".into(), "use apt-get"),
             _ => {}
         }
+        if matches!(c.program(), "apt-get" | "apt") && c.has("update") && !i.args.contains("/var/lib/apt/lists") && rule_once.insert("DL3009") {
+            push("DL3009", Info, "the apt lists are not deleted after apt-get update".into(),
+                "end the RUN with && rm -rf /var/lib/apt/lists/*");
+        }
         if c.program() == "apt-get" {
             if let Some(args) = c.after("install") {
                 if !c.has("--no-install-recommends") && !c.words.iter().any(|w| w.contains("Install-Recommends=false")) {
@@ -145,10 +149,6 @@ fn run(i: &Inst, pipefail: bool, out: &mut Vec<Finding>) {
                 if !unpinned.is_empty() && rule_once.insert("DL3008") {
                     push("DL3008", Warning, format!("apt-get install of unpinned packages: {}", unpinned.join(", ")),
                         "pin versions (apt-get install <package>=<version>)");
-                }
-                if !i.args.contains("/var/lib/apt/lists") && rule_once.insert("DL3009") {
-                    push("DL3009", Info, "the apt-get lists are not deleted".into(),
-                        "end the RUN with && rm -rf /var/lib/apt/lists/*");
                 }
             }
         }
@@ -178,7 +178,8 @@ fn run(i: &Inst, pipefail: bool, out: &mut Vec<Finding>) {
             if let Some(args) = c.after("install") {
                 let unpinned = packages(args, &["-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-i", "--index-url", "--extra-index-url", "-t", "--target", "--prefix", "--root", "-f", "--find-links", "--trusted-host", "--platform", "--python-version", "--src"])
                     .filter(|p| pip_unpinned(p)).collect::<Vec<_>>();
-                if !unpinned.is_empty() {
+                let from_file = ["-r", "--requirement"].iter().any(|f| c.has(f));
+                if !unpinned.is_empty() && !from_file {
                     push("DL3013", Warning, format!("pip install of unpinned packages: {}", unpinned.join(", ")),
                         "pin versions (pip install <package>==<version>) or install from a requirements file");
                 }
