@@ -30,7 +30,8 @@ impl Tool for FixDockerfile {
     ) -> Result<FixDockerfileResult, ToolError> {
         let r = resolve(tools, &p.source, ctx).await?;
         let (before, _) = check(&r, false).await?;
-        let fixed = dockerfile::fix(&r.content, &r.ctx).map_err(|e| ToolError::invalid(e.to_string()))?;
+        let fixed =
+            dockerfile::fix(&r.content, &r.ctx).map_err(|e| ToolError::invalid(e.to_string()))?;
         let name = r.rel.display().to_string();
         let diff = unified_diff(&r.content, &fixed.content, &name);
         let mut path = None;
@@ -41,15 +42,21 @@ impl Tool for FixDockerfile {
                 .strip_prefix(&repo.root)
                 .map_err(|_| ToolError::invalid("the repository left its allowed root"))?
                 .join(&r.rel);
-            let root = Dir::open_ambient_dir(&repo.root, cap_std::ambient_authority()).map_err(|e| {
-                ToolError::invalid(format!("cannot open {}: {e}", repo.root.display()))
-            })?;
+            let root =
+                Dir::open_ambient_dir(&repo.root, cap_std::ambient_authority()).map_err(|e| {
+                    ToolError::invalid(format!("cannot open {}: {e}", repo.root.display()))
+                })?;
             let shown = repo.root.clone();
             let content = fixed.content.clone();
             let w = tokio::task::spawn_blocking(move || write_in(&root, &shown, &inside, &content))
                 .await
                 .map_err(|e| ToolError::internal(format!("the write did not finish: {e}")))?
-                .map_err(|e| ToolError::invalid(format!("cannot write {}: {e}", repo.dir.join(&r.rel).display())))?;
+                .map_err(|e| {
+                    ToolError::invalid(format!(
+                        "cannot write {}: {e}",
+                        repo.dir.join(&r.rel).display()
+                    ))
+                })?;
             path = Some(w.path);
             backup = w.backup;
         }
@@ -74,7 +81,9 @@ impl Tool for FixDockerfile {
             r.score_before,
             r.score_after,
             r.left.len(),
-            r.path.as_ref().map_or(String::new(), |p| format!("; written to {p}"))
+            r.path
+                .as_ref()
+                .map_or(String::new(), |p| format!("; written to {p}"))
         )
     }
 }

@@ -87,9 +87,32 @@ pub struct DockerfileParams {
     /// server's size limit (256 KiB by default) is refused.
     #[serde(default)]
     pub dockerfile_content: Option<String>,
+    /// What to do when the repository already has a Dockerfile and no dockerfile_content is
+    /// given. Default `keep`: the user's file is left as it is, validated, and the findings
+    /// are returned with a suggested patch (a unified diff of fix_dockerfile's mechanical
+    /// fixes); nothing is written. `update`: the fixes are applied and written (the previous
+    /// file kept as Dockerfile.orig). `replace`: a new Dockerfile is generated from the
+    /// analysis with its .dockerignore (the previous files kept as .orig). Without an
+    /// existing Dockerfile every mode generates one; given dockerfile_content is always
+    /// written.
+    #[serde(default)]
+    pub mode: Option<DockerfileMode>,
     /// The optional repair context (`fixing_mode`, `previous_error`, `failed_tool`).
     #[serde(flatten)]
     pub fix: FixParams,
+}
+
+/// What `generate_dockerfile` does with an existing Dockerfile (see `mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DockerfileMode {
+    /// Leave it, validate it, return the findings and a suggested patch.
+    #[default]
+    Keep,
+    /// Apply the mechanical fixes and write it (the previous file kept as `.orig`).
+    Update,
+    /// Generate a new one from the analysis (the previous file kept as `.orig`).
+    Replace,
 }
 
 /// Arguments of `tag_image`: the workflow's session and the tag to give the built image.

@@ -46,7 +46,9 @@ pub(crate) async fn resolve(
         let id = Toolbox::session_id(s)?;
         let cur = tools.sessions().get(&id).await?;
         let st = WorkflowState::from_session(&cur.value)?.ok_or_else(|| {
-            ToolError::invalid(format!("session {id} holds no workflow; call start_workflow"))
+            ToolError::invalid(format!(
+                "session {id} holds no workflow; call start_workflow"
+            ))
         })?;
         analysis = st.artifact(Step::AnalyzeRepository);
         if !st.repo_path.is_empty() && src.repo_path.is_none() {
@@ -85,11 +87,7 @@ pub(crate) async fn resolve(
         }
     };
     if let Some(r) = &repo {
-        let reader = Repo::new(r.dir.clone());
-        context.dockerignore = Some(
-            reader.is_file(".dockerignore") || reader.is_file(&format!("{rel_str}.dockerignore")),
-        );
-        context.root_files = Some(reader.list("").into_iter().map(|e| e.name).collect());
+        context = with_repo(context, &r.dir, &rel_str);
     }
     Ok(Resolved {
         content,
@@ -101,9 +99,20 @@ pub(crate) async fn resolve(
     })
 }
 
+/// `ctx` with what the repository `dir` holds: its `.dockerignore` (or `<rel>.dockerignore`
+/// beside the Dockerfile `rel`) and its top-level file names.
+pub(crate) fn with_repo(mut ctx: Context, dir: &std::path::Path, rel: &str) -> Context {
+    let reader = Repo::new(dir.to_path_buf());
+    ctx.dockerignore =
+        Some(reader.is_file(".dockerignore") || reader.is_file(&format!("{rel}.dockerignore")));
+    ctx.root_files = Some(reader.list("").into_iter().map(|e| e.name).collect());
+    ctx
+}
+
 /// Our findings on `r`, with hadolint's merged in when asked and available.
 pub(crate) async fn check(r: &Resolved, hadolint: bool) -> Result<(Report, bool), ToolError> {
-    let report = dockerfile::validate(&r.content, &r.ctx).map_err(|e| ToolError::invalid(e.to_string()))?;
+    let report =
+        dockerfile::validate(&r.content, &r.ctx).map_err(|e| ToolError::invalid(e.to_string()))?;
     Ok(if hadolint {
         dockerfile::merge_hadolint(&r.content, report).await
     } else {

@@ -64,7 +64,12 @@ pub(crate) fn fix(content: &str, ctx: &Context) -> Result<Fixed, ParseError> {
     notes.sort();
     notes.dedup();
     let report = validate(&text, ctx)?;
-    Ok(Fixed { content: text, changes, report, notes })
+    Ok(Fixed {
+        content: text,
+        changes,
+        report,
+        notes,
+    })
 }
 
 fn apply(text: &str, mut edits: Vec<Edit>, changes: &mut Vec<Change>) -> String {
@@ -87,13 +92,24 @@ fn apply(text: &str, mut edits: Vec<Edit>, changes: &mut Vec<Change>) -> String 
 }
 
 fn edit(i: &Inst, start: usize, end: usize, text: String, rule: &str, what: String) -> Edit {
-    Edit { start, end, text, change: Change { rule: rule.into(), line: i.line, description: what } }
+    Edit {
+        start,
+        end,
+        text,
+        change: Change {
+            rule: rule.into(),
+            line: i.line,
+            description: what,
+        },
+    }
 }
 
 /// The byte range of `i` with its line's newline, for a deletion.
 fn whole_line(p: &Parsed, i: &Inst) -> (usize, usize) {
     let start = p.content[..i.start].rfind('\n').map_or(0, |n| n + 1);
-    let end = p.content[i.end..].find('\n').map_or(p.content.len(), |n| i.end + n + 1);
+    let end = p.content[i.end..]
+        .find('\n')
+        .map_or(p.content.len(), |n| i.end + n + 1);
     (start, end)
 }
 
@@ -102,37 +118,89 @@ fn line_start(p: &Parsed, i: &Inst) -> usize {
 }
 
 fn edits(p: &Parsed, report: &Report, ctx: &Context, notes: &mut Vec<String>) -> Vec<Edit> {
-    let has = |rule: &str, line: usize| report.findings.iter().any(|f| f.rule == rule && f.line == line);
+    let has = |rule: &str, line: usize| {
+        report
+            .findings
+            .iter()
+            .any(|f| f.rule == rule && f.line == line)
+    };
     let mut out = Vec::new();
     let mut workdir: Vec<String> = vec!["/".into(); p.stages];
     let mut user: Vec<Option<String>> = vec![None; p.stages];
     for (n, i) in p.insts.iter().enumerate() {
-        let later = |k: &str| p.insts[n + 1..].iter().any(|j| j.stage == i.stage && j.keyword == k);
+        let later = |k: &str| {
+            p.insts[n + 1..]
+                .iter()
+                .any(|j| j.stage == i.stage && j.keyword == k)
+        };
         match i.keyword.as_str() {
             "FROM" => base_tag(i, ctx, &has, &mut out),
             "CMD" | "ENTRYPOINT" | "HEALTHCHECK" if later(&i.keyword) => {
                 let (s, e) = whole_line(p, i);
-                out.push(edit(i, s, e, String::new(), match i.keyword.as_str() { "CMD" => "DL4003", "ENTRYPOINT" => "DL4004", _ => "DL3012" },
-                    format!("removed the earlier {} (only the last one takes effect)", i.keyword)));
+                out.push(edit(
+                    i,
+                    s,
+                    e,
+                    String::new(),
+                    match i.keyword.as_str() {
+                        "CMD" => "DL4003",
+                        "ENTRYPOINT" => "DL4004",
+                        _ => "DL3012",
+                    },
+                    format!(
+                        "removed the earlier {} (only the last one takes effect)",
+                        i.keyword
+                    ),
+                ));
             }
             "CMD" | "ENTRYPOINT" if has("DL3025", i.line) => {
                 let kw = &p.content[i.start..i.start + i.keyword.len()];
-                out.push(edit(i, i.start, i.end, format!("{kw} {}", exec_form(&i.args)), "DL3025",
-                    format!("{} in JSON form (the process gets signals as PID 1)", i.keyword)));
+                out.push(edit(
+                    i,
+                    i.start,
+                    i.end,
+                    format!("{kw} {}", exec_form(&i.args)),
+                    "DL3025",
+                    format!(
+                        "{} in JSON form (the process gets signals as PID 1)",
+                        i.keyword
+                    ),
+                ));
             }
             "ADD" if has("DL3020", i.line) => {
-                out.push(edit(i, i.start, i.start + 3, "COPY".into(), "DL3020", "COPY instead of ADD for local files".into()));
+                out.push(edit(
+                    i,
+                    i.start,
+                    i.start + 3,
+                    "COPY".into(),
+                    "DL3020",
+                    "COPY instead of ADD for local files".into(),
+                ));
             }
             "MAINTAINER" => {
                 let v = serde_json::to_string(i.args.trim()).unwrap_or_default();
-                out.push(edit(i, i.start, i.end, format!("LABEL maintainer={v}"), "DL4000", "MAINTAINER as LABEL maintainer".into()));
+                out.push(edit(
+                    i,
+                    i.start,
+                    i.end,
+                    format!("LABEL maintainer={v}"),
+                    "DL4000",
+                    "MAINTAINER as LABEL maintainer".into(),
+                ));
             }
             "WORKDIR" => {
                 let d = i.args.trim_matches('"').to_owned();
                 let abs = if has("DL3000", i.line) {
                     let base = workdir[i.stage].trim_end_matches('/').to_owned();
                     let abs = format!("{base}/{d}");
-                    out.push(edit(i, i.start, i.end, format!("WORKDIR {abs}"), "DL3000", format!("WORKDIR {d} made absolute: {abs}")));
+                    out.push(edit(
+                        i,
+                        i.start,
+                        i.end,
+                        format!("WORKDIR {abs}"),
+                        "DL3000",
+                        format!("WORKDIR {d} made absolute: {abs}"),
+                    ));
                     abs
                 } else {
                     d
@@ -142,7 +210,14 @@ fn edits(p: &Parsed, report: &Report, ctx: &Context, notes: &mut Vec<String>) ->
             "USER" => {
                 let name = i.args.split(':').next().unwrap_or("").trim().to_owned();
                 if has("DL3002", i.line) {
-                    out.push(edit(i, i.start, i.end, format!("USER {NON_ROOT}"), "DL3002", format!("the last USER is {NON_ROOT}, not root")));
+                    out.push(edit(
+                        i,
+                        i.start,
+                        i.end,
+                        format!("USER {NON_ROOT}"),
+                        "DL3002",
+                        format!("the last USER is {NON_ROOT}, not root"),
+                    ));
                     notes.push(format!("the container now runs as user {NON_ROOT}: check that it can write where the application writes (chown those directories to {NON_ROOT} in the Dockerfile)"));
                 }
                 user[i.stage] = Some(name);
@@ -150,7 +225,14 @@ fn edits(p: &Parsed, report: &Report, ctx: &Context, notes: &mut Vec<String>) ->
             "COPY" if has("DL3021", i.line) => {
                 let (_, _, dest) = copy_args(&i.args);
                 if let Some(d) = dest.filter(|d| p.content[..i.end].ends_with(d.as_str())) {
-                    out.push(edit(i, i.end, i.end, "/".into(), "DL3021", format!("destination {d} ends in /")));
+                    out.push(edit(
+                        i,
+                        i.end,
+                        i.end,
+                        "/".into(),
+                        "DL3021",
+                        format!("destination {d} ends in /"),
+                    ));
                 }
             }
             "RUN" if has("DL3004", i.line) => {
@@ -159,7 +241,11 @@ fn edits(p: &Parsed, report: &Report, ctx: &Context, notes: &mut Vec<String>) ->
             _ => {}
         }
     }
-    if report.findings.iter().any(|f| f.rule == "CK002" && f.message.contains("sets no USER")) {
+    if report
+        .findings
+        .iter()
+        .any(|f| f.rule == "CK002" && f.message.contains("sets no USER"))
+    {
         non_root(p, &mut out, notes);
     }
     for stage in 0..p.stages {
@@ -176,19 +262,30 @@ fn edits(p: &Parsed, report: &Report, ctx: &Context, notes: &mut Vec<String>) ->
 /// shell, else `/bin/sh -c` with the text unchanged (the same behaviour, now with signals).
 pub(crate) fn exec_form(args: &str) -> String {
     let needs_shell = args.chars().any(|c| "$&|;<>*?()`'\"\\~{}[]#=".contains(c));
-    let words: Vec<&str> = if needs_shell { vec!["/bin/sh", "-c", args.trim()] } else { args.split_whitespace().collect() };
-    serde_json::to_string(&words).unwrap_or_default().replace("\",\"", "\", \"")
+    let words: Vec<&str> = if needs_shell {
+        vec!["/bin/sh", "-c", args.trim()]
+    } else {
+        args.split_whitespace().collect()
+    };
+    serde_json::to_string(&words)
+        .unwrap_or_default()
+        .replace("\",\"", "\", \"")
 }
 
 fn base_tag(i: &Inst, ctx: &Context, has: &dyn Fn(&str, usize) -> bool, out: &mut Vec<Edit>) {
-    let (Some(f), Some((image, tag, _))) = (&i.from, &ctx.toolchain) else { return };
+    let (Some(f), Some((image, tag, _))) = (&i.from, &ctx.toolchain) else {
+        return;
+    };
     if f.image.rsplit('/').next() != Some(image.as_str()) {
         return;
     }
     let new_tag = match f.tag.as_deref() {
         _ if has("CK005", i.line) => {
             let old = f.tag.as_deref().unwrap_or("");
-            let vlen = old.chars().take_while(|c| c.is_ascii_digit() || *c == '.').count();
+            let vlen = old
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .count();
             format!("{tag}{}", &old[vlen..])
         }
         None if has("DL3006", i.line) => tag.clone(),
@@ -199,8 +296,17 @@ fn base_tag(i: &Inst, ctx: &Context, has: &dyn Fn(&str, usize) -> bool, out: &mu
         Some(c) if !f.raw[c..].contains('/') => &f.raw[..c],
         _ => f.raw.as_str(),
     };
-    out.push(edit(i, f.start, f.end, format!("{base}:{new_tag}"), "CK005",
-        format!("base image {} → {base}:{new_tag} (the toolchain the repository declares)", f.raw)));
+    out.push(edit(
+        i,
+        f.start,
+        f.end,
+        format!("{base}:{new_tag}"),
+        "CK005",
+        format!(
+            "base image {} → {base}:{new_tag} (the toolchain the repository declares)",
+            f.raw
+        ),
+    ));
 }
 
 fn sudo(p: &Parsed, i: &Inst, user: Option<&str>, out: &mut Vec<Edit>) {
@@ -210,8 +316,13 @@ fn sudo(p: &Parsed, i: &Inst, user: Option<&str>, out: &mut Vec<Edit>) {
     // Remove `sudo` (and its flags) where it starts a command.
     while let Some(at) = rest.find("sudo") {
         let before = rest[..at].trim_end();
-        let command_start = before.is_empty() || before.ends_with("&&") || before.ends_with("||") || before.ends_with(';')
-            || before.ends_with('|') || before.ends_with("\\") || before.to_ascii_uppercase().ends_with("RUN");
+        let command_start = before.is_empty()
+            || before.ends_with("&&")
+            || before.ends_with("||")
+            || before.ends_with(';')
+            || before.ends_with('|')
+            || before.ends_with("\\")
+            || before.to_ascii_uppercase().ends_with("RUN");
         let after = &rest[at + 4..];
         if command_start && after.starts_with(char::is_whitespace) {
             text.push_str(&rest[..at]);
@@ -220,7 +331,10 @@ fn sudo(p: &Parsed, i: &Inst, user: Option<&str>, out: &mut Vec<Edit>) {
                 let (flag, tail) = a.split_once(char::is_whitespace).unwrap_or((a, ""));
                 a = tail.trim_start();
                 if flag == "-u" || flag == "-g" {
-                    a = a.split_once(char::is_whitespace).map_or("", |(_, t)| t).trim_start();
+                    a = a
+                        .split_once(char::is_whitespace)
+                        .map_or("", |(_, t)| t)
+                        .trim_start();
                 }
             }
             rest = a;
@@ -237,25 +351,59 @@ fn sudo(p: &Parsed, i: &Inst, user: Option<&str>, out: &mut Vec<Edit>) {
         Some(u) => format!("{indent}USER root\n{indent}{text}\n{indent}USER {u}"),
         None => format!("{indent}{text}"),
     };
-    out.push(edit(i, s, e, text, "DL3004", if non_root { "sudo removed; the RUN runs as root between USER root and the previous USER".into() } else { "sudo removed (the RUN already runs as root)".into() }));
+    out.push(edit(
+        i,
+        s,
+        e,
+        text,
+        "DL3004",
+        if non_root {
+            "sudo removed; the RUN runs as root between USER root and the previous USER".into()
+        } else {
+            "sudo removed (the RUN already runs as root)".into()
+        },
+    ));
 }
 
 /// Adds `USER 10001` to the final stage: before its first CMD/ENTRYPOINT/HEALTHCHECK/EXPOSE
 /// that no build step follows, else at its end.
 fn non_root(p: &Parsed, out: &mut Vec<Edit>, notes: &mut Vec<String>) {
     let fin: Vec<&Inst> = p.final_stage().collect();
-    let last_build = fin.iter().rposition(|i| matches!(i.keyword.as_str(), "RUN" | "COPY" | "ADD" | "WORKDIR" | "FROM"));
+    let last_build = fin.iter().rposition(|i| {
+        matches!(
+            i.keyword.as_str(),
+            "RUN" | "COPY" | "ADD" | "WORKDIR" | "FROM"
+        )
+    });
     let Some(lb) = last_build else { return };
     let text = format!("USER {NON_ROOT}\n");
     let (at, text) = match fin.get(lb + 1) {
         Some(next) => (line_start(p, next), text),
         None => {
             let end = p.content.len();
-            (end, if p.content.ends_with('\n') { text } else { format!("\n{text}") })
+            (
+                end,
+                if p.content.ends_with('\n') {
+                    text
+                } else {
+                    format!("\n{text}")
+                },
+            )
         }
     };
     let i = fin[lb];
-    out.push(Edit { start: at, end: at, text, change: Change { rule: "CK002".into(), line: i.line, description: format!("added USER {NON_ROOT} to the final stage (a numeric non-root user)") } });
+    out.push(Edit {
+        start: at,
+        end: at,
+        text,
+        change: Change {
+            rule: "CK002".into(),
+            line: i.line,
+            description: format!(
+                "added USER {NON_ROOT} to the final stage (a numeric non-root user)"
+            ),
+        },
+    });
     notes.push(format!("the container now runs as user {NON_ROOT}: check that it can write where the application writes (chown those directories to {NON_ROOT} in the Dockerfile)"));
 }
 
@@ -272,12 +420,17 @@ fn dependency_first(p: &Parsed, copy: &Inst, run: &Inst, ctx: &Context) -> Optio
     if cmds.len() != 1 {
         return None;
     }
-    let mut manifests: Vec<String> = install_of(&run.args)?.split(' ').map(str::to_owned).collect();
+    let mut manifests: Vec<String> = install_of(&run.args)?
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
     if let Some(req) = cmds[0].after("-r").and_then(|a| a.first()) {
         manifests = vec![req.clone()];
     }
     let present = |m: &str| match m.split_once('*') {
-        Some((pre, post)) => files.iter().any(|f| f.starts_with(pre) && f.ends_with(post)),
+        Some((pre, post)) => files
+            .iter()
+            .any(|f| f.starts_with(pre) && f.ends_with(post)),
         None => files.iter().any(|f| f == m),
     };
     if !manifests.iter().all(|m| present(m)) {
@@ -287,16 +440,31 @@ fn dependency_first(p: &Parsed, copy: &Inst, run: &Inst, ctx: &Context) -> Optio
     let dest = dest?;
     // Several sources (or a wildcard) need a directory destination ending in /.
     let several = manifests.len() > 1 || manifests.iter().any(|m| m.contains('*'));
-    let dest = if several && !dest.ends_with('/') { format!("{dest}/") } else { dest };
+    let dest = if several && !dest.ends_with('/') {
+        format!("{dest}/")
+    } else {
+        dest
+    };
     let (cs, _) = whole_line(p, copy);
     let (rs, re) = whole_line(p, run);
     let copy_text = &p.content[cs..rs];
     let run_text = &p.content[rs..re];
-    let run_text = if run_text.ends_with('\n') { run_text.to_owned() } else { format!("{run_text}\n") };
+    let run_text = if run_text.ends_with('\n') {
+        run_text.to_owned()
+    } else {
+        format!("{run_text}\n")
+    };
     Some(Edit {
         start: cs,
         end: re,
         text: format!("COPY {} {dest}\n{run_text}{copy_text}", manifests.join(" ")),
-        change: Change { rule: "CK001".into(), line: copy.line, description: format!("copied {} and ran the install before copying the sources", manifests.join(" ")) },
+        change: Change {
+            rule: "CK001".into(),
+            line: copy.line,
+            description: format!(
+                "copied {} and ran the install before copying the sources",
+                manifests.join(" ")
+            ),
+        },
     })
 }

@@ -18,13 +18,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyze::AnalyzeResult;
 
-pub use self::fix::Change;
 pub(crate) use self::fix::fix;
+pub use self::fix::Change;
 pub(crate) use self::hadolint::merge_hadolint;
 pub(crate) use self::model::Parsed;
 
 /// How much a finding matters (hadolint's levels).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The image is wrong or unsafe: fix before building.
@@ -147,7 +149,7 @@ impl Report {
 /// Why a Dockerfile could not be checked.
 #[derive(Debug, thiserror::Error)]
 #[error("the Dockerfile does not parse: {0}; fix its syntax (every instruction a keyword such as FROM or RUN, continuation lines ending in \\)")]
-pub(crate) struct ParseError(String);
+pub(crate) struct ParseError(pub(crate) String);
 
 /// Checks `content` with our rules (no hadolint; see [`merge_hadolint`]).
 pub(crate) fn validate(content: &str, ctx: &Context) -> Result<Report, ParseError> {

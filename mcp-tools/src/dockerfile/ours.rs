@@ -30,9 +30,23 @@ pub(crate) const INSTALLS: &[(&str, &str)] = &[
 
 /// The manifest file names a dependency-first COPY names.
 const MANIFESTS: &[&str] = &[
-    "package", "requirements", "go.mod", "go.sum", "pom.xml", "Cargo.toml", "Cargo.lock",
-    ".csproj", "pyproject.toml", "poetry.lock", "Pipfile", "Gemfile", "build.gradle", "yarn.lock",
-    "pnpm-lock.yaml", "uv.lock", "settings.gradle",
+    "package",
+    "requirements",
+    "go.mod",
+    "go.sum",
+    "pom.xml",
+    "Cargo.toml",
+    "Cargo.lock",
+    ".csproj",
+    "pyproject.toml",
+    "poetry.lock",
+    "Pipfile",
+    "Gemfile",
+    "build.gradle",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "uv.lock",
+    "settings.gradle",
 ];
 
 pub(crate) fn check(p: &Parsed, ctx: &Context) -> Vec<Finding> {
@@ -69,13 +83,33 @@ pub(crate) fn check(p: &Parsed, ctx: &Context) -> Vec<Finding> {
     }
     if let Some(port) = ctx.port {
         let exposes: Vec<&Inst> = p.final_stage().filter(|i| i.keyword == "EXPOSE").collect();
-        let ports: Vec<String> = exposes.iter().flat_map(|e| e.args.split_whitespace().map(|w| w.split('/').next().unwrap_or(w).to_owned())).collect();
-        if !ports.iter().any(|x| x == &port.to_string() || x.contains('$')) {
+        let ports: Vec<String> = exposes
+            .iter()
+            .flat_map(|e| {
+                e.args
+                    .split_whitespace()
+                    .map(|w| w.split('/').next().unwrap_or(w).to_owned())
+            })
+            .collect();
+        if !ports
+            .iter()
+            .any(|x| x == &port.to_string() || x.contains('$'))
+        {
             let line = exposes.first().map_or(from_line, |e| e.line);
-            out.push(finding("CK004", Warning, line,
-                if ports.is_empty() { format!("no EXPOSE; the application listens on {port}") }
-                else { format!("EXPOSE {} but the application listens on {port}", ports.join(" ")) },
-                format!("EXPOSE {port}")));
+            out.push(finding(
+                "CK004",
+                Warning,
+                line,
+                if ports.is_empty() {
+                    format!("no EXPOSE; the application listens on {port}")
+                } else {
+                    format!(
+                        "EXPOSE {} but the application listens on {port}",
+                        ports.join(" ")
+                    )
+                },
+                format!("EXPOSE {port}"),
+            ));
         }
     }
     if let Some((image, tag, declared)) = &ctx.toolchain {
@@ -108,10 +142,17 @@ pub(crate) fn sources_before_install(p: &Parsed, stage: usize) -> Option<(&Inst,
                 if flags.iter().any(|f| f.starts_with("--from")) {
                     continue;
                 }
-                if sources.iter().any(|s| MANIFESTS.iter().any(|m| s.contains(m))) {
+                if sources
+                    .iter()
+                    .any(|s| MANIFESTS.iter().any(|m| s.contains(m)))
+                {
                     manifest_copied = true;
                 }
-                if whole.is_none() && sources.iter().any(|s| matches!(s.as_str(), "." | "./" | "*")) {
+                if whole.is_none()
+                    && sources
+                        .iter()
+                        .any(|s| matches!(s.as_str(), "." | "./" | "*"))
+                {
                     whole = Some(i);
                 }
             }
@@ -130,7 +171,10 @@ pub(crate) fn install_of(script: &str) -> Option<&'static str> {
         let line = c.words.join(" ");
         INSTALLS
             .iter()
-            .find(|(cmd, _)| line.starts_with(cmd) && (*cmd != "npm install" || c.words.len() == 2 || c.words[2].starts_with('-')))
+            .find(|(cmd, _)| {
+                line.starts_with(cmd)
+                    && (*cmd != "npm install" || c.words.len() == 2 || c.words[2].starts_with('-'))
+            })
             .map(|(_, m)| *m)
     })
 }
@@ -152,7 +196,14 @@ fn older_base(f: &Inst, image: &str, declared: &str) -> Option<String> {
 
 /// The leading dotted number of `s` (`22.1-alpine` → [22, 1]).
 pub(crate) fn version(s: &str) -> Option<Vec<u64>> {
-    let head: String = s.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
-    let v: Vec<u64> = head.split('.').filter(|p| !p.is_empty()).map_while(|p| p.parse().ok()).collect();
+    let head: String = s
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let v: Vec<u64> = head
+        .split('.')
+        .filter(|p| !p.is_empty())
+        .map_while(|p| p.parse().ok())
+        .collect();
     (!v.is_empty()).then_some(v)
 }

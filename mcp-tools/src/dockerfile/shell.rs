@@ -128,7 +128,9 @@ mod tests {
 
     #[test]
     fn splits_commands_and_words() {
-        let c = commands("DEBIAN_FRONTEND=x apt-get update && apt-get install -y 'a b' c || true; cd /x | tee");
+        let c = commands(
+            "DEBIAN_FRONTEND=x apt-get update && apt-get install -y 'a b' c || true; cd /x | tee",
+        );
         let w: Vec<Vec<&str>> = c
             .iter()
             .map(|c| c.words.iter().map(String::as_str).collect())

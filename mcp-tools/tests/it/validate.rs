@@ -82,7 +82,11 @@ fn every_fixture_has_exactly_its_expected_findings() {
     for case in table().case {
         let content = std::fs::read_to_string(dockerfiles().join(&case.file)).unwrap();
         let out = rt
-            .block_on(call(&f.tools, "validate_dockerfile", source(&f, &case, &content)))
+            .block_on(call(
+                &f.tools,
+                "validate_dockerfile",
+                source(&f, &case, &content),
+            ))
             .unwrap()
             .structured;
         let got = found(&out, "findings");
@@ -149,15 +153,25 @@ fn a_fix_leaves_no_error_and_keeps_the_users_cmd_expose_and_build_steps() {
         let before = std::fs::read_to_string(dockerfiles().join(&case.file)).unwrap();
         let mut args = source(&f, &case, &before);
         args["write"] = json!(false);
-        let out = rt.block_on(call(&f.tools, "fix_dockerfile", args)).unwrap().structured;
+        let out = rt
+            .block_on(call(&f.tools, "fix_dockerfile", args))
+            .unwrap()
+            .structured;
         let after = out["content"].as_str().unwrap().to_owned();
         // Validating the result finds no error.
         let again = rt
-            .block_on(call(&f.tools, "validate_dockerfile", source(&f, &case, &after)))
+            .block_on(call(
+                &f.tools,
+                "validate_dockerfile",
+                source(&f, &case, &after),
+            ))
             .unwrap()
             .structured;
         if again["errors"] != 0 || out["errors_after"] != 0 {
-            problems.push(format!("{}: errors left after the fix: {}", case.file, again["findings"]));
+            problems.push(format!(
+                "{}: errors left after the fix: {}",
+                case.file, again["findings"]
+            ));
         }
         // The last CMD and ENTRYPOINT run the same words; EXPOSE is unchanged.
         for kw in ["CMD", "ENTRYPOINT"] {
@@ -176,11 +190,239 @@ fn a_fix_leaves_no_error_and_keeps_the_users_cmd_expose_and_build_steps() {
             .map(|r| r.replace("sudo -E ", "").replace("sudo ", ""))
             .collect();
         if runs_before != runs_after {
-            problems.push(format!("{}: RUN steps changed: {runs_before:?} -> {runs_after:?}", case.file));
+            problems.push(format!(
+                "{}: RUN steps changed: {runs_before:?} -> {runs_after:?}",
+                case.file
+            ));
         }
         // The changes are reported and the fixed file is the diff's result.
-        assert_eq!(out["changes"].as_array().unwrap().is_empty(), before == after, "{}", case.file);
-        assert_eq!(out["diff"].as_str().unwrap().is_empty(), before == after, "{}", case.file);
+        assert_eq!(
+            out["changes"].as_array().unwrap().is_empty(),
+            before == after,
+            "{}",
+            case.file
+        );
+        assert_eq!(
+            out["diff"].as_str().unwrap().is_empty(),
+            before == after,
+            "{}",
+            case.file
+        );
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// `name` of tests/repos copied into the fixture's workspace, with `session_id` analyzed.
+async fn analyzed(f: &Fixture, name: &str) -> (PathBuf, String) {
+    let dir = f.dir.path().join(name);
+    copy(&repos().join(name), &dir);
+    let s = call(&f.tools, "start_workflow", json!({"repo_path": dir}))
+        .await
+        .unwrap();
+    let id = s.structured["session_id"].as_str().unwrap().to_owned();
+    call(
+        &f.tools,
+        "analyze_repository",
+        json!({"session_id": id, "repo_path": dir}),
+    )
+    .await
+    .unwrap();
+    (dir, id)
+}
+
+#[test]
+fn generate_dockerfile_keeps_an_existing_dockerfile_by_default_with_findings_and_a_patch() {
+    let rt = rt();
+    let f = fixture(dry());
+    rt.block_on(async {
+        let (dir, id) = analyzed(&f, "node-existing-dockerfile").await;
+        let before = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+        let out = call(&f.tools, "generate_dockerfile", json!({"session_id": id}))
+            .await
+            .unwrap()
+            .structured;
+        let a = &out["artifact"];
+        assert_eq!(a["mode"], "kept");
+        // Nothing written: the file is the user's, no backup, no .dockerignore.
+        assert_eq!(
+            std::fs::read_to_string(dir.join("Dockerfile")).unwrap(),
+            before
+        );
+        assert!(!dir.join("Dockerfile.orig").exists());
+        assert!(!dir.join(".dockerignore").exists());
+        assert_eq!(a["content"], before.as_str());
+        let rules = found(a, "findings");
+        for r in ["CK001:3", "CK002:1", "CK006:0"] {
+            assert!(rules.contains(r), "{r} not in {rules:?}");
+        }
+        // The patch is a unified diff of the mechanical fixes.
+        let patch = a["patch"].as_str().unwrap();
+        assert!(
+            patch.starts_with("--- a/Dockerfile\n+++ b/Dockerfile\n@@"),
+            "{patch}"
+        );
+        assert!(patch.contains("+USER 10001"), "{patch}");
+        assert!(out["summary"]
+            .as_str()
+            .unwrap()
+            .contains("kept the existing Dockerfile"));
+        // The next step builds the user's file.
+        assert_eq!(a["path"], dir.join("Dockerfile").display().to_string());
+    });
+}
+
+#[test]
+fn generate_dockerfile_update_writes_the_fixes_and_replace_generates_a_new_one() {
+    let rt = rt();
+    let f = fixture(dry());
+    rt.block_on(async {
+        let (dir, id) = analyzed(&f, "node-existing-dockerfile").await;
+        let before = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+        let out = call(
+            &f.tools,
+            "generate_dockerfile",
+            json!({"session_id": id, "mode": "update"}),
+        )
+        .await
+        .unwrap()
+        .structured;
+        let a = &out["artifact"];
+        assert_eq!(a["mode"], "updated");
+        let now = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+        assert_eq!(a["content"], now.as_str());
+        assert_ne!(now, before);
+        assert!(
+            now.contains("USER 10001\n")
+                && now.contains("CMD [\"node\", \"app.js\"]")
+                && now.contains("EXPOSE 4000"),
+            "{now}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("Dockerfile.orig")).unwrap(),
+            before
+        );
+        let check = call(
+            &f.tools,
+            "validate_dockerfile",
+            json!({"session_id": id, "hadolint": false}),
+        )
+        .await
+        .unwrap()
+        .structured;
+        assert_eq!(check["errors"], 0, "{}", check["findings"]);
+        assert!(!found(&check, "findings").contains("CK002:1"));
+        // replace: generated from the analysis, the updated file moved aside.
+        let out = call(
+            &f.tools,
+            "generate_dockerfile",
+            json!({"session_id": id, "mode": "replace"}),
+        )
+        .await
+        .unwrap()
+        .structured;
+        assert_eq!(out["artifact"]["mode"], "generated");
+        assert_eq!(out["artifact"]["generated"], true);
+        assert!(dir.join(".dockerignore").exists());
+        assert_eq!(
+            std::fs::read_to_string(dir.join("Dockerfile.orig.1")).unwrap(),
+            now
+        );
+        // A mode the schema does not list is refused.
+        let bad = call(
+            &f.tools,
+            "generate_dockerfile",
+            json!({"session_id": id, "mode": "merge"}),
+        )
+        .await;
+        assert!(bad.is_err());
+    });
+}
+
+#[test]
+fn the_mode_and_its_default_are_in_the_schema() {
+    let t = mcp_tools::find_tool("generate_dockerfile").unwrap();
+    let s = t.input_schema.to_string();
+    for word in ["\"keep\"", "\"update\"", "\"replace\"", "Default `keep`"] {
+        assert!(s.contains(word), "{word} not in {s}");
+    }
+    let v = mcp_tools::find_tool("validate_dockerfile").unwrap();
+    assert!(v.read_only);
+    assert!(!mcp_tools::find_tool("fix_dockerfile").unwrap().read_only);
+}
+
+#[test]
+fn fix_dockerfile_writes_the_repositorys_dockerfile_with_a_backup() {
+    let rt = rt();
+    let f = fixture(dry());
+    rt.block_on(async {
+        let (dir, _) = analyzed(&f, "node-existing-dockerfile").await;
+        let before = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+        let out = call(&f.tools, "fix_dockerfile", json!({"repo_path": dir, "hadolint": false}))
+            .await
+            .unwrap()
+            .structured;
+        assert_eq!(out["path"], dir.join("Dockerfile").display().to_string());
+        assert_eq!(std::fs::read_to_string(dir.join("Dockerfile.orig")).unwrap(), before);
+        assert_eq!(std::fs::read_to_string(dir.join("Dockerfile")).unwrap(), out["content"].as_str().unwrap());
+        assert!(out["score_after"].as_u64() > out["score_before"].as_u64(), "{out}");
+        assert!(!out["notes"].as_array().unwrap().is_empty());
+        // A Dockerfile path outside the repository is not read.
+        let outside = call(&f.tools, "validate_dockerfile", json!({"repo_path": dir, "dockerfile_path": "../../../etc/passwd"})).await;
+        assert!(outside.unwrap_err().message.contains("no readable Dockerfile"));
+        // Nothing to check is refused with what to pass.
+        let none = call(&f.tools, "validate_dockerfile", json!({})).await;
+        assert!(none.unwrap_err().message.contains("dockerfile_content"));
+        // An instruction Docker does not know is an error (hadolint's DL1000, a parse error).
+        let bad = call(&f.tools, "validate_dockerfile", json!({"dockerfile_content": "FROM alpine:3\nNOT AN INSTRUCTION ((\n", "hadolint": false})).await.unwrap().structured;
+        assert_eq!(found(&bad, "findings"), BTreeSet::from(["DL1000:2".to_owned(), "CK002:1".to_owned()]));
+    });
+}
+
+fn hadolint_bin() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("hadolint"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "hadolint is not on PATH in CI"
+        );
+        eprintln!("validate: hadolint is not on PATH; the merge and agreement tests are skipped");
+    }
+    found
+}
+
+#[test]
+fn hadolints_findings_are_merged_one_per_rule_and_line() {
+    if hadolint_bin().is_none() {
+        return;
+    }
+    let rt = rt();
+    let f = fixture(dry());
+    let content = std::fs::read_to_string(dockerfiles().join("ck002-named-user.Dockerfile"))
+        .unwrap()
+        .replace("FROM node:22-alpine", "FROM node");
+    let out = rt
+        .block_on(call(
+            &f.tools,
+            "validate_dockerfile",
+            json!({"dockerfile_content": content}),
+        ))
+        .unwrap()
+        .structured;
+    assert_eq!(out["hadolint"], true);
+    let by = |rule: &str| {
+        out["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == rule)
+            .map(|f| f["source"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(by("DL3006"), ["both"]);
+    assert_eq!(by("DL3066"), ["hadolint"]);
+    assert_eq!(by("CK002"), ["container-kit"]);
 }
