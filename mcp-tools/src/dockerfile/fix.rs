@@ -73,7 +73,7 @@ pub(crate) fn fix(content: &str, ctx: &Context) -> Result<Fixed, ParseError> {
 }
 
 fn apply(text: &str, mut edits: Vec<Edit>, changes: &mut Vec<Change>) -> String {
-    edits.sort_by(|a, b| (b.start, b.end).cmp(&(a.start, a.end)));
+    edits.sort_by_key(|e| std::cmp::Reverse((e.start, e.end)));
     let mut out = text.to_owned();
     let mut floor = usize::MAX;
     let mut done = Vec::new();

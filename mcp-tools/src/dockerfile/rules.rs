@@ -67,7 +67,7 @@ pub(crate) fn check(p: &Parsed) -> Vec<Finding> {
                 "use LABEL maintainer=\"…\"")),
             "WORKDIR" => {
                 let d = i.args.trim_matches('"');
-                if !d.starts_with('/') && !d.starts_with('$') && !d.chars().nth(1).is_some_and(|c| c == ':') {
+                if !d.starts_with('/') && !d.starts_with('$') && d.chars().nth(1).is_none_or(|c| c != ':') {
                     out.push(finding("DL3000", Error, i.line, format!("WORKDIR {d} is relative"), "use an absolute WORKDIR"));
                 }
             }
@@ -85,7 +85,15 @@ pub(crate) fn check(p: &Parsed) -> Vec<Finding> {
                 "fix the line (a keyword such as RUN, COPY, ENV), or join it to the previous one with \\")),
             _ => {}
         }
-        if i.keyword == "RUN" && previous.is_some_and(|p| p.keyword == "RUN" && p.stage == i.stage)
+        // As hadolint: two single-command RUNs in a row, with the same flags.
+        if i.keyword == "RUN"
+            && previous.is_some_and(|p| {
+                p.keyword == "RUN"
+                    && p.stage == i.stage
+                    && single(p)
+                    && single(i)
+                    && run_flags(p) == run_flags(i)
+            })
         {
             out.push(finding(
                 "DL3059",
@@ -356,6 +364,19 @@ fn run(i: &Inst, pipefail: bool, out: &mut Vec<Finding>) {
     }
 }
 
+/// A RUN of one command (no `&&`, `;` or pipe).
+fn single(i: &Inst) -> bool {
+    i.exec.is_some() || commands(&i.args).len() <= 1
+}
+
+/// A RUN's leading `--flag`s (`--mount=…`).
+fn run_flags(i: &Inst) -> Vec<&str> {
+    i.args
+        .split_whitespace()
+        .take_while(|w| w.starts_with("--"))
+        .collect()
+}
+
 fn is_yes(w: &str) -> bool {
     matches!(w, "-y" | "--yes" | "--assume-yes" | "-qq" | "-q=2")
         || (w.starts_with('-') && !w.starts_with("--") && w.contains('y'))
@@ -389,12 +410,17 @@ fn npm_unpinned(p: &str) -> bool {
 }
 
 fn is_pip(c: &Command) -> bool {
+    // pip, pip3, pip3.12 (not pipenv, pipx).
+    let pip = |w: &str| {
+        let w = w.rsplit('/').next().unwrap_or(w);
+        w.strip_prefix("pip")
+            .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    };
     let p = c.program();
-    let p = p.rsplit('/').next().unwrap_or(p);
-    p.starts_with("pip")
-        || (p.starts_with("python")
+    pip(p)
+        || (p.rsplit('/').next().unwrap_or(p).starts_with("python")
             && c.words.get(1).is_some_and(|w| w == "-m")
-            && c.words.get(2).is_some_and(|w| w.starts_with("pip")))
+            && c.words.get(2).is_some_and(|w| pip(w)))
 }
 
 fn pip_unpinned(p: &str) -> bool {

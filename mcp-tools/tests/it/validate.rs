@@ -426,3 +426,171 @@ fn hadolints_findings_are_merged_one_per_rule_and_line() {
     assert_eq!(by("DL3066"), ["hadolint"]);
     assert_eq!(by("CK002"), ["container-kit"]);
 }
+
+/// Our DL rules (the hadolint rules we implement).
+const OUR_DL_RULES: &[&str] = &[
+    "DL1000", "DL3000", "DL3002", "DL3003", "DL3004", "DL3006", "DL3007", "DL3008", "DL3009",
+    "DL3012", "DL3013", "DL3014", "DL3015", "DL3016", "DL3018", "DL3019", "DL3020", "DL3021",
+    "DL3025", "DL3027", "DL3042", "DL3059", "DL4000", "DL4003", "DL4004", "DL4006",
+];
+
+/// `hadolint --format json` on `content`: `RULE:LINE` for our DL rules.
+fn hadolint_says(bin: &Path, content: &str) -> BTreeSet<String> {
+    use std::io::Write;
+    let mut child = std::process::Command::new(bin)
+        .args(["--format", "json", "--no-fail", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(content.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{}:{}", e["code"].as_str().unwrap(), e["line"]))
+        .filter(|f| OUR_DL_RULES.contains(&f.split(':').next().unwrap()))
+        .collect()
+}
+
+/// The generated Dockerfile of every fixture repository of tests/repos that analyzes.
+fn corpus() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(repos()).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            if let Ok(a) = mcp_tools::analyze(&e.path()) {
+                out.push((
+                    e.file_name().to_string_lossy().into_owned(),
+                    mcp_tools::dockerfile(&a),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Per rule: (both, ours only, hadolint only) over `files`.
+fn agreement(
+    f: &Fixture,
+    rt: &tokio::runtime::Runtime,
+    bin: &Path,
+    files: &[(String, String)],
+) -> std::collections::BTreeMap<String, (usize, usize, usize)> {
+    let mut per = std::collections::BTreeMap::new();
+    for (name, content) in files {
+        let ours: BTreeSet<String> = found(
+            &rt.block_on(call(
+                &f.tools,
+                "validate_dockerfile",
+                json!({"dockerfile_content": content, "hadolint": false}),
+            ))
+            .unwrap()
+            .structured,
+            "findings",
+        )
+        .into_iter()
+        .filter(|r| r.starts_with("DL"))
+        .collect();
+        let theirs = hadolint_says(bin, content);
+        for r in ours.union(&theirs) {
+            let e = per
+                .entry(r.split(':').next().unwrap().to_owned())
+                .or_insert((0, 0, 0));
+            match (ours.contains(r), theirs.contains(r)) {
+                (true, true) => e.0 += 1,
+                (true, false) => {
+                    e.1 += 1;
+                    eprintln!("  ours only: {name} {r}");
+                }
+                _ => {
+                    e.2 += 1;
+                    eprintln!("  hadolint only: {name} {r}");
+                }
+            }
+        }
+    }
+    per
+}
+
+#[test]
+fn our_hadolint_rules_agree_with_hadolint_on_the_fixtures_and_the_generated_corpus() {
+    let Some(bin) = hadolint_bin() else { return };
+    let rt = rt();
+    let f = fixture(dry());
+    let fixtures: Vec<(String, String)> = table()
+        .case
+        .iter()
+        .map(|c| {
+            (
+                c.file.clone(),
+                std::fs::read_to_string(dockerfiles().join(&c.file)).unwrap(),
+            )
+        })
+        .collect();
+    let corpus = corpus();
+    assert!(corpus.len() >= 20, "the corpus analyzes: {}", corpus.len());
+    let mut disagreements = Vec::new();
+    for (name, files) in [("fixtures", &fixtures), ("generated corpus", &corpus)] {
+        let per = agreement(&f, &rt, &bin, files);
+        eprintln!("agreement with hadolint on the {name} ({} Dockerfiles): rule both ours-only hadolint-only", files.len());
+        for (rule, (b, o, h)) in &per {
+            eprintln!("  {rule} {b} {o} {h}");
+            if *o + *h > 0 {
+                disagreements.push(format!(
+                    "{name}: {rule}: {b} agreed, {o} ours only, {h} hadolint only"
+                ));
+            }
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+/// Not a pass/fail timing: prints validate + fix time of the largest Dockerfile (the
+/// report's measurement), and checks the fix of it leaves no error.
+#[test]
+fn validate_and_fix_of_the_largest_dockerfile() {
+    let rt = rt();
+    let f = fixture(dry());
+    let mut all: Vec<(String, String)> = corpus();
+    all.extend(table().case.iter().map(|c| {
+        (
+            c.file.clone(),
+            std::fs::read_to_string(dockerfiles().join(&c.file)).unwrap(),
+        )
+    }));
+    let (name, content) = all.into_iter().max_by_key(|(_, c)| c.len()).unwrap();
+    let t = std::time::Instant::now();
+    let v = rt
+        .block_on(call(
+            &f.tools,
+            "validate_dockerfile",
+            json!({"dockerfile_content": content, "hadolint": false}),
+        ))
+        .unwrap();
+    let validated = t.elapsed();
+    let fx = rt
+        .block_on(call(
+            &f.tools,
+            "fix_dockerfile",
+            json!({"dockerfile_content": content, "hadolint": false}),
+        ))
+        .unwrap();
+    let both = t.elapsed();
+    eprintln!(
+        "largest Dockerfile {name} ({} bytes, {} lines): validate {:?}, validate + fix {:?}; {}",
+        content.len(),
+        content.lines().count(),
+        validated,
+        both,
+        v.summary
+    );
+    assert_eq!(fx.structured["errors_after"], 0);
+}
