@@ -279,17 +279,17 @@ fn base_tag(i: &Inst, ctx: &Context, has: &dyn Fn(&str, usize) -> bool, out: &mu
     if f.image.rsplit('/').next() != Some(image.as_str()) {
         return;
     }
-    let new_tag = match f.tag.as_deref() {
-        _ if has("CK005", i.line) => {
+    let (rule, new_tag) = match f.tag.as_deref() {
+        _ if has("CK005", i.line) => ("CK005", {
             let old = f.tag.as_deref().unwrap_or("");
             let vlen = old
                 .chars()
                 .take_while(|c| c.is_ascii_digit() || *c == '.')
                 .count();
             format!("{tag}{}", &old[vlen..])
-        }
-        None if has("DL3006", i.line) => tag.clone(),
-        Some("latest") if has("DL3007", i.line) => tag.clone(),
+        }),
+        None if has("DL3006", i.line) => ("DL3006", tag.clone()),
+        Some("latest") if has("DL3007", i.line) => ("DL3007", tag.clone()),
         _ => return,
     };
     let base = match f.raw.rfind(':') {
@@ -301,7 +301,7 @@ fn base_tag(i: &Inst, ctx: &Context, has: &dyn Fn(&str, usize) -> bool, out: &mu
         f.start,
         f.end,
         format!("{base}:{new_tag}"),
-        "CK005",
+        rule,
         format!(
             "base image {} → {base}:{new_tag} (the toolchain the repository declares)",
             f.raw

@@ -594,3 +594,62 @@ fn validate_and_fix_of_the_largest_dockerfile() {
     );
     assert_eq!(fx.structured["errors_after"], 0);
 }
+
+#[test]
+fn each_mechanical_fix_writes_the_expected_text() {
+    let rt = rt();
+    let f = fixture(dry());
+    let cases: &[(&str, Option<&str>, &str, &[&str])] = &[
+        ("dl3006-untagged.Dockerfile", Some("express-src-index"), "DL3006", &["FROM node:22\n"]),
+        ("ck005-old-base.Dockerfile", Some("express-src-index"), "CK005", &["FROM node:22-alpine\n"]),
+        ("dl3020-add.Dockerfile", None, "DL3020", &["COPY app.sh /usr/local/bin/app.sh\n", "ADD https://example.com/tool.tar.gz /opt/\n", "ADD vendor.tar.gz /opt/vendor/\n"]),
+        ("dl3025-shell-vars.Dockerfile", None, "DL3025", &["CMD [\"/bin/sh\", \"-c\", \"gunicorn -b 0.0.0.0:$PORT app:app\"]\n"]),
+        ("dl3025-shell-cmd.Dockerfile", None, "DL3025", &["ENTRYPOINT [\"/app\", \"--port\", \"8080\"]\n"]),
+        ("dl3004-sudo.Dockerfile", None, "DL3004", &["RUN mkdir -p /data && chown 1000 /data\nUSER 1000\nUSER root\nRUN touch /data/ready\nUSER 1000\n"]),
+        ("ck002-no-user.Dockerfile", None, "CK002", &["COPY . .\nUSER 10001\nEXPOSE 3000\n"]),
+        ("dl3002-root.Dockerfile", None, "DL3002", &["USER 10001\nCMD [\"bash\"]\n"]),
+        ("ck001-sources-first.Dockerfile", Some("express-src-index"), "CK001", &["WORKDIR /app\nCOPY package*.json ./\nRUN npm ci\nCOPY . .\n"]),
+        ("dl3000-workdir.Dockerfile", None, "DL3000", &["WORKDIR /app/src\n"]),
+        ("dl4000-maintainer.Dockerfile", None, "DL4000", &["LABEL maintainer=\"Jane Doe <jane@example.com>\"\n"]),
+    ];
+    for (file, repo, rule, expect) in cases {
+        let case = Case {
+            file: (*file).into(),
+            repo: repo.map(str::to_owned),
+            findings: vec![],
+        };
+        let before = std::fs::read_to_string(dockerfiles().join(file)).unwrap();
+        let mut args = source(&f, &case, &before);
+        args["write"] = json!(false);
+        let out = rt
+            .block_on(call(&f.tools, "fix_dockerfile", args))
+            .unwrap()
+            .structured;
+        let content = out["content"].as_str().unwrap();
+        for e in *expect {
+            assert!(content.contains(e), "{file}: {e:?} not in\n{content}");
+        }
+        let rules: Vec<&str> = out["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["rule"].as_str().unwrap())
+            .collect();
+        assert!(rules.contains(rule), "{file}: {rules:?}");
+    }
+    // Without a repository the dependency-first fix is not made (the manifests are unknown)
+    // and is left for a person.
+    let case = Case {
+        file: "ck001-sources-first.Dockerfile".into(),
+        repo: None,
+        findings: vec![],
+    };
+    let before = std::fs::read_to_string(dockerfiles().join(&case.file)).unwrap();
+    let out = rt
+        .block_on(call(&f.tools, "fix_dockerfile", source(&f, &case, &before)))
+        .unwrap()
+        .structured;
+    assert_eq!(out["content"], before.as_str());
+    assert_eq!(found(&out, "left"), BTreeSet::from(["CK001:3".to_owned()]));
+    assert_eq!(out["path"], Value::Null);
+}
