@@ -653,3 +653,55 @@ fn each_mechanical_fix_writes_the_expected_text() {
     assert_eq!(found(&out, "left"), BTreeSet::from(["CK001:3".to_owned()]));
     assert_eq!(out["path"], Value::Null);
 }
+
+#[test]
+fn generated_dockerfiles_pass_our_rules_with_their_analysis() {
+    let rt = rt();
+    let f = fixture(dry());
+    let mut problems = Vec::new();
+    for e in std::fs::read_dir(repos()).unwrap() {
+        let e = e.unwrap();
+        if !e.file_type().unwrap().is_dir() {
+            continue;
+        }
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Ok(a) = mcp_tools::analyze(&e.path()) else {
+            continue;
+        };
+        let dir = f.dir.path().join(&name);
+        copy(&e.path(), &dir);
+        // What generate_dockerfile writes: the Dockerfile and its .dockerignore.
+        std::fs::write(
+            dir.join(mcp_tools::dockerignore_name(&a)),
+            mcp_tools::dockerignore(&a),
+        )
+        .unwrap();
+        let out = rt
+            .block_on(call(&f.tools, "validate_dockerfile", json!({"repo_path": dir, "dockerfile_content": mcp_tools::dockerfile(&a), "hadolint": false})))
+            .unwrap()
+            .structured;
+        let bad: Vec<String> = out["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["severity"] == "error" || f["severity"] == "warning")
+            .map(|f| {
+                format!(
+                    "{}:{} {}",
+                    f["rule"].as_str().unwrap(),
+                    f["line"],
+                    f["message"].as_str().unwrap()
+                )
+            })
+            .collect();
+        eprintln!(
+            "generated {name}: score {} {:?}",
+            out["score"],
+            found(&out, "findings")
+        );
+        if !bad.is_empty() {
+            problems.push(format!("{name}: {bad:?}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
