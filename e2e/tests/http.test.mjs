@@ -33,7 +33,7 @@ test('streamable HTTP: bearer token, host check, a workflow, concurrent sessions
     const { client } = await connectHttp(url, { authorization: `Bearer ${token}` });
     assert.equal(client.getServerVersion().name, 'container-kit-mcp');
     const { tools } = await client.listTools();
-    assert.equal(tools.length, 18);
+    assert.equal(tools.length, 20); // 18, plus validate_dockerfile and fix_dockerfile (issue #22)
     const repos = Array.from({ length: 5 }, (_, i) => makeRepo(work, `h-${i}`, 'python'));
     const runs = await Promise.all(repos.map((r, i) => call(client, 'start_workflow', { repo_path: r, session_id: `http-${i}`, run: true })));
     assert.ok(runs.every((r) => r.status === 'completed' && r.steps_run.length === STEPS.length));

@@ -16,7 +16,7 @@ test('initialize and tools/list: every tool has input and output schemas', async
     const info = client.getServerVersion();
     assert.equal(info.name, 'container-kit-mcp');
     const { tools } = await client.listTools();
-    assert.equal(tools.length, 18);
+    assert.equal(tools.length, 20); // 18, plus validate_dockerfile and fix_dockerfile (issue #22)
     for (const t of tools) {
       assert.equal(t.inputSchema.type, 'object', t.name);
       assert.equal(t.outputSchema?.type, 'object', t.name);

@@ -15,8 +15,10 @@
 mod admin;
 mod analyze;
 mod arguments;
+mod dockerfile;
 mod error;
 mod exec;
+mod fix_dockerfile;
 mod generate;
 mod log_text;
 mod params;
@@ -29,12 +31,14 @@ mod steps;
 pub mod telemetry;
 mod toolbox;
 mod toolchain;
+mod validate_dockerfile;
 mod workflow;
 
 pub use crate::analyze::{
     analyze, analyze_dir, analyze_dir_reporting, AnalyzeError, AnalyzeResult, Candidate, Details,
     Fact, Facts, ServiceKind, Skipped, ToolchainFact,
 };
+pub use crate::dockerfile::{Change, Finding, Report, Severity};
 pub use crate::error::{ToolError, ToolErrorKind};
 pub use crate::exec::{CommandRecord, ExecConfig};
 pub use crate::generate::{dockerfile, dockerignore, dockerignore_name, k8s_manifests};

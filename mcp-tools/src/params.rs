@@ -87,9 +87,32 @@ pub struct DockerfileParams {
     /// server's size limit (256 KiB by default) is refused.
     #[serde(default)]
     pub dockerfile_content: Option<String>,
+    /// What to do when the repository already has a Dockerfile and no dockerfile_content is
+    /// given. Default `keep`: the user's file is left as it is, validated, and the findings
+    /// are returned with a suggested patch (a unified diff of fix_dockerfile's mechanical
+    /// fixes); nothing is written. `update`: the fixes are applied and written (the previous
+    /// file kept as Dockerfile.orig). `replace`: a new Dockerfile is generated from the
+    /// analysis with its .dockerignore (the previous files kept as .orig). Without an
+    /// existing Dockerfile every mode generates one; given dockerfile_content is always
+    /// written.
+    #[serde(default)]
+    pub mode: Option<DockerfileMode>,
     /// The optional repair context (`fixing_mode`, `previous_error`, `failed_tool`).
     #[serde(flatten)]
     pub fix: FixParams,
+}
+
+/// What `generate_dockerfile` does with an existing Dockerfile (see `mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DockerfileMode {
+    /// Leave it, validate it, return the findings and a suggested patch.
+    #[default]
+    Keep,
+    /// Apply the mechanical fixes and write it (the previous file kept as `.orig`).
+    Update,
+    /// Generate a new one from the analysis (the previous file kept as `.orig`).
+    Replace,
 }
 
 /// Arguments of `tag_image`: the workflow's session and the tag to give the built image.
@@ -211,3 +234,53 @@ pub struct PingParams {
 /// (or none); a parameter is refused, as for every tool.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 pub struct NoParams {}
+
+/// What `validate_dockerfile` and `fix_dockerfile` read: a session's repository, a
+/// repository path, or given text (at least one).
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+pub struct DockerfileSource {
+    /// A workflow's session id: its repository and its analysis (port, health path,
+    /// toolchain) are used. Optional; an unknown id is an error naming start_workflow.
+    #[serde(default)]
+    #[schemars(length(max = MAX_ID_CHARS))]
+    pub session_id: Option<String>,
+    /// The repository directory (inside the workspace or a client root, else refused). Its
+    /// analysis is run to check the port, health path and toolchain rules.
+    #[serde(default)]
+    #[schemars(length(max = MAX_PATH_CHARS))]
+    pub repo_path: Option<String>,
+    /// The Dockerfile's path relative to the repository. Default: `Dockerfile`. It is read
+    /// through the repository's confined reader: a path leading outside is not found.
+    #[serde(default)]
+    #[schemars(length(max = MAX_PATH_CHARS))]
+    pub dockerfile_path: Option<String>,
+    /// The Dockerfile's text, instead of reading it from the repository (up to the server's
+    /// content limit, 256 KiB by default).
+    #[serde(default)]
+    pub dockerfile_content: Option<String>,
+    /// Merge the findings of a `hadolint` binary on PATH (one finding per rule and line).
+    /// Default: true; without hadolint on PATH only ours are reported.
+    #[serde(default)]
+    pub hadolint: Option<bool>,
+}
+
+/// Arguments of `validate_dockerfile`.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+pub struct ValidateDockerfileParams {
+    /// Where the Dockerfile comes from.
+    #[serde(flatten)]
+    pub source: DockerfileSource,
+}
+
+/// Arguments of `fix_dockerfile`.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+pub struct FixDockerfileParams {
+    /// Where the Dockerfile comes from.
+    #[serde(flatten)]
+    pub source: DockerfileSource,
+    /// Write the fixed file over the repository's Dockerfile (the previous one kept as
+    /// `<name>.orig`). Default: true when the Dockerfile was read from a repository; given
+    /// text is never written anywhere (the fixed text is returned).
+    #[serde(default)]
+    pub write: Option<bool>,
+}

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use crate::admin::{DeleteSession, GetSession, ListSessions, Ping, ServerStatus};
 use crate::arguments;
 use crate::error::{ToolError, ToolErrorKind};
+use crate::fix_dockerfile::FixDockerfile;
 use crate::state::{Step, WorkflowState};
 use crate::steps::{
     analyze_repository::AnalyzeRepository, build_image::BuildImage,
@@ -25,6 +26,7 @@ use crate::steps::{
     verify_deployment::VerifyDeployment,
 };
 use crate::toolbox::{CallContext, ToolOutput, Toolbox};
+use crate::validate_dockerfile::ValidateDockerfile;
 use crate::workflow::{ListTools, StartWorkflow, WorkflowStatusTool};
 
 /// One tool: its description for the client and its typed behaviour.
@@ -99,7 +101,7 @@ const fn entry<T: Tool + 'static>() -> Entry {
 }
 
 /// Every tool, in workflow order then utilities. Adding a tool is one file and one line here.
-pub(crate) static TOOLS: [Entry; 18] = [
+pub(crate) static TOOLS: [Entry; 20] = [
     entry::<AnalyzeRepository>(),
     entry::<GenerateDockerfile>(),
     entry::<BuildImage>(),
@@ -118,6 +120,8 @@ pub(crate) static TOOLS: [Entry; 18] = [
     entry::<ListSessions>(),
     entry::<GetSession>(),
     entry::<DeleteSession>(),
+    entry::<ValidateDockerfile>(),
+    entry::<FixDockerfile>(),
 ];
 
 /// The registry entry named `name`.

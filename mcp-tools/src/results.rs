@@ -227,3 +227,48 @@ pub struct DeleteSessionResult {
     /// Always true in a result (deleting an unknown session is an error).
     pub deleted: bool,
 }
+
+/// The result of `validate_dockerfile`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct ValidateDockerfileResult {
+    /// The Dockerfile checked (`None` for given text).
+    pub path: Option<String>,
+    /// 0–100: 100 less 20 per error, 8 per warning, 2 per info, 1 per style finding.
+    pub score: u32,
+    /// The number of errors (fix them before building).
+    pub errors: usize,
+    /// The number of warnings.
+    pub warnings: usize,
+    /// Every finding `{rule, severity, line, message, fix, source}`, by line.
+    pub findings: Vec<crate::dockerfile::Finding>,
+    /// Whether hadolint's findings are merged in (it was on PATH and ran).
+    pub hadolint: bool,
+    /// Whether the repository's analysis informed the rules (port, health path, toolchain).
+    pub analysis: bool,
+    /// What to call next.
+    pub next: String,
+}
+
+/// The result of `fix_dockerfile`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct FixDockerfileResult {
+    /// Where the fixed Dockerfile was written (`None`: not written).
+    pub path: Option<String>,
+    /// Where the previous Dockerfile was moved.
+    pub backup: Option<String>,
+    /// Each change made, with its rule and line.
+    pub changes: Vec<crate::dockerfile::Change>,
+    /// What is left for a person: the findings on the fixed text.
+    pub left: Vec<crate::dockerfile::Finding>,
+    /// What to check after the changes (a new USER's write access, …).
+    pub notes: Vec<String>,
+    /// The score before and after.
+    pub score_before: u32,
+    pub score_after: u32,
+    /// The errors left (0 unless a rule has no mechanical fix).
+    pub errors_after: usize,
+    /// The fixed Dockerfile's text.
+    pub content: String,
+    /// The change as a unified diff.
+    pub diff: String,
+}

@@ -16,6 +16,8 @@ mod go_fields;
 mod lint;
 mod registry;
 mod workflow;
+// Existing Dockerfiles reviewed and fixed (issue #22).
+mod validate;
 // Refusals and hostile repositories end to end (issue #11).
 mod hostile;
 mod refusals;

@@ -113,10 +113,13 @@ fn a_users_dockerfile_is_never_silently_replaced() {
         .unwrap();
         assert_eq!(out.structured["status"], "completed");
     });
+    // Since issue #22 the default is to keep it (generate_dockerfile mode "keep"): it is
+    // left as it is, nothing is moved aside, and the workflow builds it.
     assert_eq!(
-        std::fs::read_to_string(repo.join("Dockerfile.orig")).unwrap(),
+        std::fs::read_to_string(repo.join("Dockerfile")).unwrap(),
         "FROM my-own-base\n"
     );
+    assert!(!repo.join("Dockerfile.orig").exists());
 }
 
 #[test]
@@ -133,7 +136,8 @@ fn utilities_answer() {
             .await
             .unwrap()
             .structured;
-        assert_eq!(tools["tools"].as_array().unwrap().len(), 18);
+        // 18 tools, plus validate_dockerfile and fix_dockerfile (issue #22).
+        assert_eq!(tools["tools"].as_array().unwrap().len(), 20);
         for i in 0..3 {
             call(
                 &f.tools,

@@ -1,0 +1,8 @@
+FROM node:22-alpine
+WORKDIR /app
+COPY package*.json ./
+RUN npm ci --omit=dev
+COPY . .
+USER 1000
+EXPOSE 3000
+CMD ["node", "index.js"]

@@ -1,0 +1,5 @@
+FROM node
+WORKDIR /app
+COPY . .
+USER 1000
+CMD ["node", "index.js"]

@@ -1,0 +1,5 @@
+FROM python:latest
+WORKDIR /app
+COPY . .
+USER 1000
+CMD ["python", "app.py"]

@@ -1,0 +1,5 @@
+FROM alpine:3.20
+RUN mkdir /a && mkdir /b
+RUN mkdir /c
+USER 1000
+CMD ["sh"]
