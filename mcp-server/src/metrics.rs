@@ -220,7 +220,10 @@ fn builder() -> anyhow::Result<PrometheusBuilder> {
     let mut builder = PrometheusBuilder::new()
         .set_buckets(FALLBACK_BUCKETS)
         .context("the fallback buckets")?;
-    for (name, buckets) in telemetry::HISTOGRAMS {
+    for (name, buckets) in telemetry::HISTOGRAMS
+        .iter()
+        .chain(session_core::telemetry::HISTOGRAMS)
+    {
         builder = builder
             .set_buckets_for_metric(Matcher::Full((*name).to_owned()), buckets)
             .with_context(|| format!("the buckets of {name}"))?;
@@ -253,6 +256,16 @@ fn describe() {
         telemetry::STEP_DURATION,
         Unit::Seconds,
         "How long a step ran, from holding its lock to its outcome recorded, by tool"
+    );
+    metrics::describe_histogram!(
+        session_core::telemetry::GROUP_COMMIT_WRITES,
+        Unit::Count,
+        "Writes carried by one group commit of the redb writer (redb store only)"
+    );
+    metrics::describe_histogram!(
+        session_core::telemetry::COMMIT_SECONDS,
+        Unit::Seconds,
+        "How long one group commit of the redb writer took, durable (redb store only)"
     );
     for (_, name, kind, help) in STATS {
         match kind {

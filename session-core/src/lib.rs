@@ -55,6 +55,7 @@ mod session;
 mod sessions;
 mod shared_lock;
 mod store;
+pub mod telemetry;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

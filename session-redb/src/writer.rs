@@ -20,7 +20,7 @@ use session_core::adapter::{
     expiry_key, expiry_range_end, parse_expiry_key, plan_batch, record_header, PlanError,
     RecordHeader,
 };
-use session_core::{Fence, SessionId, StoreError, Version, WriteOp};
+use session_core::{telemetry, Fence, SessionId, StoreError, Version, WriteOp};
 use tokio::sync::oneshot;
 
 use crate::config::{RedbConfig, RedbDurability};
@@ -223,6 +223,8 @@ impl Writer {
             other => other,
         });
         if commit.is_ok() {
+            metrics::histogram!(telemetry::GROUP_COMMIT_WRITES).record(size as f64);
+            metrics::histogram!(telemetry::COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
             self.counters.transactions.fetch_add(1, Ordering::Relaxed);
             self.counters
                 .requests

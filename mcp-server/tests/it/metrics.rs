@@ -83,8 +83,9 @@ fn metrics_after_dry_run_steps_over_http_show_histograms_per_tool_behind_the_tok
     let bearer = format!("Bearer {token}");
     let auth = [("Authorization", bearer.as_str())];
     let workspace = dir.path().display().to_string();
+    let store = dir.path().join("s.redb").display().to_string();
     let server = start(
-        &[],
+        &["--store", "redb", "--store-path", &store, "--dry-run"],
         &[("MCP_AUTH_TOKEN", token), ("MCP_WORKSPACE_DIR", &workspace)],
     );
     // Before any call: every series is there with a zero count.
@@ -148,6 +149,22 @@ fn metrics_after_dry_run_steps_over_http_show_histograms_per_tool_behind_the_tok
     assert!(locks >= 3.0, "{locks} lock acquisitions:\n{text}");
     assert_eq!(value(text, "container_kit_store_sessions"), Some(1.0));
     assert!(text.contains("# TYPE container_kit_sessions_commits_total counter"));
+    // The redb writer's group commits: as many as it made, each with its size, as histograms.
+    for name in [
+        "container_kit_store_group_commit_writes",
+        "container_kit_store_commit_seconds",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {name} histogram")),
+            "{name}:\n{text}"
+        );
+        let count = value(text, &format!("{name}_count")).unwrap_or(0.0);
+        assert!(count >= 4.0, "{name}: {count} commits:\n{text}");
+        assert!(
+            text.contains(&format!("{name}_bucket{{le=\"1\"}}")),
+            "{name}:\n{text}"
+        );
+    }
 
     // The same token as /mcp: none, or a wrong one, is refused and shows nothing.
     for headers in [vec![], vec![("Authorization", "Bearer wrong")]] {
