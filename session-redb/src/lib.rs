@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+mod apply;
 mod config;
 mod errors;
 mod handle;

@@ -17,13 +17,14 @@ use session_core::{
 };
 use tokio::sync::oneshot;
 
+use crate::apply::Prepared;
 use crate::config::{RedbConfig, RedbSharing};
 use crate::errors;
 use crate::handle::{self, guarded, Handle, ReadOnlyOpen, Slot};
 use crate::locks::{LockQueue, RedbLocks};
 use crate::maintenance::TempCopy;
 use crate::tables::SESSIONS;
-use crate::writer::{Counters, Job, Prepared, Request, Writer};
+use crate::writer::{Counters, Job, Request, Writer};
 
 /// A session store in one redb file. See the crate docs.
 ///
