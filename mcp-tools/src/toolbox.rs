@@ -79,6 +79,44 @@ impl CallContext {
             p.report(done, Some(total), Some(message)).await;
         }
     }
+
+    /// A context whose progress `0..=1` is reported as `from..to` of `total` on this one's
+    /// sink: a step run inside `start_workflow run: true` reports inside its own slice of the
+    /// workflow's count, so the values of one progress token never go down (the MCP
+    /// specification requires them to increase).
+    pub(crate) fn within(&self, from: f64, to: f64, total: f64) -> CallContext {
+        CallContext {
+            progress: self.progress.as_ref().map(|inner| {
+                Arc::new(Slice {
+                    inner: inner.clone(),
+                    from,
+                    to,
+                    total,
+                }) as Arc<dyn ProgressSink>
+            }),
+            roots: self.roots.clone(),
+        }
+    }
+}
+
+/// Maps a nested call's progress (`done` of its `total`) into `from..to` of an outer count.
+struct Slice {
+    inner: Arc<dyn ProgressSink>,
+    from: f64,
+    to: f64,
+    total: f64,
+}
+
+#[async_trait]
+impl ProgressSink for Slice {
+    async fn report(&self, progress: f64, total: Option<f64>, message: Option<String>) {
+        let share = match total {
+            Some(t) if t > 0.0 => (progress / t).clamp(0.0, 1.0),
+            _ => 0.0,
+        };
+        let value = self.from + (self.to - self.from) * share;
+        self.inner.report(value, Some(self.total), message).await;
+    }
 }
 
 /// A successful call: a JSON object for `structuredContent` and a one-line summary.

@@ -197,6 +197,11 @@ where
             ),
             next_tool: Some(WorkflowStatusTool::NAME.into()),
             details: None,
+            hint: None,
+            next: Some(format!(
+                "wait for the running step (workflow_status shows it), then call {} again",
+                step.name()
+            )),
         },
         other => other.into(),
     })?;
@@ -232,6 +237,8 @@ where
                 message,
                 next_tool: Some(step.remedy().name().into()),
                 details: None,
+                hint: None,
+                next: None,
             })
         }
         Err(Failure::Refused(e)) => return Err(e),
@@ -311,6 +318,8 @@ where
             message: format!("{} failed: {message}", step.name()),
             next_tool: Some(step.remedy().name().into()),
             details: None,
+            hint: None,
+            next: None,
         }),
     }
 }

@@ -14,6 +14,7 @@ mod go_state;
 // The Go server's field names in workflow results (issue #14).
 mod go_fields;
 mod lint;
+mod platform;
 mod registry;
 mod workflow;
 // Refusals and hostile repositories end to end (issue #11).
