@@ -20,6 +20,7 @@ mod exec;
 mod generate;
 mod log_text;
 mod params;
+pub mod policy;
 mod registry;
 mod results;
 mod state;

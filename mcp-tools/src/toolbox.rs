@@ -33,6 +33,9 @@ pub struct ToolboxConfig {
     pub server_name: String,
     /// The server's version, as `server_status` reports it. Default: this crate's version.
     pub server_version: String,
+    /// The organisation policy (`--policy`), evaluated by generate_k8s_manifests,
+    /// build_image, push_image and deploy_application. Default: none.
+    pub policy: Option<Arc<crate::policy::Policy>>,
 }
 
 impl Default for ToolboxConfig {
@@ -44,6 +47,7 @@ impl Default for ToolboxConfig {
             max_content_bytes: 256 * 1024,
             server_name: "container-kit-mcp".into(),
             server_version: env!("CARGO_PKG_VERSION").into(),
+            policy: None,
         }
     }
 }

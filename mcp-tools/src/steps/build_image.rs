@@ -14,6 +14,7 @@ use crate::error::ToolError;
 use crate::exec::CommandRecord;
 use crate::log_text::{log_safe, LOG_NAME_CHARS};
 use crate::params::{FixParams, MAX_ID_CHARS, MAX_NAME_CHARS};
+use crate::policy::{check_step, PolicyInput, PolicyViolation};
 use crate::state::{Step, WorkflowState};
 use crate::toolbox::{CallContext, Toolbox};
 
@@ -34,6 +35,9 @@ pub struct BuildArtifact {
     /// the engine's own platform was used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// The organisation policy's `warn` messages for this build (`--policy`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policy_warnings: Vec<PolicyViolation>,
 }
 
 /// Arguments of `build_image`: the session, an optional target platform list and the
@@ -190,6 +194,10 @@ impl StepTool for BuildImage {
         let name = image_name(&st, &repo);
         let image = format!("{name}:latest");
         let engine = tools.config().exec.container_engine.clone();
+        let policy_warnings = check_step(tools, || {
+            let params = serde_json::json!({ "image": image, "platform": platform });
+            PolicyInput::from_state(step.name(), &st, params)
+        })?;
         let args = build_args(
             &engine,
             platform.as_deref(),
@@ -204,6 +212,7 @@ impl StepTool for BuildImage {
             dockerfile: dockerfile.display().to_string(),
             commands,
             platform,
+            policy_warnings,
         })
     }
 

@@ -35,6 +35,9 @@ pub struct ManifestArtifact {
     pub image: String,
     /// The manifests' text.
     pub content: String,
+    /// The organisation policy's `warn` messages for these manifests (`--policy`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policy_warnings: Vec<crate::policy::PolicyViolation>,
 }
 
 impl Artifact for ManifestArtifact {
@@ -76,6 +79,16 @@ impl StepTool for GenerateK8sManifests {
                 (generate::k8s_manifests(&a, &app, &image), true)
             }
         };
+        // Evaluated before anything is written: a denial leaves the repository as it was.
+        let policy_warnings = crate::policy::check_step(tools, || {
+            let mut input = crate::policy::PolicyInput::from_state(
+                step.name(),
+                &st,
+                serde_json::json!({ "image": image }),
+            );
+            input.manifests = crate::policy::manifest_documents(&content);
+            input
+        })?;
         // `k8s/` is created inside the repository's handle: one symlinked out is refused.
         let w = handle.write(&Path::new("k8s").join(format!("{app}.yaml")), &content)?;
         Ok(ManifestArtifact {
@@ -86,6 +99,7 @@ impl StepTool for GenerateK8sManifests {
             app,
             image,
             content,
+            policy_warnings,
         })
     }
 

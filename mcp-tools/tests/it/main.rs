@@ -15,6 +15,7 @@ mod go_state;
 mod go_fields;
 mod lint;
 mod platform;
+mod policy;
 mod registry;
 mod workflow;
 // Refusals and hostile repositories end to end (issue #11).
