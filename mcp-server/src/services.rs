@@ -51,6 +51,7 @@ pub(crate) async fn services_with(
             allowed_roots: vec![config.workspace_dir.clone()],
             trust_client_roots: config.trust_client_roots,
             exec: config.exec.clone(),
+            policy: config.policy.clone(),
             ..ToolboxConfig::default()
         },
     );

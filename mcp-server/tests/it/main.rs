@@ -16,6 +16,7 @@ mod http_hardening;
 mod bounds;
 // Metrics at /metrics and in sessions stats (issue 14).
 mod metrics;
+mod policy;
 mod replicas;
 
 const BIN: &str = env!("CARGO_BIN_EXE_container-kit-mcp");
