@@ -126,12 +126,18 @@ pub struct ToolError {
     /// Machine-readable detail of the failure, when it has some (a refusal's candidates).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Value>,
-    /// What went wrong in the user's terms; the kind's default when absent ([`ToolError::hint`]).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The error's own hint and fix, when it has them (boxed: errors stay small on the
+    /// `Result` path); [`ToolError::hint`] and [`ToolError::next`] fall back to the kind's.
+    #[serde(skip)]
+    pub guidance: Option<Box<Guidance>>,
+}
+
+/// An error's own guidance, beside the kind's defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Guidance {
+    /// What went wrong in the user's terms.
     pub hint: Option<String>,
-    /// The call or change that fixes it; derived from `next_tool` and the kind when absent
-    /// ([`ToolError::next`]).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The call or change that fixes it.
     pub next: Option<String>,
 }
 
@@ -143,8 +149,7 @@ impl ToolError {
             message: message.into(),
             next_tool: None,
             details: None,
-            hint: None,
-            next: None,
+            guidance: None,
         }
     }
 
@@ -165,23 +170,33 @@ impl ToolError {
 
     /// The same error with its own hint and fix instead of the kind's.
     pub fn with_hint_next(mut self, hint: impl Into<String>, next: impl Into<String>) -> ToolError {
-        self.hint = Some(hint.into());
-        self.next = Some(next.into());
+        self.guidance = Some(Box::new(Guidance {
+            hint: Some(hint.into()),
+            next: Some(next.into()),
+        }));
+        self
+    }
+
+    /// The same error with its own fix (the hint stays the kind's).
+    pub fn with_next_text(mut self, next: impl Into<String>) -> ToolError {
+        let g = self.guidance.get_or_insert_with(Box::default);
+        g.next = Some(next.into());
         self
     }
 
     /// What went wrong, in the user's terms: the error's own hint or its kind's.
     pub fn hint(&self) -> String {
-        self.hint
-            .clone()
+        self.guidance
+            .as_ref()
+            .and_then(|g| g.hint.clone())
             .unwrap_or_else(|| self.kind.default_hint().to_owned())
     }
 
     /// The call or change that fixes it: the error's own, else the tool to call next (with
     /// the kind's advice), else the kind's.
     pub fn next(&self) -> String {
-        if let Some(next) = &self.next {
-            return next.clone();
+        if let Some(next) = self.guidance.as_ref().and_then(|g| g.next.clone()) {
+            return next;
         }
         match (&self.next_tool, self.kind) {
             (Some(tool), ToolErrorKind::StepFailed) => format!(

@@ -36,7 +36,7 @@ pub use crate::analyze::{
     analyze, analyze_dir, analyze_dir_reporting, AnalyzeError, AnalyzeResult, Candidate, Details,
     Fact, Facts, ServiceKind, Skipped, ToolchainFact,
 };
-pub use crate::error::{ToolError, ToolErrorKind};
+pub use crate::error::{Guidance, ToolError, ToolErrorKind};
 pub use crate::exec::{CommandRecord, ExecConfig};
 pub use crate::generate::{dockerfile, dockerignore, dockerignore_name, k8s_manifests};
 pub use crate::log_text::{log_safe, LogSafe, LOG_MESSAGE_CHARS, LOG_NAME_CHARS};
