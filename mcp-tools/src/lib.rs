@@ -38,7 +38,10 @@ pub use crate::analyze::{
 };
 pub use crate::error::{Guidance, ToolError, ToolErrorKind};
 pub use crate::exec::{CommandRecord, ExecConfig};
-pub use crate::generate::{dockerfile, dockerignore, dockerignore_name, k8s_manifests};
+pub use crate::generate::{
+    dockerfile, dockerignore, dockerignore_name, k8s_manifests, kustomize_environments,
+    kustomize_layout,
+};
 pub use crate::log_text::{log_safe, LogSafe, LOG_MESSAGE_CHARS, LOG_NAME_CHARS};
 pub use crate::params::*;
 pub use crate::registry::{

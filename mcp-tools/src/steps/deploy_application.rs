@@ -45,9 +45,9 @@ impl StepTool for DeployApplication {
     async fn work(tools: &Toolbox, _: (), st: WorkflowState) -> Result<DeployArtifact, Failure> {
         let step = Step::DeployApplication;
         let repo = need(repo_of(&st), step, "a repository")?;
-        let manifest = artifact::<ManifestArtifact>(&st)
-            .map(|k| k.path)
-            .filter(|p| !p.is_empty());
+        let k8s = artifact::<ManifestArtifact>(&st);
+        let overlay = k8s.as_ref().and_then(|k| k.overlays.first().cloned());
+        let manifest = k8s.map(|k| k.path).filter(|p| !p.is_empty());
         let manifest = need(manifest, step, "Kubernetes manifests")?;
         let policy_warnings = crate::policy::check_step(tools, || {
             let mut input = crate::policy::PolicyInput::from_state(step.name(), &st, Value::Null);
@@ -55,7 +55,11 @@ impl StepTool for DeployApplication {
             input
         })?;
         let kubectl = tools.config().exec.kubectl.clone();
-        let args = vec!["apply".into(), "-f".into(), manifest.clone()];
+        // A kustomize layout is applied through its first overlay (dev).
+        let args = match &overlay {
+            Some(dir) => vec!["apply".into(), "-k".into(), dir.clone()],
+            None => vec!["apply".into(), "-f".into(), manifest.clone()],
+        };
         let commands = commands(tools, &repo, vec![(kubectl, args)]).await?;
         Ok(DeployArtifact {
             manifest,

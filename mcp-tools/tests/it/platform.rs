@@ -166,3 +166,76 @@ fn tool_errors_carry_a_hint_and_a_next() {
         );
     });
 }
+
+/// `format: "kustomize"` through the tool: base and overlays written, deploy applies the
+/// dev overlay with `kubectl apply -k`; an unknown format (helm) is refused with guidance.
+#[test]
+fn kustomize_format_writes_base_and_overlays_and_deploy_applies_dev() {
+    rt().block_on(async {
+        let f = fixture(dry());
+        let repo = repo(f.dir.path(), "svc", "go");
+        let id = "kz";
+        call(
+            &f.tools,
+            "start_workflow",
+            json!({"session_id": id, "repo_path": repo}),
+        )
+        .await
+        .unwrap();
+        call(
+            &f.tools,
+            "analyze_repository",
+            json!({"session_id": id, "repo_path": repo}),
+        )
+        .await
+        .unwrap();
+        let e = call(
+            &f.tools,
+            "generate_k8s_manifests",
+            json!({"session_id": id, "format": "helm"}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind, mcp_tools::ToolErrorKind::InvalidParams);
+        assert!(e.to_json()["error"]["next"]
+            .as_str()
+            .unwrap()
+            .contains("kustomize"));
+        let out = call(
+            &f.tools,
+            "generate_k8s_manifests",
+            json!({"session_id": id, "format": "kustomize"}),
+        )
+        .await
+        .unwrap();
+        let a = &out.structured["artifact"];
+        assert!(
+            a["path"].as_str().unwrap().ends_with("k8s/base/api.yaml"),
+            "{a}"
+        );
+        let overlays: Vec<&str> = a["overlays"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o.as_str().unwrap())
+            .collect();
+        assert_eq!(overlays.len(), 2, "{a}");
+        assert!(
+            overlays[0].ends_with("k8s/overlays/dev") && overlays[1].ends_with("k8s/overlays/prod")
+        );
+        for rel in [
+            "k8s/base/kustomization.yaml",
+            "k8s/overlays/dev/deployment.yaml",
+            "k8s/overlays/prod/kustomization.yaml",
+        ] {
+            assert!(repo.join(rel).is_file(), "{rel}");
+        }
+        let out = call(&f.tools, "deploy_application", json!({"session_id": id}))
+            .await
+            .unwrap();
+        let cmd = out.structured["artifact"]["commands"][0]["command"]
+            .as_str()
+            .unwrap();
+        assert_eq!(cmd, format!("kubectl apply -k {}", overlays[0]));
+    });
+}
