@@ -80,6 +80,10 @@ pub(crate) struct GlobalArgs {
     /// Record external commands (docker, trivy, kubectl, kind) instead of running them.
     #[arg(long, global = true, env = "MCP_DRY_RUN", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub(crate) dry_run: Option<bool>,
+    /// Organisation policy: a Rego file, or a directory of them (package containerkit.<name>,
+    /// `deny`/`warn` rules; see the README). A file that does not parse stops the server.
+    #[arg(long, global = true, env = "MCP_POLICY")]
+    pub(crate) policy: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,6 +27,8 @@ pub(crate) struct Config {
     pub(crate) trust_client_roots: bool,
     /// The external programs the steps run.
     pub(crate) exec: mcp_tools::ExecConfig,
+    /// The organisation policy loaded from `--policy`, if given.
+    pub(crate) policy: Option<std::sync::Arc<mcp_tools::policy::Policy>>,
 }
 
 impl Config {
@@ -50,6 +52,15 @@ impl Config {
             None => home_dir()
                 .or_else(|| std::env::current_dir().ok())
                 .context("cannot tell the home directory; set --workspace-dir")?,
+        };
+        // Loaded before anything else starts: a policy that does not parse stops the server
+        // with its file, line and reason.
+        let policy = match &g.policy {
+            Some(path) => Some(std::sync::Arc::new(
+                mcp_tools::policy::Policy::load(path)
+                    .map_err(|e| anyhow::anyhow!("--policy: {e}"))?,
+            )),
+            None => None,
         };
         let store = match backend {
             Backend::Memory => store_open::Backend::Memory,
@@ -88,6 +99,7 @@ impl Config {
             workspace_dir,
             trust_client_roots: g.trust_client_roots.unwrap_or(false),
             exec: exec_config(g),
+            policy,
         })
     }
 }

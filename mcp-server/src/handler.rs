@@ -60,15 +60,26 @@ fn mcp_tools_as_rmcp() -> Vec<Tool> {
         .collect()
 }
 
-/// Sends MCP progress notifications for one request, echoing the client's token.
+/// Sends MCP progress notifications for one request, echoing the client's token. The
+/// specification requires the value to increase with each notification: a report that would
+/// not is dropped (the tools report increasing values; this keeps the promise if one did not).
 struct ProgressNotifier {
     peer: Peer<RoleServer>,
     token: ProgressToken,
+    last: std::sync::Mutex<Option<f64>>,
 }
 
 #[async_trait]
 impl ProgressSink for ProgressNotifier {
     async fn report(&self, progress: f64, total: Option<f64>, message: Option<String>) {
+        {
+            let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|l| progress <= l) || !progress.is_finite() {
+                tracing::debug!(progress, "progress not increasing; not sent");
+                return;
+            }
+            *last = Some(progress);
+        }
         let mut p = ProgressNotificationParam::new(self.token.clone(), progress);
         p.total = total;
         p.message = message;
@@ -145,6 +156,7 @@ impl ServerHandler for Handler {
                 Arc::new(ProgressNotifier {
                     peer: context.peer.clone(),
                     token,
+                    last: std::sync::Mutex::new(None),
                 }) as Arc<dyn ProgressSink>
             });
         let roots = if arguments_mention_path(&args) {
@@ -178,10 +190,9 @@ impl ServerHandler for Handler {
             }
             Some(Err(e)) => {
                 tracing::info!(parent: &span, elapsed_ms, kind = ?e.kind, error = %log_safe(&e.message, LOG_MESSAGE_CHARS), "tool call failed");
-                let text = match &e.next_tool {
-                    Some(next) => format!("{} (next: call {next})", e.message),
-                    None => e.message.clone(),
-                };
+                // The text content carries the guidance too, for clients that show no
+                // structured content.
+                let text = format!("{} (hint: {}; next: {})", e.message, e.hint(), e.next());
                 let mut r = CallToolResult::error(vec![ContentBlock::text(text)]);
                 r.structured_content = Some(e.to_json());
                 r

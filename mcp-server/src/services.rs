@@ -61,6 +61,7 @@ async fn open_services(
             allowed_roots: vec![config.workspace_dir.clone()],
             trust_client_roots: config.trust_client_roots,
             exec: config.exec.clone(),
+            policy: config.policy.clone(),
             ..ToolboxConfig::default()
         },
     );

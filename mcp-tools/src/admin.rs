@@ -161,6 +161,12 @@ impl Toolbox {
             session_count: sessions.count().await?,
             stats: serde_json::to_value(sessions.stats()).unwrap_or(Value::Null),
             dry_run: self.config().exec.dry_run,
+            policy_rules: self
+                .config()
+                .policy
+                .as_ref()
+                .map(|p| p.rules().to_vec())
+                .unwrap_or_default(),
         })
     }
 

@@ -22,6 +22,7 @@ mod fix_dockerfile;
 mod generate;
 mod log_text;
 mod params;
+pub mod policy;
 mod registry;
 mod results;
 mod state;
@@ -39,9 +40,12 @@ pub use crate::analyze::{
     Fact, Facts, ServiceKind, Skipped, ToolchainFact,
 };
 pub use crate::dockerfile::{Change, Finding, Report, Severity};
-pub use crate::error::{ToolError, ToolErrorKind};
+pub use crate::error::{Guidance, ToolError, ToolErrorKind};
 pub use crate::exec::{CommandRecord, ExecConfig};
-pub use crate::generate::{dockerfile, dockerignore, dockerignore_name, k8s_manifests};
+pub use crate::generate::{
+    dockerfile, dockerignore, dockerignore_name, k8s_manifests, kustomize_environments,
+    kustomize_layout,
+};
 pub use crate::log_text::{log_safe, LogSafe, LOG_MESSAGE_CHARS, LOG_NAME_CHARS};
 pub use crate::params::*;
 pub use crate::registry::{

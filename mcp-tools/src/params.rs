@@ -159,6 +159,14 @@ pub struct ManifestParams {
     /// text over the size limit (256 KiB by default) is refused.
     #[serde(default)]
     pub manifests: Option<String>,
+    /// `kubernetes` (the default): one file, `k8s/<app>.yaml`. `kustomize`: a base
+    /// (`k8s/base/`, the same manifests) and overlays `k8s/overlays/dev` and
+    /// `k8s/overlays/prod` patching the image tag, replicas and resources; deploy_application
+    /// then applies the dev overlay (`kubectl apply -k`). Kustomize needs generated manifests
+    /// (not with `manifests`).
+    #[serde(default)]
+    #[schemars(length(max = MAX_NAME_CHARS))]
+    pub format: Option<String>,
     /// The optional repair context (`fixing_mode`, `previous_error`, `failed_tool`).
     #[serde(flatten)]
     pub fix: FixParams,

@@ -169,6 +169,8 @@ pub struct ServerStatusResult {
     pub stats: Value,
     /// True when external commands are only recorded (--dry-run).
     pub dry_run: bool,
+    /// The loaded policy modules (`--policy`) and their `deny`/`warn` rules; empty without.
+    pub policy_rules: Vec<crate::policy::PolicyRule>,
 }
 
 /// One session in `list_sessions`.

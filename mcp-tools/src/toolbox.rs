@@ -33,6 +33,9 @@ pub struct ToolboxConfig {
     pub server_name: String,
     /// The server's version, as `server_status` reports it. Default: this crate's version.
     pub server_version: String,
+    /// The organisation policy (`--policy`), evaluated by generate_k8s_manifests,
+    /// build_image, push_image and deploy_application. Default: none.
+    pub policy: Option<Arc<crate::policy::Policy>>,
 }
 
 impl Default for ToolboxConfig {
@@ -44,6 +47,7 @@ impl Default for ToolboxConfig {
             max_content_bytes: 256 * 1024,
             server_name: "container-kit-mcp".into(),
             server_version: env!("CARGO_PKG_VERSION").into(),
+            policy: None,
         }
     }
 }
@@ -78,6 +82,44 @@ impl CallContext {
         if let Some(p) = &self.progress {
             p.report(done, Some(total), Some(message)).await;
         }
+    }
+
+    /// A context whose progress `0..=1` is reported as `from..to` of `total` on this one's
+    /// sink: a step run inside `start_workflow run: true` reports inside its own slice of the
+    /// workflow's count, so the values of one progress token never go down (the MCP
+    /// specification requires them to increase).
+    pub(crate) fn within(&self, from: f64, to: f64, total: f64) -> CallContext {
+        CallContext {
+            progress: self.progress.as_ref().map(|inner| {
+                Arc::new(Slice {
+                    inner: inner.clone(),
+                    from,
+                    to,
+                    total,
+                }) as Arc<dyn ProgressSink>
+            }),
+            roots: self.roots.clone(),
+        }
+    }
+}
+
+/// Maps a nested call's progress (`done` of its `total`) into `from..to` of an outer count.
+struct Slice {
+    inner: Arc<dyn ProgressSink>,
+    from: f64,
+    to: f64,
+    total: f64,
+}
+
+#[async_trait]
+impl ProgressSink for Slice {
+    async fn report(&self, progress: f64, total: Option<f64>, message: Option<String>) {
+        let share = match total {
+            Some(t) if t > 0.0 => (progress / t).clamp(0.0, 1.0),
+            _ => 0.0,
+        };
+        let value = self.from + (self.to - self.from) * share;
+        self.inner.report(value, Some(self.total), message).await;
     }
 }
 

@@ -183,7 +183,10 @@ impl Toolbox {
                 let tool = registry::for_step(step).ok_or_else(|| {
                     ToolError::internal(format!("no tool runs step {}", step.name()))
                 })?;
-                (tool.run_in_workflow)(self, id.as_str(), &state, ctx)
+                // The step's own 0..1 lands strictly between this report and the next one.
+                let at = step.index() as f64;
+                let inner = ctx.within(at + 0.25, at + 0.75, total);
+                (tool.run_in_workflow)(self, id.as_str(), &state, &inner)
                     .await
                     .map_err(|e| with_session(e, &id))?;
                 steps_run.push(step);

@@ -18,6 +18,7 @@ mod multiproc;
 mod bounds;
 // Metrics at /metrics and in sessions stats (issue 14).
 mod metrics;
+mod policy;
 mod replicas;
 
 const BIN: &str = env!("CARGO_BIN_EXE_container-kit-mcp");

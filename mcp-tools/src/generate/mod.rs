@@ -8,6 +8,7 @@ mod dotnet;
 mod go;
 mod java;
 mod k8s;
+mod kustomize;
 mod node;
 mod python;
 mod rust;
@@ -15,6 +16,7 @@ mod write;
 
 pub use self::dockerignore::{dockerignore, dockerignore_name};
 pub use self::k8s::k8s_manifests;
+pub use self::kustomize::{kustomize_environments, kustomize_layout};
 pub(crate) use self::write::{write_in, Written};
 
 /// The Dockerfile bodies, one file per stack under `templates/dockerfile/`; `{name}` marks a

@@ -96,6 +96,7 @@ pub(crate) fn refusal_error(refusal: &AnalyzeError) -> ToolError {
         message: refusal.to_string(),
         next_tool: Some(next.into()),
         details: Some(details),
+        guidance: None,
     }
 }
 

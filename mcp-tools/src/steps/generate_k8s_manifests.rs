@@ -35,6 +35,13 @@ pub struct ManifestArtifact {
     pub image: String,
     /// The manifests' text.
     pub content: String,
+    /// The organisation policy's `warn` messages for these manifests (`--policy`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policy_warnings: Vec<crate::policy::PolicyViolation>,
+    /// `format: "kustomize"`: the overlay directories written (`k8s/overlays/<env>`), in
+    /// order; deploy_application applies the first (`kubectl apply -k`). Empty otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overlays: Vec<String>,
 }
 
 impl Artifact for ManifestArtifact {
@@ -47,37 +54,89 @@ impl StepTool for GenerateK8sManifests {
     const TITLE: &'static str = "Write Kubernetes manifests";
     const DESCRIPTION: &'static str = "Step 7: write Kubernetes manifests into k8s/ (manifests, or generated: a Deployment with probes, resources and a restricted security context, plus a Service unless the analysis found a worker).";
     type Params = ManifestParams;
-    /// The given manifests, and the client's roots the repository is re-checked against.
-    type Input = (Option<String>, Vec<PathBuf>);
+    /// The given manifests, the client's roots the repository is re-checked against, and
+    /// whether to write the kustomize layout.
+    type Input = (Option<String>, Vec<PathBuf>, bool);
     type Artifact = ManifestArtifact;
 
     fn validate(
         tools: &Toolbox,
         p: &ManifestParams,
         ctx: &CallContext,
-    ) -> Result<(Option<String>, Vec<PathBuf>), ToolError> {
+    ) -> Result<(Option<String>, Vec<PathBuf>, bool), ToolError> {
         tools.check_content("manifests", &p.manifests)?;
-        Ok((p.manifests.clone(), ctx.roots.clone()))
+        let kustomize = match p.format.as_deref().map(str::trim) {
+            None | Some("" | "kubernetes") => false,
+            Some("kustomize") if p.manifests.is_some() => {
+                return Err(ToolError::invalid(
+                    "format kustomize writes generated manifests; it cannot take manifests",
+                )
+                .with_hint_next(
+                    "kustomize overlays patch the generated Deployment, so given manifests cannot be used",
+                    "call generate_k8s_manifests again without manifests, or with format kubernetes",
+                ))
+            }
+            Some("kustomize") => true,
+            Some(other) => {
+                return Err(ToolError::invalid(format!(
+                    "format {} is neither kubernetes nor kustomize",
+                    crate::log_text::log_safe(other, crate::log_text::LOG_NAME_CHARS)
+                ))
+                .with_hint_next(
+                    "the manifest format is not one this server writes (no Helm: see the README)",
+                    "call generate_k8s_manifests again with format kubernetes or kustomize",
+                ))
+            }
+        };
+        Ok((p.manifests.clone(), ctx.roots.clone(), kustomize))
     }
 
     async fn work(
         tools: &Toolbox,
-        (given, roots): (Option<String>, Vec<PathBuf>),
+        (given, roots, kustomize): (Option<String>, Vec<PathBuf>, bool),
         st: WorkflowState,
     ) -> Result<ManifestArtifact, Failure> {
         let step = Step::GenerateK8sManifests;
         let handle = RepoHandle::open(tools, &st, &roots, step)?;
         let app = sanitize_name(&image_name(&st, &handle.repo.dir));
         let image = deployable_image(&st).unwrap_or_else(|| format!("{app}:latest"));
+        let analysis: Option<AnalyzeResult> = artifact(&st);
         let (content, generated) = match given {
             Some(m) => (m, false),
             None => {
-                let a: AnalyzeResult = need(artifact(&st), step, "the repository analysis")?;
+                let a = need(analysis.clone(), step, "the repository analysis")?;
                 (generate::k8s_manifests(&a, &app, &image), true)
             }
         };
+        // Evaluated before anything is written: a denial leaves the repository as it was.
+        let policy_warnings = crate::policy::check_step(tools, || {
+            let mut input = crate::policy::PolicyInput::from_state(
+                step.name(),
+                &st,
+                serde_json::json!({ "image": image }),
+            );
+            input.manifests = crate::policy::manifest_documents(&content);
+            input
+        })?;
+        let mut overlays = Vec::new();
         // `k8s/` is created inside the repository's handle: one symlinked out is refused.
-        let w = handle.write(&Path::new("k8s").join(format!("{app}.yaml")), &content)?;
+        let w = if kustomize {
+            let a = need(analysis, step, "the repository analysis")?;
+            let mut base = None;
+            for (rel, text) in generate::kustomize_layout(&a, &app, &image, &content) {
+                let w = handle.write(Path::new(&rel), &text)?;
+                if rel.ends_with(&format!("/{app}.yaml")) && base.is_none() {
+                    base = Some(w);
+                } else if rel.ends_with("/kustomization.yaml") && rel.contains("/overlays/") {
+                    if let Some(dir) = Path::new(&w.path).parent() {
+                        overlays.push(dir.display().to_string());
+                    }
+                }
+            }
+            need(base, step, "the base manifest")?
+        } else {
+            handle.write(&Path::new("k8s").join(format!("{app}.yaml")), &content)?
+        };
         Ok(ManifestArtifact {
             path: w.path,
             backup: w.backup,
@@ -86,6 +145,8 @@ impl StepTool for GenerateK8sManifests {
             app,
             image,
             content,
+            policy_warnings,
+            overlays,
         })
     }
 
@@ -93,6 +154,7 @@ impl StepTool for GenerateK8sManifests {
         ManifestParams {
             session_id: session_id.into(),
             manifests: None,
+            format: None,
             fix: FixParams::default(),
         }
     }

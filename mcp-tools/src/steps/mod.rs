@@ -197,7 +197,12 @@ where
             ),
             next_tool: Some(WorkflowStatusTool::NAME.into()),
             details: None,
-        },
+            guidance: None,
+        }
+        .with_next_text(format!(
+            "wait for the running step (workflow_status shows it), then call {} again",
+            step.name()
+        )),
         other => other.into(),
     })?;
     let lock_wait_ms = guard.waited().as_secs_f64() * 1e3;
@@ -234,6 +239,7 @@ where
                 message,
                 next_tool: Some(step.remedy().name().into()),
                 details: None,
+                guidance: None,
             })
         }
         Err(Failure::Refused(e)) => return Err(e),
@@ -315,6 +321,7 @@ where
             message: format!("{} failed: {message}", step.name()),
             next_tool: Some(step.remedy().name().into()),
             details: None,
+            guidance: None,
         }),
     }
 }

@@ -31,6 +31,9 @@ pub struct PushArtifact {
     pub note: Option<String>,
     /// The tag and push commands, run or (dry-run) recorded.
     pub commands: Vec<CommandRecord>,
+    /// The organisation policy's `warn` messages for this push (`--policy`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policy_warnings: Vec<crate::policy::PolicyViolation>,
 }
 
 impl Artifact for PushArtifact {
@@ -87,6 +90,14 @@ impl StepTool for PushImage {
             None => source.clone(),
         };
         image_reference(&target).map_err(Failure::Precondition)?;
+        let policy_warnings = crate::policy::check_step(tools, || {
+            let params = serde_json::json!({
+                "image": target,
+                "source": source,
+                "registry": registry_host(&target),
+            });
+            crate::policy::PolicyInput::from_state(step.name(), &st, params)
+        })?;
         let mut cmds = Vec::new();
         if target != source {
             let args = vec!["tag".into(), source.clone(), target.clone()];
@@ -107,6 +118,7 @@ impl StepTool for PushImage {
             destination,
             note,
             commands,
+            policy_warnings,
         })
     }
 

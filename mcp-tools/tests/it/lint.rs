@@ -208,3 +208,72 @@ fn every_manifest_shape_passes_strict_validation() {
         panic!("{e}");
     }
 }
+
+/// `format: "kustomize"`: every overlay of every met target (and the small repositories),
+/// rendered by `kubectl kustomize`, passes `kubernetes-validate --strict`, and the overlay's
+/// image tag, replicas and resources are in the rendered Deployment.
+#[test]
+fn every_kustomize_overlay_renders_and_passes_strict_validation() {
+    let Some((_, validate_bin)) = linters() else {
+        return;
+    };
+    let kubectl = match linter("kubectl") {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("lint: {e}");
+            return;
+        }
+    };
+    let out = tempfile::tempdir().unwrap();
+    let small = tempfile::tempdir().unwrap();
+    let mut targets = met_targets();
+    for language in ["node", "java", "python"] {
+        let dir = super::repo(small.path(), &format!("{language}-app"), language);
+        targets.push((
+            format!("small-{language}"),
+            mcp_tools::analyze(&dir).unwrap(),
+        ));
+    }
+    let mut rendered = Vec::new();
+    let mut failures = Vec::new();
+    for (id, a) in &targets {
+        let dir = out.path().join(id.replace('/', "__"));
+        // The base names another tag: the overlay's `images` must replace it.
+        let base = k8s_manifests(a, &a.app_name, "img:base");
+        for (rel, text) in mcp_tools::kustomize_layout(a, &a.app_name, "img:0.1.0", &base) {
+            let p = dir.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, text).unwrap();
+        }
+        for env in mcp_tools::kustomize_environments() {
+            let overlay = dir.join("k8s/overlays").join(env);
+            let o = Command::new(&kubectl)
+                .arg("kustomize")
+                .arg(&overlay)
+                .output()
+                .unwrap();
+            if !o.status.success() {
+                failures.push(format!(
+                    "{id} {env}: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                ));
+                continue;
+            }
+            let yaml = String::from_utf8(o.stdout).unwrap();
+            let replicas = if env == "prod" {
+                "replicas: 3"
+            } else {
+                "replicas: 1"
+            };
+            if !yaml.contains(replicas) || !yaml.contains("image: img:0.1.0") {
+                failures.push(format!("{id} {env}: overlay not applied:\n{yaml}"));
+            }
+            rendered.push(write(&dir, &format!("{env}.rendered.yaml"), &yaml));
+        }
+    }
+    if let Err(e) = kubernetes_validate(&validate_bin, &rendered) {
+        failures.push(e);
+    }
+    eprintln!("lint: {} kustomize overlays rendered", rendered.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -14,6 +14,8 @@ mod go_state;
 // The Go server's field names in workflow results (issue #14).
 mod go_fields;
 mod lint;
+mod platform;
+mod policy;
 mod registry;
 mod workflow;
 // Existing Dockerfiles reviewed and fixed (issue #22).

@@ -288,3 +288,69 @@ fn a_no_op_retag_is_refused_and_a_push_names_its_registry() {
         assert_eq!(mine, "mine\n");
     });
 }
+
+/// Records every progress report of one call.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<(f64, Option<f64>, String)>>);
+
+#[async_trait::async_trait]
+impl mcp_tools::ProgressSink for Recorder {
+    async fn report(&self, progress: f64, total: Option<f64>, message: Option<String>) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((progress, total, message.unwrap_or_default()));
+    }
+}
+
+/// The MCP specification: the progress of one token increases with each notification. A
+/// `run: true` workflow used to send the step count and then restart at 0.0 for each step.
+#[test]
+fn workflow_progress_only_goes_up_and_a_single_step_reports_zero_to_one() {
+    let rt = rt();
+    let f = fixture(dry());
+    let repo = repo(f.dir.path(), "node-app", "node");
+    rt.block_on(async {
+        let rec = std::sync::Arc::new(Recorder::default());
+        let ctx = mcp_tools::CallContext {
+            progress: Some(rec.clone()),
+            ..Default::default()
+        };
+        let out = f
+            .tools
+            .call(
+                "start_workflow",
+                json!({"repo_path": repo, "run": true}),
+                &ctx,
+            )
+            .await
+            .unwrap();
+        let id = out.structured["session_id"].as_str().unwrap().to_owned();
+        let seen = rec.0.lock().unwrap().clone();
+        // Every step reports its start and end, and the workflow each step and its end.
+        assert!(seen.len() >= 31, "{seen:?}");
+        for w in seen.windows(2) {
+            assert!(
+                w[1].0 > w[0].0,
+                "progress went from {:?} to {:?}",
+                w[0],
+                w[1]
+            );
+        }
+        assert!(seen.iter().all(|p| p.1 == Some(10.0)), "{seen:?}");
+        assert_eq!(seen.last().unwrap().0, 10.0);
+        // A step called on its own reports 0..1 of 1.
+        let rec = std::sync::Arc::new(Recorder::default());
+        let ctx = mcp_tools::CallContext {
+            progress: Some(rec.clone()),
+            ..Default::default()
+        };
+        f.tools
+            .call("build_image", json!({"session_id": id}), &ctx)
+            .await
+            .unwrap();
+        let seen = rec.0.lock().unwrap().clone();
+        let values: Vec<f64> = seen.iter().map(|p| p.0).collect();
+        assert_eq!(values, vec![0.0, 1.0], "{seen:?}");
+    });
+}
