@@ -87,6 +87,24 @@ const STATS: &[(&str, &str, Kind, &str)] = &[
         "Sessions removed by purges",
     ),
     (
+        "combined_batches",
+        "container_kit_sessions_combined_batches_total",
+        Kind::Counter,
+        "Commits that carried more than one combined update of a hot session",
+    ),
+    (
+        "combined_updates",
+        "container_kit_sessions_combined_updates_total",
+        Kind::Counter,
+        "Updates written by commits that combined several updates of a hot session",
+    ),
+    (
+        "batch_max",
+        "container_kit_sessions_combined_batch_max",
+        Kind::Gauge,
+        "The most updates one combined commit carried",
+    ),
+    (
         "lock_entries",
         "container_kit_sessions_lock_entries",
         Kind::Gauge,
