@@ -32,6 +32,15 @@ impl Tool for FixDockerfile {
         let (before, _) = check(&r, false).await?;
         let fixed =
             dockerfile::fix(&r.content, &r.ctx).map_err(|e| ToolError::invalid(e.to_string()))?;
+        // The policy judges the Dockerfile as it would be written: a denial writes nothing.
+        let policy_warnings = crate::policy::check_dockerfile(
+            tools,
+            Self::NAME,
+            r.shown().as_deref(),
+            &fixed.content,
+            &fixed.report.findings,
+            r.facts.clone(),
+        )?;
         let name = r.rel.display().to_string();
         let diff = unified_diff(&r.content, &fixed.content, &name);
         let mut path = None;
@@ -61,6 +70,7 @@ impl Tool for FixDockerfile {
             backup = w.backup;
         }
         Ok(FixDockerfileResult {
+            policy_warnings,
             path,
             backup,
             changes: fixed.changes,

@@ -249,6 +249,9 @@ pub struct ValidateDockerfileResult {
     pub analysis: bool,
     /// What to call next.
     pub next: String,
+    /// The organisation policy's `warn` messages for this Dockerfile (`--policy`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policy_warnings: Vec<crate::policy::PolicyViolation>,
 }
 
 /// The result of `fix_dockerfile`.
@@ -273,4 +276,7 @@ pub struct FixDockerfileResult {
     pub content: String,
     /// The change as a unified diff.
     pub diff: String,
+    /// The organisation policy's `warn` messages for the fixed Dockerfile (`--policy`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policy_warnings: Vec<crate::policy::PolicyViolation>,
 }

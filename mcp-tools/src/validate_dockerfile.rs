@@ -22,6 +22,8 @@ pub(crate) struct Resolved {
     pub(crate) read_from_repo: bool,
     pub(crate) ctx: Context,
     pub(crate) analysis: bool,
+    /// The analysis as the policy's input sees it (`analyze_result`).
+    pub(crate) facts: Option<serde_json::Value>,
 }
 
 impl Resolved {
@@ -96,6 +98,7 @@ pub(crate) async fn resolve(
         read_from_repo,
         ctx: context,
         analysis: analysis.is_some(),
+        facts: analysis.and_then(|a| serde_json::to_value(a).ok()),
     })
 }
 
@@ -138,8 +141,18 @@ impl Tool for ValidateDockerfile {
     ) -> Result<ValidateDockerfileResult, ToolError> {
         let r = resolve(tools, &p.source, ctx).await?;
         let (report, hadolint) = check(&r, p.source.hadolint.unwrap_or(true)).await?;
+        let shown = r.read_from_repo.then(|| r.shown()).flatten();
+        let policy_warnings = crate::policy::check_dockerfile(
+            tools,
+            Self::NAME,
+            shown.as_deref(),
+            &r.content,
+            &report.findings,
+            r.facts.clone(),
+        )?;
         Ok(ValidateDockerfileResult {
-            path: r.read_from_repo.then(|| r.shown()).flatten(),
+            policy_warnings,
+            path: shown,
             score: report.score,
             errors: report.errors,
             warnings: report.warnings,

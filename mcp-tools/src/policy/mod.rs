@@ -301,6 +301,33 @@ pub(crate) fn check_step(
     }
 }
 
+/// Evaluates the toolbox's policy, if one is loaded, on a Dockerfile for `tool`
+/// (`generate_dockerfile`, `validate_dockerfile`, `fix_dockerfile`): its path and text, the
+/// findings of its validation and the repository analysis. `Ok(warnings)` or the denial.
+pub(crate) fn check_dockerfile(
+    tools: &crate::toolbox::Toolbox,
+    tool: &str,
+    path: Option<&str>,
+    content: &str,
+    findings: &[crate::dockerfile::Finding],
+    analysis: Option<Value>,
+) -> Result<Vec<PolicyViolation>, ToolError> {
+    let Some(policy) = &tools.config().policy else {
+        return Ok(Vec::new());
+    };
+    policy.check(&PolicyInput {
+        tool: tool.into(),
+        params: json!({}),
+        dockerfile: Some(json!({ "path": path, "content": content })),
+        findings: findings
+            .iter()
+            .filter_map(|f| serde_json::to_value(f).ok())
+            .collect(),
+        analysis,
+        manifests: Vec::new(),
+    })
+}
+
 impl PolicyInput {
     /// The input of `tool` on a workflow: the analysis, the workflow's Dockerfile and
     /// manifests as far as they exist, and the step's `params`.

@@ -51,6 +51,9 @@ pub struct DockerfileArtifact {
     /// `kept`: the suggested patch, a unified diff of the mechanical fixes (mode `update`
     /// applies it); `updated`: the diff that was applied. Empty when there is nothing to fix.
     pub patch: String,
+    /// The organisation policy's `warn` messages for this Dockerfile (`--policy`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policy_warnings: Vec<crate::policy::PolicyViolation>,
 }
 
 impl Artifact for DockerfileArtifact {
@@ -104,17 +107,31 @@ impl StepTool for GenerateDockerfile {
         let step = Step::GenerateDockerfile;
         let repo = RepoHandle::open(tools, &st, &roots, step)?;
         let write = |name: &str, content: &str| repo.write(Path::new(name), content);
-        let (content, ignore) = match given {
-            Some(c) => (c, None),
+        let analysis: Option<AnalyzeResult> = artifact(&st);
+        let (content, generated) = match given {
+            Some(c) => (c, false),
             None => {
-                let a: AnalyzeResult = need(artifact(&st), step, "the repository analysis")?;
+                let a = need(analysis.clone(), step, "the repository analysis")?;
                 let existing = Repo::new(repo.repo.dir.clone()).read("Dockerfile");
                 if let (Some(old), false) = (existing, mode == DockerfileMode::Replace) {
-                    return review(&repo, &a, &old, mode);
+                    return review(tools, &repo, &a, &old, mode);
                 }
-                let ignore = write(generate::dockerignore_name(&a), &generate::dockerignore(&a))?;
-                (generate::dockerfile(&a), Some(ignore))
+                (generate::dockerfile(&a), true)
             }
+        };
+        // The policy judges the Dockerfile before anything is written: a denial leaves the
+        // repository as it was.
+        let ctx = analysis.as_ref().map(Context::of).unwrap_or_default();
+        let findings = dockerfile::validate(&content, &ctx)
+            .map(|r| r.findings)
+            .unwrap_or_default();
+        let policy_warnings = police(tools, &repo, &content, &findings, analysis.as_ref())?;
+        let ignore = match (&analysis, generated) {
+            (Some(a), true) => Some(write(
+                generate::dockerignore_name(a),
+                &generate::dockerignore(a),
+            )?),
+            _ => None,
         };
         let w = write("Dockerfile", &content)?;
         Ok(DockerfileArtifact {
@@ -131,6 +148,7 @@ impl StepTool for GenerateDockerfile {
             content,
             dockerignore_backup: ignore.as_ref().and_then(|i| i.backup.clone()),
             dockerignore: ignore.map(|i| i.path),
+            policy_warnings,
             ..DockerfileArtifact::default()
         })
     }
@@ -147,6 +165,7 @@ impl StepTool for GenerateDockerfile {
 
 /// The existing Dockerfile `old` validated and fixed; written only in mode `update`.
 fn review(
+    tools: &Toolbox,
     repo: &RepoHandle,
     a: &AnalyzeResult,
     old: &str,
@@ -162,6 +181,7 @@ fn review(
     let patch = unified_diff(old, &fixed.content, "Dockerfile");
     let path = repo.repo.dir.join("Dockerfile").display().to_string();
     if mode == DockerfileMode::Update {
+        let policy_warnings = police(tools, repo, &fixed.content, &fixed.report.findings, Some(a))?;
         let w = repo.write(Path::new("Dockerfile"), &fixed.content)?;
         return Ok(DockerfileArtifact {
             path: w.path,
@@ -172,11 +192,14 @@ fn review(
             score: Some(fixed.report.score),
             findings: fixed.report.findings,
             patch,
+            policy_warnings,
             ..DockerfileArtifact::default()
         });
     }
     let report = dockerfile::validate(old, &ctx).map_err(refused)?;
+    let policy_warnings = police(tools, repo, old, &report.findings, Some(a))?;
     Ok(DockerfileArtifact {
+        policy_warnings,
         path,
         content: old.to_owned(),
         mode: "kept".into(),
@@ -185,4 +208,24 @@ fn review(
         patch,
         ..DockerfileArtifact::default()
     })
+}
+
+/// The organisation policy on the repository's Dockerfile as it will be (or, kept, is).
+fn police(
+    tools: &Toolbox,
+    repo: &RepoHandle,
+    content: &str,
+    findings: &[Finding],
+    analysis: Option<&AnalyzeResult>,
+) -> Result<Vec<crate::policy::PolicyViolation>, Failure> {
+    let path = repo.repo.dir.join("Dockerfile").display().to_string();
+    crate::policy::check_dockerfile(
+        tools,
+        Step::GenerateDockerfile.name(),
+        Some(&path),
+        content,
+        findings,
+        analysis.and_then(|a| serde_json::to_value(a).ok()),
+    )
+    .map_err(Failure::Refused)
 }

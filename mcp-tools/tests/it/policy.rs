@@ -299,3 +299,98 @@ fn a_broken_policy_names_its_file_line_and_reason() {
         .contains("neither deny nor warn"));
     assert!(Policy::load(&dir.path().join("missing.rego")).is_err());
 }
+
+/// The Dockerfile tools are policed too: `generate_dockerfile` before it writes,
+/// `validate_dockerfile` on the text it checks (its findings in the input), `fix_dockerfile`
+/// on the text it would write.
+#[test]
+fn the_dockerfile_tools_are_evaluated_on_the_dockerfile_they_write_or_check() {
+    let rules = tempfile::tempdir().unwrap();
+    let file = rules.path().join("dockerfile_tools.rego");
+    std::fs::write(
+        &file,
+        r#"package containerkit.dockerfile_tools
+
+import rego.v1
+
+tools := {"generate_dockerfile", "validate_dockerfile", "fix_dockerfile"}
+
+deny contains "ADD copies local files: use COPY" if {
+	input.tool in tools
+	some raw in split(input.dockerfile.content, "\n")
+	startswith(trim_space(raw), "ADD ")
+}
+
+warn contains msg if {
+	input.tool in tools
+	some f in input.findings
+	f.rule == "DL3007"
+	msg := sprintf("line %d: a latest base image", [f.line])
+}
+"#,
+    )
+    .unwrap();
+    let f = with_policy(&file);
+    const WITH_ADD: &str =
+        "FROM node:latest\nWORKDIR /app\nADD . /app\nUSER 10001\nCMD [\"node\", \"index.js\"]\n";
+    rt().block_on(async {
+        // The generated Dockerfile passes; a given one with ADD is refused unwritten.
+        prepared(&f, "dt", None).await;
+        let repo = f.dir.path().join("dt").canonicalize().unwrap();
+        let before = std::fs::read_to_string(repo.join("Dockerfile")).unwrap();
+        let e = call(
+            &f.tools,
+            "generate_dockerfile",
+            json!({"session_id": "dt", "dockerfile_content": WITH_ADD}),
+        )
+        .await
+        .unwrap_err();
+        denied(&e, "containerkit.dockerfile_tools.deny", "use COPY");
+        assert_eq!(
+            std::fs::read_to_string(repo.join("Dockerfile")).unwrap(),
+            before
+        );
+        // validate_dockerfile: denied on ADD; a COPY with a latest base passes with a warning
+        // built from its findings.
+        let e = call(
+            &f.tools,
+            "validate_dockerfile",
+            json!({"dockerfile_content": WITH_ADD}),
+        )
+        .await
+        .unwrap_err();
+        denied(&e, "containerkit.dockerfile_tools.deny", "use COPY");
+        let ok = call(
+            &f.tools,
+            "validate_dockerfile",
+            json!({"dockerfile_content": WITH_ADD.replace("ADD ", "COPY ")}),
+        )
+        .await
+        .unwrap();
+        let warnings = &ok.structured["policy_warnings"];
+        assert_eq!(
+            warnings[0]["rule"], "containerkit.dockerfile_tools.warn",
+            "{warnings}"
+        );
+        assert!(
+            warnings[0]["message"].as_str().unwrap().contains("line 1"),
+            "{warnings}"
+        );
+        // fix_dockerfile is judged on its result: ADD became COPY, so it passes.
+        let fixed = call(
+            &f.tools,
+            "fix_dockerfile",
+            json!({"dockerfile_content": WITH_ADD}),
+        )
+        .await
+        .unwrap();
+        assert!(!fixed.structured["content"]
+            .as_str()
+            .unwrap()
+            .contains("ADD "));
+        assert_eq!(
+            fixed.structured["policy_warnings"][0]["rule"],
+            "containerkit.dockerfile_tools.warn"
+        );
+    });
+}
