@@ -120,12 +120,16 @@ impl StepTool for GenerateDockerfile {
             }
         };
         // The policy judges the Dockerfile before anything is written: a denial leaves the
-        // repository as it was.
-        let ctx = analysis.as_ref().map(Context::of).unwrap_or_default();
-        let findings = dockerfile::validate(&content, &ctx)
-            .map(|r| r.findings)
-            .unwrap_or_default();
-        let policy_warnings = police(tools, &repo, &content, &findings, analysis.as_ref())?;
+        // repository as it was. Its validation is only needed (and only run) for a policy.
+        let policy_warnings = if tools.config().policy.is_some() {
+            let ctx = analysis.as_ref().map(Context::of).unwrap_or_default();
+            let findings = dockerfile::validate(&content, &ctx)
+                .map(|r| r.findings)
+                .unwrap_or_default();
+            police(tools, &repo, &content, &findings, analysis.as_ref())?
+        } else {
+            Vec::new()
+        };
         let ignore = match (&analysis, generated) {
             (Some(a), true) => Some(write(
                 generate::dockerignore_name(a),

@@ -103,3 +103,16 @@ pub fn rt() -> tokio::runtime::Runtime {
 }
 
 pub const SHORT: Duration = Duration::from_millis(200);
+
+/// `start_workflow` then `analyze_repository` of `repo` for session `id`, both succeeding.
+async fn started_and_analyzed(tools: &Toolbox, id: &str, repo: &Path) {
+    for tool in ["start_workflow", "analyze_repository"] {
+        call(
+            tools,
+            tool,
+            serde_json::json!({"session_id": id, "repo_path": repo}),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{tool}: {e}"));
+    }
+}

@@ -175,20 +175,7 @@ fn kustomize_format_writes_base_and_overlays_and_deploy_applies_dev() {
         let f = fixture(dry());
         let repo = repo(f.dir.path(), "svc", "go");
         let id = "kz";
-        call(
-            &f.tools,
-            "start_workflow",
-            json!({"session_id": id, "repo_path": repo}),
-        )
-        .await
-        .unwrap();
-        call(
-            &f.tools,
-            "analyze_repository",
-            json!({"session_id": id, "repo_path": repo}),
-        )
-        .await
-        .unwrap();
+        started_and_analyzed(&f.tools, id, &repo).await;
         let e = call(
             &f.tools,
             "generate_k8s_manifests",

@@ -32,20 +32,7 @@ fn with_policy(policy: &Path) -> Fixture {
 /// A session `id` on a node repository, analysed, with `dockerfile` (or the generated one).
 async fn prepared(f: &Fixture, id: &str, dockerfile: Option<&str>) {
     let repo = repo(f.dir.path(), id, "node");
-    call(
-        &f.tools,
-        "start_workflow",
-        json!({"session_id": id, "repo_path": repo}),
-    )
-    .await
-    .unwrap();
-    call(
-        &f.tools,
-        "analyze_repository",
-        json!({"session_id": id, "repo_path": repo}),
-    )
-    .await
-    .unwrap();
+    started_and_analyzed(&f.tools, id, &repo).await;
     let mut args = json!({"session_id": id});
     if let Some(d) = dockerfile {
         args["dockerfile_content"] = json!(d);

@@ -192,20 +192,7 @@ fn a_no_op_retag_is_refused_and_a_push_names_its_registry() {
     std::fs::write(repo.join(".dockerignore"), "mine\n").unwrap();
     rt.block_on(async {
         let id = "tags";
-        call(
-            &f.tools,
-            "start_workflow",
-            json!({"repo_path": repo, "session_id": id}),
-        )
-        .await
-        .unwrap();
-        call(
-            &f.tools,
-            "analyze_repository",
-            json!({"session_id": id, "repo_path": repo}),
-        )
-        .await
-        .unwrap();
+        started_and_analyzed(&f.tools, id, &repo).await;
         // Only analyze_repository takes repo_path: another tool refuses it as unknown.
         for step in ["generate_dockerfile", "build_image"] {
             call(&f.tools, step, json!({"session_id": id}))
