@@ -54,7 +54,8 @@ fn mcp_tools_as_rmcp() -> Vec<Tool> {
                     ToolAnnotations::new()
                         .read_only(t.read_only)
                         .destructive(t.destructive)
-                        .open_world(!t.read_only),
+                        .idempotent(t.idempotent)
+                        .open_world(t.open_world),
                 )
         })
         .collect()

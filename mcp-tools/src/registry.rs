@@ -39,8 +39,17 @@ pub(crate) trait Tool {
     const DESCRIPTION: &'static str;
     /// Changes nothing (the client may call it without asking the user). Default: false.
     const READ_ONLY: bool = false;
-    /// May delete data (the client should confirm first). Default: false.
+    /// May delete data or change the world outside the repository irreversibly (a push, a
+    /// cluster change, a deletion): the client should confirm first. Default: false.
     const DESTRUCTIVE: bool = false;
+    /// Calling it again with the same arguments has no further effect. Default: false.
+    const IDEMPOTENT: bool = false;
+    /// Reaches outside this server and the repository (container engine, registry, cluster).
+    /// Default: true unless read-only.
+    const OPEN_WORLD: bool = !Self::READ_ONLY;
+    /// May run for minutes (it runs a container engine, scanner or cluster command): it may
+    /// run as a durable MCP task. Default: false.
+    const LONG_RUNNING: bool = false;
     /// The workflow step it runs, for a step tool.
     const WORKFLOW_STEP: Option<Step> = None;
     /// The arguments, decoded from the call's JSON (their doc comments are the schema's
@@ -75,6 +84,9 @@ pub(crate) struct Entry {
     pub(crate) description: &'static str,
     pub(crate) read_only: bool,
     pub(crate) destructive: bool,
+    pub(crate) idempotent: bool,
+    pub(crate) open_world: bool,
+    pub(crate) long_running: bool,
     pub(crate) step: Option<Step>,
     input_schema: fn() -> Value,
     output_schema: fn() -> Value,
@@ -92,6 +104,9 @@ const fn entry<T: Tool + 'static>() -> Entry {
         description: T::DESCRIPTION,
         read_only: T::READ_ONLY,
         destructive: T::DESTRUCTIVE,
+        idempotent: T::IDEMPOTENT,
+        open_world: T::OPEN_WORLD,
+        long_running: T::LONG_RUNNING,
         step: T::WORKFLOW_STEP,
         input_schema: schema::<T::Params>,
         output_schema: schema::<T::Output>,
@@ -210,8 +225,15 @@ pub struct ToolDescriptor {
     pub output_schema: Value,
     /// Changes nothing: becomes the `readOnlyHint` annotation.
     pub read_only: bool,
-    /// May delete data: becomes the `destructiveHint` annotation.
+    /// May delete data or change the world irreversibly: becomes the `destructiveHint`
+    /// annotation, and the server asks the user before running it.
     pub destructive: bool,
+    /// A repeated call has no further effect: the `idempotentHint` annotation.
+    pub idempotent: bool,
+    /// Reaches outside the server and the repository: the `openWorldHint` annotation.
+    pub open_world: bool,
+    /// May run for minutes: may run as a durable MCP task.
+    pub long_running: bool,
     /// The workflow step it runs, for the ten step tools.
     pub step: Option<Step>,
 }
@@ -226,6 +248,9 @@ impl ToolDescriptor {
             output_schema: (t.output_schema)(),
             read_only: t.read_only,
             destructive: t.destructive,
+            idempotent: t.idempotent,
+            open_world: t.open_world,
+            long_running: t.long_running,
             step: t.step,
         }
     }

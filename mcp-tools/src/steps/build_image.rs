@@ -150,6 +150,7 @@ pub(crate) struct BuildImage;
 impl StepTool for BuildImage {
     const TITLE: &'static str = "Build the image";
     const DESCRIPTION: &'static str = "Step 3: build the container image with docker or podman.";
+    const LONG_RUNNING: bool = true;
     type Params = BuildParams;
     type Input = Option<String>;
     type Artifact = BuildArtifact;

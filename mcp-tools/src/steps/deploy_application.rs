@@ -34,6 +34,8 @@ pub(crate) struct DeployApplication;
 impl StepTool for DeployApplication {
     const TITLE: &'static str = "Deploy the application";
     const DESCRIPTION: &'static str = "Step 9: apply the manifests with kubectl.";
+    const DESTRUCTIVE: bool = true;
+    const LONG_RUNNING: bool = true;
     type Params = StepParams;
     type Input = ();
     type Artifact = DeployArtifact;

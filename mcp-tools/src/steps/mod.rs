@@ -115,6 +115,12 @@ pub(crate) trait StepTool: 'static {
     const TITLE: &'static str;
     /// What it does and when to call it.
     const DESCRIPTION: &'static str;
+    /// See [`Tool::DESTRUCTIVE`].
+    const DESTRUCTIVE: bool = false;
+    /// See [`Tool::IDEMPOTENT`].
+    const IDEMPOTENT: bool = false;
+    /// See [`Tool::LONG_RUNNING`].
+    const LONG_RUNNING: bool = false;
     /// The arguments: always the session id and the repair context, plus the step's own.
     type Params: StepArgs + DeserializeOwned + JsonSchema + Send + Sync;
     /// What [`StepTool::validate`] makes of the arguments for [`StepTool::work`].
@@ -144,6 +150,9 @@ impl<S: StepTool> Tool for S {
     const NAME: &'static str = <S::Artifact as Artifact>::STEP.name();
     const TITLE: &'static str = S::TITLE;
     const DESCRIPTION: &'static str = S::DESCRIPTION;
+    const DESTRUCTIVE: bool = S::DESTRUCTIVE;
+    const IDEMPOTENT: bool = S::IDEMPOTENT;
+    const LONG_RUNNING: bool = S::LONG_RUNNING;
     const WORKFLOW_STEP: Option<Step> = Some(<S::Artifact as Artifact>::STEP);
     type Params = S::Params;
     type Output = StepResult<S::Artifact>;

@@ -32,6 +32,8 @@ pub(crate) struct PrepareCluster;
 impl StepTool for PrepareCluster {
     const TITLE: &'static str = "Prepare a cluster";
     const DESCRIPTION: &'static str = "Step 8: make a Kubernetes cluster reachable (the current kubectl context, or a kind cluster).";
+    const DESTRUCTIVE: bool = true;
+    const LONG_RUNNING: bool = true;
     type Params = StepParams;
     type Input = ();
     type Artifact = ClusterArtifact;

@@ -45,6 +45,8 @@ pub(crate) struct PushImage;
 impl StepTool for PushImage {
     const TITLE: &'static str = "Push the image";
     const DESCRIPTION: &'static str = "Step 6: push the tagged image: re-tagged as <registry>/<name>:<tag> and pushed there when registry is given; without one, to the image's own registry (Docker Hub for a bare name), which the result's destination and note say.";
+    const DESTRUCTIVE: bool = true;
+    const LONG_RUNNING: bool = true;
     type Params = PushParams;
     type Input = Option<String>;
     type Artifact = PushArtifact;

@@ -40,6 +40,7 @@ impl StepTool for ScanImage {
     const TITLE: &'static str = "Scan the image";
     const DESCRIPTION: &'static str =
         "Step 4: scan the built image for vulnerabilities with trivy.";
+    const LONG_RUNNING: bool = true;
     type Params = StepParams;
     type Input = ();
     type Artifact = ScanArtifact;
