@@ -71,5 +71,28 @@ fn every_step_has_its_tool_in_workflow_order() {
         .filter(|t| t.destructive)
         .map(|t| t.name)
         .collect();
-    assert_eq!(hints, ["delete_session"]);
+    assert_eq!(
+        hints,
+        [
+            "push_image",
+            "prepare_cluster",
+            "deploy_application",
+            "delete_session"
+        ]
+    );
+    let long: Vec<&str> = tools
+        .iter()
+        .filter(|t| t.long_running)
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(
+        long,
+        [
+            "build_image",
+            "scan_image",
+            "push_image",
+            "prepare_cluster",
+            "deploy_application"
+        ]
+    );
 }
