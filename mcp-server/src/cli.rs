@@ -167,6 +167,17 @@ pub(crate) struct ServeArgs {
     /// again).
     #[arg(long, default_value = "30m", env = "MCP_HTTP_SESSION_IDLE")]
     pub(crate) mcp_session_idle: String,
+    /// How long a long step run as an MCP task (a client that declared the tasks extension)
+    /// stays readable with `tasks/get` after it ends; then it is purged.
+    #[arg(long, default_value = "1h", env = "MCP_TASK_TTL")]
+    pub(crate) task_ttl: String,
+    /// A task's runner renews its claim every third of this; a task whose runner stopped
+    /// renewing (the process died) for longer is reported failed, naming the runner.
+    #[arg(long, default_value = "15s", env = "MCP_TASK_LEASE")]
+    pub(crate) task_lease: String,
+    /// The interval between `tasks/get` polls suggested to clients.
+    #[arg(long, default_value = "1s", env = "MCP_TASK_POLL_INTERVAL")]
+    pub(crate) task_poll_interval: String,
 }
 
 #[derive(Args, Debug, Clone)]

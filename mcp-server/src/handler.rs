@@ -8,31 +8,47 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use mcp_tools::{
-    catalogue, instructions, log_safe, CallContext, ProgressSink, ToolErrorKind, Toolbox,
-    LOG_MESSAGE_CHARS, LOG_NAME_CHARS,
+    catalogue, instructions, log_safe, CallContext, ProgressSink, Toolbox, LOG_MESSAGE_CHARS,
+    LOG_NAME_CHARS,
 };
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData,
-    Implementation, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-    ProgressToken, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CancelTaskParams, ErrorData, GetTaskParams,
+    GetTaskResult, Implementation, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, ProgressToken, ServerCapabilities, ServerConfig, Tool,
+    ToolAnnotations, UpdateTaskParams,
 };
 use rmcp::service::{Peer, RequestContext, RoleServer};
 use rmcp::ServerHandler;
 use serde_json::Value;
+
+use crate::tasks::{wire, TaskService};
 
 /// The server's MCP handler. Cheap to clone (one per HTTP session).
 #[derive(Clone)]
 pub(crate) struct Handler {
     tools: Toolbox,
     listed: Arc<Vec<Tool>>,
+    /// Long steps as MCP tasks; `None` when the store keeps no task records.
+    tasks: Option<TaskService>,
 }
 
 impl Handler {
-    pub(crate) fn new(tools: Toolbox) -> Handler {
+    pub(crate) fn new(tools: Toolbox, tasks: Option<TaskService>) -> Handler {
+        let mut listed = mcp_tools_as_rmcp();
+        if let Some(tasks) = &tasks {
+            listed.iter_mut().for_each(|t| tasks.declare_support(t));
+        }
         Handler {
             tools,
-            listed: Arc::new(mcp_tools_as_rmcp()),
+            listed: Arc::new(listed),
+            tasks,
         }
+    }
+
+    fn tasks(&self) -> Result<&TaskService, ErrorData> {
+        self.tasks
+            .as_ref()
+            .ok_or_else(|| ErrorData::internal_error("this server keeps no tasks", None))
     }
 }
 
@@ -117,7 +133,14 @@ fn arguments_mention_path(args: &Value) -> bool {
 
 impl ServerHandler for Handler {
     fn get_info(&self) -> ServerConfig {
-        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        let capabilities = match self.tasks {
+            Some(_) => ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tasks()
+                .build(),
+            None => ServerCapabilities::builder().enable_tools().build(),
+        };
+        let mut info = ServerConfig::new(capabilities);
         info.server_info = Implementation::new("container-kit-mcp", env!("CARGO_PKG_VERSION"));
         info.instructions = Some(instructions());
         info
@@ -165,41 +188,60 @@ impl ServerHandler for Handler {
         } else {
             Vec::new()
         };
+        // SEP-2663: a long step from a client that declared the tasks extension (in this
+        // request's `_meta` or at initialize) runs as a task.
+        if let Some(tasks) = self.tasks.as_ref().filter(|t| t.runs_as_task(&name)) {
+            if context
+                .client_capabilities()
+                .is_some_and(|c| c.supports_tasks())
+            {
+                tracing::info!(parent: &span, "tool call runs as a task");
+                return tasks.start(name, args, roots).await.map(CallToolResponse::Task);
+            }
+        }
         let ctx = CallContext { progress, roots };
         let outcome = tokio::select! {
             r = self.tools.call(&name, args, &ctx) => Some(r),
             _ = context.ct.cancelled() => None,
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
-        let result = match outcome {
-            None => {
-                tracing::info!(parent: &span, elapsed_ms, "tool call cancelled");
-                return Err(ErrorData::internal_error("the call was cancelled", None));
-            }
-            Some(Ok(out)) => {
-                tracing::info!(parent: &span, elapsed_ms, "tool call ok");
-                let mut r = CallToolResult::success(vec![ContentBlock::text(out.summary)]);
-                r.structured_content = Some(out.structured);
-                r
-            }
-            Some(Err(e)) if e.kind == ToolErrorKind::UnknownTool => {
-                tracing::info!(parent: &span, elapsed_ms, "unknown tool");
-                return Err(ErrorData::invalid_params(
-                    e.message.clone(),
-                    Some(e.to_json()),
-                ));
-            }
-            Some(Err(e)) => {
-                tracing::info!(parent: &span, elapsed_ms, kind = ?e.kind, error = %log_safe(&e.message, LOG_MESSAGE_CHARS), "tool call failed");
-                // The text content carries the guidance too, for clients that show no
-                // structured content.
-                let text = format!("{} (hint: {}; next: {})", e.message, e.hint(), e.next());
-                let mut r = CallToolResult::error(vec![ContentBlock::text(text)]);
-                r.structured_content = Some(e.to_json());
-                r
-            }
+        let Some(outcome) = outcome else {
+            tracing::info!(parent: &span, elapsed_ms, "tool call cancelled");
+            return Err(ErrorData::internal_error("the call was cancelled", None));
         };
-        Ok(result.into())
+        match &outcome {
+            Ok(_) => tracing::info!(parent: &span, elapsed_ms, "tool call ok"),
+            Err(e) => {
+                tracing::info!(parent: &span, elapsed_ms, kind = ?e.kind, error = %log_safe(&e.message, LOG_MESSAGE_CHARS), "tool call failed")
+            }
+        }
+        wire::call_tool_result(outcome).map(CallToolResponse::from)
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        self.tasks()?.get(&request.task_id).await
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.tasks()?
+            .update(&request.task_id, request.input_responses)
+            .await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.tasks()?.cancel(&request.task_id).await
     }
 }
 

@@ -5,6 +5,7 @@
 mod cli;
 mod config;
 mod handler;
+mod tasks;
 mod http;
 mod logging;
 mod metrics;

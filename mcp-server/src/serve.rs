@@ -32,13 +32,15 @@ pub(crate) async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<Exi
         }
         None => None,
     };
+    let task_config = crate::tasks::TaskConfig::from_args(&args)?;
     let signal = ShutdownSignal::install()?;
     let services = services(&config, LOCK_WAIT).await?;
     let maintenance = services.tools.sessions().spawn_maintenance();
     if config.exec.dry_run {
         tracing::info!("dry run: external commands are recorded, not executed");
     }
-    let handler = Handler::new(services.tools.clone());
+    let tasks = crate::tasks::TaskService::new(services.tools.clone(), task_config);
+    let handler = Handler::new(services.tools.clone(), tasks);
     match http {
         None => {
             tracing::info!("serving MCP on stdio");

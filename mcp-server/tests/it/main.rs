@@ -20,6 +20,8 @@ mod bounds;
 mod metrics;
 mod policy;
 mod replicas;
+// Long steps as durable MCP tasks (issue 20).
+mod tasks;
 
 const BIN: &str = env!("CARGO_BIN_EXE_container-kit-mcp");
 
