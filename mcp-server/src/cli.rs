@@ -101,7 +101,8 @@ pub(crate) enum Backend {
 #[derive(Subcommand, Debug, Clone)]
 pub(crate) enum Command {
     /// Serve MCP (the default): stdio, or streamable HTTP.
-    Serve(ServeArgs),
+    // Boxed: its flags make it far larger than the other variants (clippy).
+    Serve(Box<ServeArgs>),
     /// Call one tool without a transport and print its result JSON (npm-wrapper compatible).
     ///
     /// Parameters come from the TOOL_PARAMS JSON environment variable and/or flags

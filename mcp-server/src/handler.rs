@@ -196,7 +196,10 @@ impl ServerHandler for Handler {
                 .is_some_and(|c| c.supports_tasks())
             {
                 tracing::info!(parent: &span, "tool call runs as a task");
-                return tasks.start(name, args, roots).await.map(CallToolResponse::Task);
+                return tasks
+                    .start(name, args, roots)
+                    .await
+                    .map(CallToolResponse::Task);
             }
         }
         let ctx = CallContext { progress, roots };

@@ -5,7 +5,6 @@
 mod cli;
 mod config;
 mod handler;
-mod tasks;
 mod http;
 mod logging;
 mod metrics;
@@ -14,6 +13,7 @@ mod serve;
 mod services;
 mod sessions_cmd;
 mod signal;
+mod tasks;
 mod tool_mode;
 
 use clap::Parser;

@@ -38,7 +38,7 @@ async fn dispatch(mut cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command.take() {
         None => unreachable_default(),
         Some(Command::Serve(args)) => {
-            crate::serve::serve(Config::from_args(&cli.global)?, args).await
+            crate::serve::serve(Config::from_args(&cli.global)?, *args).await
         }
         Some(Command::Tool(args)) => crate::tool_mode::run(cli.global, args).await,
         Some(Command::Sessions(cmd)) => {

@@ -42,7 +42,10 @@ impl TaskConfig {
             let d = store_open::parse_duration(text)
                 .with_context(|| format!("invalid {flag} {text:?}"))?;
             if d.is_zero() || d > max {
-                anyhow::bail!("invalid {flag} {text:?}: give a duration above zero and at most {}s", max.as_secs());
+                anyhow::bail!(
+                    "invalid {flag} {text:?}: give a duration above zero and at most {}s",
+                    max.as_secs()
+                );
             }
             Ok(d)
         };
@@ -50,7 +53,11 @@ impl TaskConfig {
         Ok(TaskConfig {
             ttl: parse("--task-ttl", &args.task_ttl, 30 * day)?,
             lease: parse("--task-lease", &args.task_lease, Duration::from_secs(3600))?,
-            poll_interval: parse("--task-poll-interval", &args.task_poll_interval, Duration::from_secs(60))?,
+            poll_interval: parse(
+                "--task-poll-interval",
+                &args.task_poll_interval,
+                Duration::from_secs(60),
+            )?,
         })
     }
 }
@@ -86,7 +93,13 @@ impl TaskService {
             return None;
         };
         let instance = TaskId::generate().map_or_else(
-            |_| format!("{}-{}", std::process::id(), Utc::now().timestamp_nanos_opt().unwrap_or(0)),
+            |_| {
+                format!(
+                    "{}-{}",
+                    std::process::id(),
+                    Utc::now().timestamp_nanos_opt().unwrap_or(0)
+                )
+            },
             |id| id.to_string(),
         );
         let me = TaskRunner {
@@ -119,8 +132,10 @@ impl TaskService {
             return;
         }
         let mut meta = tool.meta.take().unwrap_or_default();
-        meta.0
-            .insert("execution".into(), serde_json::json!({"taskSupport": "optional"}));
+        meta.0.insert(
+            "execution".into(),
+            serde_json::json!({"taskSupport": "optional"}),
+        );
         tool.meta = Some(meta);
     }
 
@@ -184,7 +199,11 @@ impl TaskService {
 
     /// `tasks/update`: stores the answers to outstanding input requests for the runner to
     /// read; keys not outstanding (unknown or already answered) are ignored, per SEP-2663.
-    pub(crate) async fn update(&self, id: &str, responses: InputResponses) -> Result<(), ErrorData> {
+    pub(crate) async fn update(
+        &self,
+        id: &str,
+        responses: InputResponses,
+    ) -> Result<(), ErrorData> {
         let record = self.live(id).await?;
         let answers = settle::outstanding(&record, responses);
         if answers.is_empty() {
@@ -263,18 +282,38 @@ mod tests {
         let c = config(&[]).unwrap();
         assert_eq!(
             (c.ttl, c.lease, c.poll_interval),
-            (Duration::from_secs(3600), Duration::from_secs(15), Duration::from_secs(1))
+            (
+                Duration::from_secs(3600),
+                Duration::from_secs(15),
+                Duration::from_secs(1)
+            )
         );
-        let c = config(&["--task-ttl", "2h", "--task-lease", "3s", "--task-poll-interval", "250ms"]).unwrap();
+        let c = config(&[
+            "--task-ttl",
+            "2h",
+            "--task-lease",
+            "3s",
+            "--task-poll-interval",
+            "250ms",
+        ])
+        .unwrap();
         assert_eq!(
             (c.ttl, c.lease, c.poll_interval),
-            (Duration::from_secs(7200), Duration::from_secs(3), Duration::from_millis(250))
+            (
+                Duration::from_secs(7200),
+                Duration::from_secs(3),
+                Duration::from_millis(250)
+            )
         );
     }
 
     #[test]
     fn a_zero_or_unparsable_task_duration_is_refused_naming_the_flag() {
-        for (flag, bad) in [("--task-lease", "0s"), ("--task-ttl", "soon"), ("--task-poll-interval", "2h")] {
+        for (flag, bad) in [
+            ("--task-lease", "0s"),
+            ("--task-ttl", "soon"),
+            ("--task-poll-interval", "2h"),
+        ] {
             let err = format!("{:#}", config(&[flag, bad]).unwrap_err());
             assert!(err.contains(flag), "{flag} {bad}: {err}");
         }

@@ -48,7 +48,11 @@ impl ProgressSink for PendingProgress {
 
 impl PendingProgress {
     fn take(&self) -> Option<(f64, Option<f64>, Option<String>)> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).pending.take()
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pending
+            .take()
     }
 }
 
@@ -69,7 +73,13 @@ enum Check {
 const NOT_OURS: &str = "the task is no longer ours";
 
 /// Runs `tool` as the task `id` to its end.
-pub(super) async fn run(inner: Arc<Inner>, id: TaskId, tool: String, args: Value, roots: Vec<PathBuf>) {
+pub(super) async fn run(
+    inner: Arc<Inner>,
+    id: TaskId,
+    tool: String,
+    args: Value,
+    roots: Vec<PathBuf>,
+) {
     let progress = Arc::new(PendingProgress::default());
     let ctx = CallContext {
         progress: Some(Arc::clone(&progress) as Arc<dyn ProgressSink>),
@@ -116,7 +126,10 @@ async fn check(
         }
     };
     if !ours(inner, &record) {
-        return Check::Lost(format!("its record is {:?} by another process", record.state));
+        return Check::Lost(format!(
+            "its record is {:?} by another process",
+            record.state
+        ));
     }
     if record.cancel_requested {
         return Check::Cancel;

@@ -102,13 +102,11 @@ pub(super) async fn cancel(inner: &Inner, record: TaskRecord) -> Result<(), Erro
         .await;
     match result {
         Ok(_) => Ok(()),
-        Err(StoreError::Rejected(why)) if why == ENDED => {
-            match inner.tasks.get(&record.id).await {
-                Ok(v) => Err(ended(&v.value)),
-                Err(StoreError::TaskNotFound(_)) => Err(wire::unknown_task(record.id.as_str())),
-                Err(e) => Err(store_error(e)),
-            }
-        }
+        Err(StoreError::Rejected(why)) if why == ENDED => match inner.tasks.get(&record.id).await {
+            Ok(v) => Err(ended(&v.value)),
+            Err(StoreError::TaskNotFound(_)) => Err(wire::unknown_task(record.id.as_str())),
+            Err(e) => Err(store_error(e)),
+        },
         Err(e) => Err(store_error(e)),
     }
 }

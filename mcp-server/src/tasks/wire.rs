@@ -180,7 +180,10 @@ mod tests {
         let mut r = record(TaskState::Completed);
         r.result = Some(serde_json::json!({"content": [], "isError": true}));
         let v = serde_json::to_value(detailed(&r)).unwrap();
-        assert_eq!((v["status"].clone(), v["result"]["isError"].clone()), ("completed".into(), true.into()));
+        assert_eq!(
+            (v["status"].clone(), v["result"]["isError"].clone()),
+            ("completed".into(), true.into())
+        );
         let mut r = record(TaskState::Failed);
         r.error = Some(serde_json::json!({"code": -32603, "message": "runner gone"}));
         let v = serde_json::to_value(detailed(&r)).unwrap();

@@ -124,7 +124,13 @@ fn rpc(addr: SocketAddr, method: &str, name: &str, mut params: Value, tasks: boo
 }
 
 fn call(addr: SocketAddr, tool: &str, args: Value, tasks: bool) -> Value {
-    rpc(addr, "tools/call", tool, json!({"name": tool, "arguments": args}), tasks)
+    rpc(
+        addr,
+        "tools/call",
+        tool,
+        json!({"name": tool, "arguments": args}),
+        tasks,
+    )
 }
 
 fn task_rpc(addr: SocketAddr, method: &str, task: &str, extra: Value) -> Value {
@@ -193,7 +199,13 @@ impl Fixture {
         };
         let repo = repo.to_str().unwrap();
         f.tool(&["start_workflow", "--repo-path", repo, "--session-id", "tk"]);
-        f.tool(&["analyze_repository", "--repo-path", repo, "--session-id", "tk"]);
+        f.tool(&[
+            "analyze_repository",
+            "--repo-path",
+            repo,
+            "--session-id",
+            "tk",
+        ]);
         f.tool(&["generate_dockerfile", "--session-id", "tk"]);
         f
     }
@@ -280,30 +292,54 @@ fn build_image_runs_as_a_task_polled_to_its_result_and_tools_declare_task_suppor
     let done = poll_until(server.addr, &task, "completed", Duration::from_secs(60));
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["result"]["isError"], false, "{done}");
-    assert_eq!(done["result"]["structuredContent"]["step"], "build_image", "{done}");
+    assert_eq!(
+        done["result"]["structuredContent"]["step"], "build_image",
+        "{done}"
+    );
     // A tool's failure is a completed task whose result is an error (SEP-2663): scan_image
     // with no scanner installed.
     let answer = call(server.addr, "scan_image", json!({"session_id": "tk"}), true);
     let scan = answer["result"]["taskId"].as_str().unwrap().to_owned();
     let scanned = poll_until(server.addr, &scan, "completed", Duration::from_secs(60));
-    assert_eq!((scanned["status"].clone(), scanned["result"]["isError"].clone()), (json!("completed"), json!(true)), "{scanned}");
+    assert_eq!(
+        (
+            scanned["status"].clone(),
+            scanned["result"]["isError"].clone()
+        ),
+        (json!("completed"), json!(true)),
+        "{scanned}"
+    );
     // Unknown ids and cancelling an ended task: SEP-2663's -32602.
     let unknown = task_rpc(server.addr, "tasks/get", "no-such-task", json!({}));
     assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
     let again = task_rpc(server.addr, "tasks/cancel", &task, json!({}));
     assert_eq!(again["error"]["code"], -32602, "{again}");
-    assert!(again["error"]["message"].as_str().unwrap().contains("already ended"), "{again}");
+    assert!(
+        again["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already ended"),
+        "{again}"
+    );
 }
 
 #[test]
 fn a_client_without_the_tasks_extension_gets_the_synchronous_result() {
     let f = Fixture::new(redb, "sleep 1; echo built");
     let server = f.server(&[]);
-    let answer = call(server.addr, "build_image", json!({"session_id": "tk"}), false);
+    let answer = call(
+        server.addr,
+        "build_image",
+        json!({"session_id": "tk"}),
+        false,
+    );
     let result = &answer["result"];
     assert_eq!(result["taskId"], Value::Null, "{answer}");
     assert_eq!(result["isError"], false, "{answer}");
-    assert_eq!(result["structuredContent"]["step"], "build_image", "{answer}");
+    assert_eq!(
+        result["structuredContent"]["step"], "build_image",
+        "{answer}"
+    );
     // And the tasks methods ask for the capability (-32021, rmcp's gate).
     let refused = rpc(server.addr, "tasks/get", "x", json!({"taskId": "x"}), false);
     assert_eq!(refused["error"]["code"], -32021, "{refused}");
@@ -360,16 +396,29 @@ fn a_task_started_on_one_replica_is_polled_and_cancelled_through_another() {
     assert_eq!(get(replicas[1].addr, &task)["status"], "working");
     let ack = task_rpc(replicas[1].addr, "tasks/cancel", &task, json!({}));
     assert!(ack["error"].is_null(), "{ack}");
-    let ended = poll_until(replicas[2].addr, &task, "cancelled", Duration::from_secs(30));
+    let ended = poll_until(
+        replicas[2].addr,
+        &task,
+        "cancelled",
+        Duration::from_secs(30),
+    );
     assert_eq!(ended["status"], "cancelled", "{ended}");
     // The engine was killed with the call...
     let deadline = Instant::now() + Duration::from_secs(10);
     while alive(pid) {
-        assert!(Instant::now() < deadline, "the build's program {pid} still runs");
+        assert!(
+            Instant::now() < deadline,
+            "the build's program {pid} still runs"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // ...and the step lock released: another step on the session runs (not refused busy).
-    let next = call(replicas[1].addr, "build_image", json!({"session_id": "tk"}), false);
+    let next = call(
+        replicas[1].addr,
+        "build_image",
+        json!({"session_id": "tk"}),
+        false,
+    );
     assert_eq!(next["result"]["isError"], false, "{next}");
 }
 
@@ -383,8 +432,10 @@ fn a_replica_killed_while_running_a_task_is_reported_failed_by_another_naming_it
     let engine = f.build_pid();
     let a_pid = a.pid();
     drop(a); // SIGKILL
-    // The orphaned engine would outlive the test.
-    let _ = Command::new("kill").args(["-9", &engine.to_string()]).status();
+             // The orphaned engine would outlive the test.
+    let _ = Command::new("kill")
+        .args(["-9", &engine.to_string()])
+        .status();
     // Lease 3 s and a 2 s grace: failed within them (the deadline leaves room for a slow CI).
     let failed = poll_until(b.addr, &task, "failed", Duration::from_secs(20));
     assert_eq!(failed["status"], "failed", "{failed}");
