@@ -161,11 +161,11 @@ fn poll_until(addr: SocketAddr, task: &str, status: &str, within: Duration) -> V
     }
 }
 
-/// A workspace with a repository, a fake container engine and the store flags; the
-/// session `tk` is made ready for `build_image` by one-shot `tool` processes.
+/// A workspace with a repository, a fake container engine and the store flags.
 struct Fixture {
     dir: tempfile::TempDir,
     store: Vec<String>,
+    repo: PathBuf,
     engine: PathBuf,
     pidfile: PathBuf,
 }
@@ -191,23 +191,32 @@ impl Fixture {
         )
         .unwrap();
         std::fs::set_permissions(&engine, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let f = Fixture {
+        Fixture {
             dir,
             store,
+            repo,
             engine,
             pidfile,
-        };
-        let repo = repo.to_str().unwrap();
-        f.tool(&["start_workflow", "--repo-path", repo, "--session-id", "tk"]);
-        f.tool(&[
-            "analyze_repository",
-            "--repo-path",
-            repo,
-            "--session-id",
-            "tk",
-        ]);
-        f.tool(&["generate_dockerfile", "--session-id", "tk"]);
-        f
+        }
+    }
+
+    /// Makes the session `tk` ready for `build_image`, through the server at `addr`.
+    fn prepare(&self, addr: SocketAddr) {
+        let repo = self.repo.to_str().unwrap();
+        for (tool, args) in [
+            (
+                "start_workflow",
+                json!({"session_id": "tk", "repo_path": repo}),
+            ),
+            (
+                "analyze_repository",
+                json!({"session_id": "tk", "repo_path": repo}),
+            ),
+            ("generate_dockerfile", json!({"session_id": "tk"})),
+        ] {
+            let answer = call(addr, tool, args, false);
+            assert_eq!(answer["result"]["isError"], false, "{tool}: {answer}");
+        }
     }
 
     fn env(&self) -> [(&'static str, &Path); 2] {
@@ -215,21 +224,6 @@ impl Fixture {
             ("MCP_WORKSPACE_DIR", self.dir.path()),
             ("MCP_CONTAINER_ENGINE", self.engine.as_path()),
         ]
-    }
-
-    fn tool(&self, args: &[&str]) {
-        let out = Command::new(BIN)
-            .arg("tool")
-            .args(args)
-            .args(&self.store)
-            .envs(self.env())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
 
     fn server(&self, extra: &[&str]) -> Server {
@@ -248,6 +242,10 @@ impl Fixture {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+fn memory(_: &Path) -> Vec<String> {
+    vec!["--store".into(), "memory".into()]
 }
 
 fn redb(dir: &Path) -> Vec<String> {
@@ -275,8 +273,9 @@ fn start_build(addr: SocketAddr) -> String {
 
 #[test]
 fn build_image_runs_as_a_task_polled_to_its_result_and_tools_declare_task_support() {
-    let f = Fixture::new(redb, "sleep 2; echo built");
+    let f = Fixture::new(memory, "sleep 2; echo built");
     let server = f.server(&[]);
+    f.prepare(server.addr);
     let listed = rpc(server.addr, "tools/list", "", json!({}), true);
     let tools = listed["result"]["tools"].as_array().unwrap();
     let support = |name: &str| {
@@ -325,8 +324,9 @@ fn build_image_runs_as_a_task_polled_to_its_result_and_tools_declare_task_suppor
 
 #[test]
 fn a_client_without_the_tasks_extension_gets_the_synchronous_result() {
-    let f = Fixture::new(redb, "sleep 1; echo built");
+    let f = Fixture::new(memory, "sleep 1; echo built");
     let server = f.server(&[]);
+    f.prepare(server.addr);
     let answer = call(
         server.addr,
         "build_image",
@@ -350,6 +350,7 @@ fn on_redb_a_finished_task_survives_a_restart_and_two_servers_see_each_others_ta
     let f = Fixture::new(redb, "sleep 1; echo built");
     let a = f.server(&[]);
     let b = f.server(&[]);
+    f.prepare(a.addr);
     let task = start_build(a.addr);
     // The other process sees the running task, then its result.
     assert_eq!(get(b.addr, &task)["status"], "working");
@@ -390,6 +391,7 @@ fn a_task_started_on_one_replica_is_polled_and_cancelled_through_another() {
     let Some(store) = etcd() else { return };
     let f = Fixture::new(store, "exec sleep 300");
     let replicas: Vec<Server> = (0..3).map(|_| f.server(&[])).collect();
+    f.prepare(replicas[0].addr);
     let task = start_build(replicas[0].addr);
     let pid = f.build_pid();
     assert!(alive(pid));
@@ -428,6 +430,7 @@ fn a_replica_killed_while_running_a_task_is_reported_failed_by_another_naming_it
     let f = Fixture::new(store, "exec sleep 300");
     let a = f.server(&["--task-lease", "3s"]);
     let b = f.server(&["--task-lease", "3s"]);
+    f.prepare(b.addr);
     let task = start_build(a.addr);
     let engine = f.build_pid();
     let a_pid = a.pid();
