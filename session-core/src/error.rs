@@ -94,6 +94,14 @@ pub enum StoreError {
     /// A task insert found a task with this id already stored.
     #[error("task {0} already exists; generate a new task id, or read the task and write it with its version")]
     TaskExists(String),
+    /// A stored task record could not be decoded. Only this task is affected.
+    #[error("task {id} is corrupt in the store ({reason}); it is removed when it expires; run the step again for a new task")]
+    TaskCorrupt {
+        /// The task whose record is unreadable (as stored: it may not be a valid id).
+        id: String,
+        /// Why decoding failed.
+        reason: String,
+    },
 }
 
 impl StoreError {
@@ -129,6 +137,7 @@ impl StoreError {
             StoreError::Backend(_) => "backend",
             StoreError::TaskNotFound(_) => "task_not_found",
             StoreError::TaskExists(_) => "task_exists",
+            StoreError::TaskCorrupt { .. } => "task_corrupt",
         }
     }
 }

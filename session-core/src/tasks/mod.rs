@@ -7,6 +7,7 @@
 //! the store answers `tasks/get`, `tasks/update` and `tasks/cancel` from it. A backend
 //! offers its task store through [`crate::SessionStore::tasks`].
 
+mod codec;
 mod memory;
 mod record;
 mod service;
@@ -16,6 +17,10 @@ use chrono::{DateTime, Utc};
 
 use crate::{SessionId, StoreError, Version, Versioned};
 
+pub use self::codec::{
+    decode_task_record, encode_task_record, task_expiry_key, task_expiry_key_id,
+    task_expiry_range_end, task_record_header, TASK_FORMAT_VERSION,
+};
 pub(crate) use self::memory::MemoryTasks;
 pub use self::record::{TaskId, TaskRecord, TaskRunner, TaskState, MAX_TASK_ID_LEN};
 pub use self::service::Tasks;
