@@ -165,7 +165,11 @@ impl ServerHandler for Handler {
         } else {
             Vec::new()
         };
-        let ctx = CallContext { progress, roots };
+        let ctx = CallContext {
+            progress,
+            roots,
+            confirm: None, // confirm: set by mcp-server/src/confirm.rs (issue 20)
+        };
         let outcome = tokio::select! {
             r = self.tools.call(&name, args, &ctx) => Some(r),
             _ = context.ct.cancelled() => None,

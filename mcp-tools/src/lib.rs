@@ -15,6 +15,7 @@
 mod admin;
 mod analyze;
 mod arguments;
+mod confirm;
 mod dockerfile;
 mod error;
 mod exec;
@@ -39,6 +40,7 @@ pub use crate::analyze::{
     analyze, analyze_dir, analyze_dir_reporting, AnalyzeError, AnalyzeResult, Candidate, Details,
     Fact, Facts, ServiceKind, Skipped, ToolchainFact,
 };
+pub use crate::confirm::{ConfirmAnswer, ConfirmPolicy, ConfirmRequest, Confirmer};
 pub use crate::dockerfile::{Change, Finding, Report, Severity};
 pub use crate::error::{Guidance, ToolError, ToolErrorKind};
 pub use crate::exec::{CommandRecord, ExecConfig};
