@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use mcp_tools::{
-    catalogue, instructions, log_safe, CallContext, ProgressSink, ToolErrorKind, Toolbox,
+    catalogue, instructions_for, log_safe, CallContext, ProgressSink, ToolErrorKind, Toolbox,
     LOG_MESSAGE_CHARS, LOG_NAME_CHARS,
 };
 use rmcp::model::{
@@ -18,6 +18,8 @@ use rmcp::model::{
 };
 use rmcp::service::{Peer, RequestContext, RoleServer};
 use rmcp::ServerHandler;
+
+use crate::confirm::{Confirmations, Prepared};
 use serde_json::Value;
 
 /// The server's MCP handler. Cheap to clone (one per HTTP session).
@@ -25,6 +27,7 @@ use serde_json::Value;
 pub(crate) struct Handler {
     tools: Toolbox,
     listed: Arc<Vec<Tool>>,
+    confirmations: Option<Arc<Confirmations>>,
 }
 
 impl Handler {
@@ -32,7 +35,15 @@ impl Handler {
         Handler {
             tools,
             listed: Arc::new(mcp_tools_as_rmcp()),
+            confirmations: None,
         }
+    }
+
+    /// Asks the user before destructive tools through the client, sealing 2026-07-28
+    /// confirmation states with `confirmations`' key (without it, nobody is asked).
+    pub(crate) fn with_confirmations(mut self, confirmations: Confirmations) -> Handler {
+        self.confirmations = Some(Arc::new(confirmations));
+        self
     }
 }
 
@@ -119,7 +130,7 @@ impl ServerHandler for Handler {
     fn get_info(&self) -> ServerConfig {
         let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
         info.server_info = Implementation::new("container-kit-mcp", env!("CARGO_PKG_VERSION"));
-        info.instructions = Some(instructions());
+        info.instructions = Some(instructions_for(self.tools.config().confirm));
         info
     }
 
@@ -165,15 +176,41 @@ impl ServerHandler for Handler {
         } else {
             Vec::new()
         };
-        let ctx = CallContext {
-            progress,
-            roots,
-            confirm: None, // confirm: set by mcp-server/src/confirm.rs (issue 20)
+        // confirm: who asks the user before a destructive tool (mcp-server/src/confirm.rs)
+        let prepared: Result<Option<Prepared>, _> = match &self.confirmations {
+            Some(c) => c
+                .prepare(
+                    &name,
+                    &args,
+                    request.request_state.as_deref(),
+                    request.input_responses.as_ref(),
+                    &context,
+                )
+                .map(Some),
+            None => Ok(None),
         };
-        let outcome = tokio::select! {
-            r = self.tools.call(&name, args, &ctx) => Some(r),
-            _ = context.ct.cancelled() => None,
+        let outcome = match &prepared {
+            Err(refused) => Some(Err(refused.clone())),
+            Ok(p) => {
+                let ctx = CallContext {
+                    progress,
+                    roots,
+                    confirm: p.as_ref().and_then(Prepared::confirmer),
+                };
+                tokio::select! {
+                    r = self.tools.call(&name, args, &ctx) => Some(r),
+                    _ = context.ct.cancelled() => None,
+                }
+            }
         };
+        if let (Some(Err(e)), Ok(Some(p)), Some(c)) = (&outcome, &prepared, &self.confirmations) {
+            if e.kind == ToolErrorKind::ConfirmationRequired {
+                if let Some(input) = c.input_required(p) {
+                    tracing::info!(parent: &span, "confirmation asked (input_required)");
+                    return Ok(CallToolResponse::InputRequired(input));
+                }
+            }
+        }
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let result = match outcome {
             None => {

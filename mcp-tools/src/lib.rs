@@ -51,7 +51,8 @@ pub use crate::generate::{
 pub use crate::log_text::{log_safe, LogSafe, LOG_MESSAGE_CHARS, LOG_NAME_CHARS};
 pub use crate::params::*;
 pub use crate::registry::{
-    catalogue, find_tool, instructions, ParameterKind, ToolDescriptor, ToolParameter,
+    catalogue, find_tool, instructions, instructions_for, ParameterKind, ToolDescriptor,
+    ToolParameter,
 };
 pub use crate::results::*;
 pub use crate::state::{
