@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use mcp_tools::{
-    catalogue, instructions, log_safe, CallContext, ProgressSink, Toolbox, LOG_MESSAGE_CHARS,
-    LOG_NAME_CHARS,
+    catalogue, instructions_for, log_safe, CallContext, ProgressSink, ToolErrorKind, Toolbox,
+    LOG_MESSAGE_CHARS, LOG_NAME_CHARS,
 };
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CancelTaskParams, ErrorData, GetTaskParams,
@@ -19,6 +19,8 @@ use rmcp::model::{
 };
 use rmcp::service::{Peer, RequestContext, RoleServer};
 use rmcp::ServerHandler;
+
+use crate::confirm::{Confirmations, Prepared};
 use serde_json::Value;
 
 use crate::tasks::{wire, TaskService};
@@ -28,6 +30,7 @@ use crate::tasks::{wire, TaskService};
 pub(crate) struct Handler {
     tools: Toolbox,
     listed: Arc<Vec<Tool>>,
+    confirmations: Option<Arc<Confirmations>>,
     /// Long steps as MCP tasks; `None` when the store keeps no task records.
     tasks: Option<TaskService>,
 }
@@ -41,6 +44,7 @@ impl Handler {
         Handler {
             tools,
             listed: Arc::new(listed),
+            confirmations: None,
             tasks,
         }
     }
@@ -49,6 +53,13 @@ impl Handler {
         self.tasks
             .as_ref()
             .ok_or_else(|| ErrorData::internal_error("this server keeps no tasks", None))
+    }
+
+    /// Asks the user before destructive tools through the client, sealing 2026-07-28
+    /// confirmation states with `confirmations`' key (without it, nobody is asked).
+    pub(crate) fn with_confirmations(mut self, confirmations: Confirmations) -> Handler {
+        self.confirmations = Some(Arc::new(confirmations));
+        self
     }
 }
 
@@ -142,7 +153,7 @@ impl ServerHandler for Handler {
         };
         let mut info = ServerConfig::new(capabilities);
         info.server_info = Implementation::new("container-kit-mcp", env!("CARGO_PKG_VERSION"));
-        info.instructions = Some(instructions());
+        info.instructions = Some(instructions_for(self.tools.config().confirm));
         info
     }
 
@@ -202,11 +213,41 @@ impl ServerHandler for Handler {
                     .map(CallToolResponse::Task);
             }
         }
-        let ctx = CallContext { progress, roots };
-        let outcome = tokio::select! {
-            r = self.tools.call(&name, args, &ctx) => Some(r),
-            _ = context.ct.cancelled() => None,
+        // confirm: who asks the user before a destructive tool (mcp-server/src/confirm.rs)
+        let prepared: Result<Option<Prepared>, _> = match &self.confirmations {
+            Some(c) => c
+                .prepare(
+                    &name,
+                    &args,
+                    request.request_state.as_deref(),
+                    request.input_responses.as_ref(),
+                    &context,
+                )
+                .map(Some),
+            None => Ok(None),
         };
+        let outcome = match &prepared {
+            Err(refused) => Some(Err(refused.clone())),
+            Ok(p) => {
+                let ctx = CallContext {
+                    progress,
+                    roots,
+                    confirm: p.as_ref().and_then(Prepared::confirmer),
+                };
+                tokio::select! {
+                    r = self.tools.call(&name, args, &ctx) => Some(r),
+                    _ = context.ct.cancelled() => None,
+                }
+            }
+        };
+        if let (Some(Err(e)), Ok(Some(p)), Some(c)) = (&outcome, &prepared, &self.confirmations) {
+            if e.kind == ToolErrorKind::ConfirmationRequired {
+                if let Some(input) = c.input_required(p) {
+                    tracing::info!(parent: &span, "confirmation asked (input_required)");
+                    return Ok(CallToolResponse::InputRequired(input));
+                }
+            }
+        }
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let Some(outcome) = outcome else {
             tracing::info!(parent: &span, elapsed_ms, "tool call cancelled");
@@ -285,7 +326,7 @@ mod tests {
 
     #[test]
     fn the_instructions_name_every_step_tool_in_order() {
-        let text = instructions();
+        let text = mcp_tools::instructions();
         let steps: Vec<&str> = catalogue()
             .iter()
             .filter(|t| t.step.is_some())

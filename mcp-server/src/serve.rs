@@ -40,7 +40,9 @@ pub(crate) async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<Exi
         tracing::info!("dry run: external commands are recorded, not executed");
     }
     let tasks = crate::tasks::TaskService::new(services.tools.clone(), task_config);
-    let handler = Handler::new(services.tools.clone(), tasks);
+    let handler = Handler::new(services.tools.clone(), tasks).with_confirmations(
+        crate::confirm::Confirmations::new(config.request_state_key.clone())?,
+    ); // confirm: sealing key (issue 20)
     match http {
         None => {
             tracing::info!("serving MCP on stdio");

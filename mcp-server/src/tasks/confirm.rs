@@ -113,7 +113,8 @@ impl Confirmer for TaskConfirmer {
                     } else {
                         t.input_requests = Some(Value::Object(requests));
                     }
-                    t.status_message = Some(format!("{}: confirmation {:?}", t.tool, decided).to_lowercase());
+                    t.status_message =
+                        Some(format!("{}: confirmation {:?}", t.tool, decided).to_lowercase());
                     Ok(())
                 })
                 .await
@@ -132,11 +133,17 @@ mod tests {
         let v = elicitation("push img to reg").unwrap();
         assert_eq!(v["method"], "elicitation/create");
         assert_eq!(v["params"]["message"], "push img to reg");
-        assert!(matches!(serde_json::from_value::<InputRequest>(v).unwrap(), InputRequest::Elicitation(_)));
+        assert!(matches!(
+            serde_json::from_value::<InputRequest>(v).unwrap(),
+            InputRequest::Elicitation(_)
+        ));
         let accept = |c: Value| json!({"action": "accept", "content": {"confirm": c}});
         assert_eq!(decision(&accept(json!(true))), ConfirmAnswer::Accepted);
         assert_eq!(decision(&accept(json!(false))), ConfirmAnswer::Declined);
         assert_eq!(decision(&accept(json!("true"))), ConfirmAnswer::Declined);
-        assert_eq!(decision(&json!({"action": "decline"})), ConfirmAnswer::Declined);
+        assert_eq!(
+            decision(&json!({"action": "decline"})),
+            ConfirmAnswer::Declined
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! on the same store answers them. A runner that dies stops renewing its lease, and the
 //! next `tasks/get` marks its task failed with the runner's name (`settle.rs`).
 
+mod confirm;
 mod runner;
 mod settle;
 pub(crate) mod wire;

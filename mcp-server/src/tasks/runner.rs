@@ -8,14 +8,16 @@
 //! with the JSON-RPC error.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use mcp_tools::{CallContext, ProgressSink};
+use mcp_tools::{CallContext, Confirmer, ProgressSink};
 use serde_json::Value;
 use session_core::{StoreError, TaskId, TaskRecord, TaskState};
 
+use super::confirm::TaskConfirmer;
 use super::{chrono_duration, wire, Inner};
 
 /// The longest between two reads of the record.
@@ -81,9 +83,16 @@ pub(super) async fn run(
     roots: Vec<PathBuf>,
 ) {
     let progress = Arc::new(PendingProgress::default());
+    // A destructive step asks through the task: `input_required` until `tasks/update`.
+    let confirmer = TaskConfirmer {
+        inner: Arc::clone(&inner),
+        id: id.clone(),
+        asked: AtomicU32::new(0),
+    };
     let ctx = CallContext {
         progress: Some(Arc::clone(&progress) as Arc<dyn ProgressSink>),
         roots,
+        confirm: Some(Arc::new(confirmer) as Arc<dyn Confirmer>),
     };
     let renew_every = (inner.config.lease / 3).max(Duration::from_millis(50));
     let check_every = CHECK_EVERY.min(renew_every);

@@ -19,6 +19,8 @@ mod bounds;
 // Metrics at /metrics and in sessions stats (issue 14).
 mod metrics;
 mod policy;
+// Confirmation before destructive tools over MCP (issue 20).
+mod confirm;
 mod replicas;
 // Long steps as durable MCP tasks (issue 20).
 mod tasks;

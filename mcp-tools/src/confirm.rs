@@ -1,0 +1,290 @@
+//! Confirmation before a destructive step: what the dispatcher asks ([`ConfirmRequest`]),
+//! the user's answer ([`ConfirmAnswer`]) and who asks ([`Confirmer`]: the MCP server through
+//! elicitation or an input-required round trip, the CLI `tool` mode on the terminal).
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use session_core::{SessionId, StoreError};
+
+use crate::error::{ToolError, ToolErrorKind};
+use crate::state::{Step, WorkflowState};
+use crate::steps::generate_k8s_manifests::ManifestArtifact;
+use crate::steps::tag_image::TagArtifact;
+use crate::steps::{artifact, built_image, deployable_image};
+use crate::toolbox::{CallContext, Toolbox};
+
+/// One question: may `tool` run on `session_id`? `message` says exactly what will run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfirmRequest {
+    /// The destructive tool about to run.
+    pub tool: String,
+    /// The session it runs on.
+    pub session_id: String,
+    /// What will run (image and registry, cluster, manifests and namespace, session).
+    pub message: String,
+}
+
+/// The user's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfirmAnswer {
+    /// Go ahead.
+    Accepted,
+    /// Do not run it.
+    Declined,
+}
+
+/// Asks the user before a destructive step.
+#[async_trait]
+pub trait Confirmer: Send + Sync {
+    /// Ask the user. Err(text): nobody can be asked (the text says why).
+    async fn confirm(&self, request: &ConfirmRequest) -> Result<ConfirmAnswer, String>;
+
+    /// How the user was asked, recorded as the decision's `reason` (`elicitation`,
+    /// `input_required`, `terminal`, `yes_flag`, …). Default: `confirmer`.
+    fn channel(&self) -> &str {
+        "confirmer"
+    }
+
+    /// The one-time nonce of this answer, when it arrived in a sealed request state: it is
+    /// recorded with the decision, and a decision whose nonce is already recorded is refused
+    /// (a replay). Default: none.
+    fn nonce(&self) -> Option<String> {
+        None
+    }
+}
+
+/// When the destructive tools ask first (`--confirm`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ConfirmPolicy {
+    /// Ask before push_image, prepare_cluster, deploy_application and delete_session.
+    #[default]
+    Destructive,
+    /// Never ask (automation); the decision is recorded as skipped, reason `confirm_never`.
+    Never,
+}
+
+impl ConfirmPolicy {
+    /// The `--confirm` value: `destructive` or `never`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfirmPolicy::Destructive => "destructive",
+            ConfirmPolicy::Never => "never",
+        }
+    }
+}
+
+/// The most decisions `metadata.confirmations` keeps (the oldest are dropped), as
+/// `metadata.step_history` keeps step runs.
+pub(crate) const CONFIRMATIONS_CAP: usize = 100;
+
+/// What was decided before a destructive tool ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Decision {
+    /// The user said yes: the tool ran.
+    Accepted,
+    /// The user said no: nothing ran.
+    Declined,
+    /// Nobody was asked (dry run, `--confirm never`): the tool ran.
+    Skipped,
+}
+
+/// One entry of `metadata.confirmations`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ConfirmationRecord {
+    /// The destructive tool.
+    pub(crate) tool: String,
+    /// What was decided.
+    pub(crate) decision: Decision,
+    /// Why: `dry_run` or `confirm_never` for a skip; how the user was asked otherwise.
+    pub(crate) reason: String,
+    /// When (RFC 3339, UTC).
+    pub(crate) at: String,
+    /// The one-time nonce of the answer, when it came in a sealed request state (a second
+    /// answer with the same nonce is a replay and is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) nonce: Option<String>,
+}
+
+/// Before the destructive tool `tool` runs on `session_id`: decide (dry run and
+/// `--confirm never` skip the question; otherwise `ctx.confirm` asks), record the decision in
+/// the session in one versioned update, and return `Ok` when the tool may run.
+///
+/// A session that does not exist (or holds no workflow) is not asked about: the tool's own
+/// error says so. A dry run skips the question only for the step tools, which then run
+/// nothing destructive; `delete_session` deletes in a dry run too, so it is asked.
+///
+/// # Errors
+/// `ConfirmationRequired` (nobody could be asked, or the answer's nonce was used before) and
+/// `ConfirmationDeclined` (the user said no; the decision is recorded, nothing ran), or the
+/// store's error while recording.
+pub(crate) async fn gate(
+    tools: &Toolbox,
+    tool: &str,
+    step: Option<Step>,
+    session_id: &str,
+    ctx: &CallContext,
+) -> Result<(), ToolError> {
+    let Ok(id) = SessionId::new(session_id) else {
+        return Ok(());
+    };
+    let state = match tools.sessions().get(&id).await {
+        Ok(current) => match WorkflowState::from_session(&current.value) {
+            Ok(Some(st)) => st,
+            _ => return Ok(()),
+        },
+        Err(_) => return Ok(()),
+    };
+    let (decision, reason, nonce) = if step.is_some() && tools.config().exec.dry_run {
+        (Decision::Skipped, "dry_run".to_owned(), None)
+    } else if tools.config().confirm == ConfirmPolicy::Never {
+        (Decision::Skipped, "confirm_never".to_owned(), None)
+    } else {
+        let request = ConfirmRequest {
+            tool: tool.to_owned(),
+            session_id: id.to_string(),
+            message: message(tool, &state),
+        };
+        let Some(confirmer) = &ctx.confirm else {
+            return Err(required(
+                tool,
+                "this client cannot be asked (it declared no elicitation)",
+            ));
+        };
+        match confirmer.confirm(&request).await {
+            Ok(ConfirmAnswer::Accepted) => (
+                Decision::Accepted,
+                confirmer.channel().to_owned(),
+                confirmer.nonce(),
+            ),
+            Ok(ConfirmAnswer::Declined) => (
+                Decision::Declined,
+                confirmer.channel().to_owned(),
+                confirmer.nonce(),
+            ),
+            Err(why) => return Err(required(tool, &why)),
+        }
+    };
+    let record = ConfirmationRecord {
+        tool: tool.to_owned(),
+        decision,
+        reason,
+        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        nonce,
+    };
+    record_decision(tools, &id, &record).await?;
+    tracing::info!(session_id = %id, tool, decision = ?record.decision, reason = %record.reason, "confirmation recorded");
+    if decision == Decision::Declined {
+        return Err(ToolError::new(
+            ToolErrorKind::ConfirmationDeclined,
+            format!("the user declined {tool} on session {id}: nothing ran; the decision is recorded in the session's metadata.confirmations"),
+        ));
+    }
+    Ok(())
+}
+
+/// Appends `record` to the workflow's `metadata.confirmations` in one versioned update,
+/// refusing an answer whose nonce an earlier record holds (a replayed confirmation).
+async fn record_decision(
+    tools: &Toolbox,
+    id: &SessionId,
+    record: &ConfirmationRecord,
+) -> Result<(), ToolError> {
+    tools
+        .sessions()
+        .try_update(id, |s| {
+            let mut st = WorkflowState::from_session(s)
+                .map_err(ToolError::from)?
+                .ok_or_else(|| ToolError::from(StoreError::NotFound(id.clone())))?;
+            let mut list = match st.metadata.remove("confirmations") {
+                Some(Value::Array(list)) => list,
+                _ => Vec::new(),
+            };
+            if let Some(nonce) = &record.nonce {
+                let used = list
+                    .iter()
+                    .any(|r| r.get("nonce").and_then(Value::as_str) == Some(nonce.as_str()));
+                if used {
+                    return Err(ToolError::new(
+                        ToolErrorKind::ConfirmationRequired,
+                        format!("this confirmation of {} was already used (a replayed request state): nothing ran; call the tool again without request_state to be asked again", record.tool),
+                    ));
+                }
+            }
+            let value = serde_json::to_value(record).map_err(|e| {
+                ToolError::internal(format!("cannot encode the confirmation: {e}"))
+            })?;
+            list.push(value);
+            let excess = list.len().saturating_sub(CONFIRMATIONS_CAP);
+            list.drain(..excess);
+            st.metadata.insert("confirmations".into(), Value::Array(list));
+            st.store_into(s);
+            Ok(())
+        })
+        .await
+        .map(|_| ())
+}
+
+fn required(tool: &str, why: &str) -> ToolError {
+    ToolError::new(
+        ToolErrorKind::ConfirmationRequired,
+        format!(
+            "{tool} needs the user's confirmation and nobody could be asked: {why}; nothing ran"
+        ),
+    )
+}
+
+/// What `tool` will do on this workflow, in the user's terms: the image and registry of a
+/// push, the cluster of a prepare, the manifests and namespace of a deploy, the session of a
+/// delete.
+pub(crate) fn message(tool: &str, st: &WorkflowState) -> String {
+    let session = &st.session_id;
+    match Step::from_name(tool) {
+        Some(Step::PushImage) => {
+            let source = artifact::<TagArtifact>(st)
+                .map(|t| t.target)
+                .filter(|t| !t.is_empty())
+                .or_else(|| built_image(st))
+                .unwrap_or_else(|| "(no image built yet)".into());
+            format!("push_image will push the image {source} of session {session} to a registry (the registry argument, or the image's own: {})", image_host(&source))
+        }
+        Some(Step::PrepareCluster) => {
+            let image = deployable_image(st).map_or(String::new(), |i| format!(" and load the image {i} into it"));
+            format!("prepare_cluster will use the current kubectl context when it is reachable, otherwise create the kind cluster kind-container-kit{image} (session {session})")
+        }
+        Some(Step::DeployApplication) => {
+            let manifests = artifact::<ManifestArtifact>(st);
+            let target = match &manifests {
+                Some(m) => match m.overlays.first() {
+                    Some(o) => format!("kubectl apply -k {o}"),
+                    None => format!("kubectl apply -f {}", m.path),
+                },
+                None => "kubectl apply of the session's manifests (none generated yet)".into(),
+            };
+            let input = crate::policy::PolicyInput::from_state(tool, st, Value::Null);
+            let namespace = input
+                .manifests
+                .iter()
+                .find_map(|m| m.pointer("/metadata/namespace").and_then(Value::as_str))
+                .unwrap_or("default");
+            let image = manifests.map_or(String::new(), |m| format!(", image {}", m.image));
+            format!("deploy_application will run {target} on the current kubectl context, namespace {namespace}{image} (session {session})")
+        }
+        _ => format!(
+            "{tool} will delete session {session} (repository {}, {} of {} steps completed) and its workflow state",
+            st.repo_path,
+            st.completed_steps.len(),
+            Step::ALL.len()
+        ),
+    }
+}
+
+/// The registry host a reference names: its first component when that looks like a host,
+/// else Docker Hub.
+fn image_host(reference: &str) -> &str {
+    match reference.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
+        _ => "docker.io",
+    }
+}
