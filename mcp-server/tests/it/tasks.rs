@@ -449,3 +449,69 @@ fn a_replica_killed_while_running_a_task_is_reported_failed_by_another_naming_it
     let c = f.server(&[]);
     assert_eq!(get(c.addr, &task)["error"], failed["error"]);
 }
+
+/// `push_image` run as a task asks first: `input_required` with an `elicitation/create`
+/// request; `tasks/update` with a yes runs the push (the engine records it), a no runs
+/// nothing, and an answer to a key never asked is ignored.
+#[test]
+fn a_destructive_step_run_as_a_task_asks_through_input_required_and_runs_on_yes_only() {
+    let f = Fixture::new(memory, "echo built");
+    let log = f.dir.path().join("engine.log");
+    // The engine logs every command after the first build.
+    let script = std::fs::read_to_string(&f.engine).unwrap().replace(
+        "then echo built;",
+        &format!("then echo \"$*\" >> '{}'; echo built;", log.display()),
+    );
+    std::fs::write(&f.engine, script).unwrap();
+    let server = f.server(&[]);
+    f.prepare(server.addr);
+    for (tool, args) in [
+        ("build_image", json!({"session_id": "tk"})),
+        ("tag_image", json!({"session_id": "tk", "tag": "1.0.0"})),
+    ] {
+        let answer = call(server.addr, tool, args, false);
+        assert_eq!(answer["result"]["isError"], false, "{tool}: {answer}");
+    }
+    let pushes = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("push"))
+            .count()
+    };
+    let push = |yes: bool| {
+        let args = json!({"session_id": "tk", "registry": "localhost:5001"});
+        let answer = call(server.addr, "push_image", args, true);
+        let task = answer["result"]["taskId"].as_str().unwrap().to_owned();
+        let asked = poll_until(
+            server.addr,
+            &task,
+            "input_required",
+            Duration::from_secs(30),
+        );
+        assert_eq!(asked["status"], "input_required", "{asked}");
+        let request = &asked["inputRequests"]["confirm-1"];
+        assert_eq!(request["method"], "elicitation/create", "{asked}");
+        let message = request["params"]["message"].as_str().unwrap();
+        assert!(message.contains("push_image will push"), "{message}");
+        assert_eq!(pushes(), 0, "asking runs nothing");
+        let ignored = json!({"inputResponses": {"no-such-key": {"action": "accept"}}});
+        let ack = task_rpc(server.addr, "tasks/update", &task, ignored);
+        assert!(ack["error"].is_null(), "{ack}");
+        let reply = json!({"confirm-1": {"action": "accept", "content": {"confirm": yes}}});
+        let ack = task_rpc(
+            server.addr,
+            "tasks/update",
+            &task,
+            json!({"inputResponses": reply}),
+        );
+        assert!(ack["error"].is_null(), "{ack}");
+        poll_until(server.addr, &task, "completed", Duration::from_secs(30))
+    };
+    let declined = push(false);
+    assert_eq!(declined["status"], "completed", "{declined}");
+    assert_eq!(pushes(), 0, "declined: {declined}");
+    let accepted = push(true);
+    assert_eq!(accepted["result"]["isError"], false, "{accepted}");
+    assert_eq!(pushes(), 1, "accepted: {accepted}");
+}
