@@ -112,15 +112,8 @@ impl TaskStore for EtcdTasks {
         let bytes = encode_task_record(version, &task)?;
         let id = task.id.as_str();
         let key = self.keys.task(id);
-        let mut sent = false;
         for _ in 0..MAX_ATTEMPTS {
             let read = self.read(&key).await?;
-            // The gateway retries a request whose first try may have been applied; the retry
-            // then finds its guard broken by that very write. The key holding exactly these
-            // bytes (the version and `updated_at` included) means the write is in.
-            if sent && read.as_ref().is_some_and(|kv| kv.value == bytes) {
-                return Ok(version);
-            }
             let stored = match read {
                 Some(kv) => Some((task_record_header(id, &kv.value)?, kv.mod_revision)),
                 None => None,
@@ -137,11 +130,12 @@ impl TaskStore for EtcdTasks {
                 }
                 (Some(_), Some((_, mod_revision))) => Compare::unchanged_since(&key, mod_revision),
             };
-            sent = true;
             match self.txn(guard, RequestOp::put(&key, &bytes)).await {
                 Ok(true) => return Ok(version),
-                // Someone wrote the key since the read (or this write's own earlier try did):
-                // read again and judge.
+                // Someone wrote the key since the read: read again and judge by the rule.
+                // (Equal bytes prove nothing: two writers of one change at one instant
+                // encode alike, so an applied-then-retried try is judged like another
+                // writer's, as session writes are.)
                 Ok(false) => continue,
                 Err(e) => {
                     if e.maybe_applied && self.read(&key).await?.is_some_and(|kv| kv.value == bytes)
