@@ -324,6 +324,69 @@ mod tests {
         }
     }
 
+    /// Every tool's annotations as tools/list sends them: (name, readOnly, destructive,
+    /// idempotent, openWorld). A tool added without a row here fails the test.
+    #[test]
+    fn every_tools_annotations_match_the_table() {
+        const T: bool = true;
+        const F: bool = false;
+        let table: [(&str, bool, bool, bool, bool); 20] = [
+            ("analyze_repository", F, F, T, F),
+            ("generate_dockerfile", F, F, T, F),
+            ("build_image", F, F, F, T),
+            ("scan_image", F, F, T, T),
+            ("tag_image", F, F, T, T),
+            ("push_image", F, T, F, T),
+            ("generate_k8s_manifests", F, F, T, F),
+            ("prepare_cluster", F, T, F, T),
+            ("deploy_application", F, T, F, T),
+            ("verify_deployment", F, F, T, T),
+            ("start_workflow", F, F, F, T),
+            ("workflow_status", T, F, T, F),
+            ("list_tools", T, F, T, F),
+            ("ping", T, F, T, F),
+            ("server_status", T, F, T, F),
+            ("list_sessions", T, F, T, F),
+            ("get_session", T, F, T, F),
+            ("delete_session", F, T, T, F),
+            ("validate_dockerfile", T, F, T, F),
+            ("fix_dockerfile", F, F, T, F),
+        ];
+        let listed: Vec<(String, bool, bool, bool, bool)> = mcp_tools_as_rmcp()
+            .iter()
+            .map(|t| {
+                let a = t.annotations.clone().unwrap_or_default();
+                (
+                    t.name.to_string(),
+                    a.read_only_hint == Some(true),
+                    a.destructive_hint == Some(true),
+                    a.idempotent_hint == Some(true),
+                    a.open_world_hint == Some(true),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, bool, bool, bool, bool)> = table
+            .iter()
+            .map(|&(n, r, d, i, o)| (n.to_owned(), r, d, i, o))
+            .collect();
+        assert_eq!(listed, expected);
+    }
+
+    #[test]
+    fn the_instructions_state_the_confirm_mode() {
+        use mcp_tools::ConfirmPolicy;
+        let asks = instructions_for(ConfirmPolicy::Destructive);
+        assert!(
+            asks.contains(
+                "push_image, prepare_cluster, deploy_application, delete_session ask the user"
+            ),
+            "{asks}"
+        );
+        let never = instructions_for(ConfirmPolicy::Never);
+        assert!(never.contains("--confirm never"), "{never}");
+        assert!(never.contains("ask the user yourself"), "{never}");
+    }
+
     #[test]
     fn the_instructions_name_every_step_tool_in_order() {
         let text = mcp_tools::instructions();
