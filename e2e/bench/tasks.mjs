@@ -52,7 +52,7 @@ async function server() {
     let buf = '';
     child.stderr.on('data', (d) => {
       buf += d;
-      const m = buf.match(/listening on (http:\/\/\S+)/);
+      const m = buf.match(/listening on (http:\/\/\S+\/mcp)\n/);
       if (m) resolve(m[1]);
     });
     child.on('exit', (c) => reject(new Error(`server exited ${c}: ${buf}`)));
@@ -73,7 +73,7 @@ async function rpc(url, method, params, name) {
   const text = await res.text();
   const messages = [text, ...text.split('\n').map((l) => l.replace(/^data:/, '').trim())].flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } });
   const answer = messages.find((m) => m.id === id);
-  if (!answer) throw new Error(`${method}: no answer in ${text}`);
+  if (!answer) throw new Error(`${method} on ${url}: HTTP ${res.status}, no answer in ${text}`);
   return answer;
 }
 
@@ -100,7 +100,8 @@ try {
     await client.close();
   } else {
     const handle = await rpc(url, 'tools/call', { name: 'build_image', arguments: { session_id: 'b' } }, 'build_image');
-    const taskId = handle.result.taskId;
+    const taskId = handle.result?.taskId;
+    if (!taskId) throw new Error(`no task handle from ${url}: ${JSON.stringify(handle)}`);
     const handleMs = performance.now() - t0;
     let polls = 0;
     let task;
