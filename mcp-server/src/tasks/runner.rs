@@ -240,3 +240,22 @@ async fn finish(inner: &Inner, id: &TaskId, progress: &PendingProgress, end: End
         Err(e) => tracing::warn!(task = %id, error = %e, "the task's end was not recorded"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn pending_progress_keeps_only_increasing_values_and_is_taken_once() {
+        let p = PendingProgress::default();
+        p.report(1.0, Some(4.0), Some("a".into())).await;
+        p.report(0.5, Some(4.0), Some("back".into())).await;
+        p.report(f64::NAN, None, None).await;
+        assert_eq!(p.take(), Some((1.0, Some(4.0), Some("a".into()))));
+        assert_eq!(p.take(), None);
+        p.report(1.0, Some(4.0), None).await;
+        assert_eq!(p.take(), None, "not above the last value");
+        p.report(2.0, Some(4.0), None).await;
+        assert_eq!(p.take().map(|t| t.0), Some(2.0));
+    }
+}

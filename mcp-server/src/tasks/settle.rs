@@ -149,3 +149,74 @@ pub(super) fn outstanding(record: &TaskRecord, responses: InputResponses) -> Inp
         .filter(|(k, _)| asked(k) && !answered(k))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use session_core::TaskId;
+
+    fn record(state: TaskState, lease_until: Option<DateTime<Utc>>) -> TaskRecord {
+        let mut r = TaskRecord::new(
+            TaskId::new("t1").unwrap(),
+            "build_image",
+            Utc::now(),
+            1000,
+            1000,
+        );
+        r.state = state;
+        r.lease_until = lease_until;
+        r
+    }
+
+    #[test]
+    fn a_runner_is_gone_only_past_its_lease_and_the_grace_and_never_for_an_ended_task() {
+        let now = Utc::now();
+        let ago = |s: i64| Some(now - chrono::Duration::seconds(s));
+        assert!(
+            !runner_gone(&record(TaskState::Working, ago(1)), now),
+            "within the grace"
+        );
+        assert!(runner_gone(&record(TaskState::Working, ago(3)), now));
+        assert!(runner_gone(&record(TaskState::InputRequired, ago(3)), now));
+        assert!(!runner_gone(&record(TaskState::Completed, ago(3)), now));
+        assert!(!runner_gone(
+            &record(TaskState::Working, Some(now + chrono::Duration::seconds(5))),
+            now
+        ));
+    }
+
+    #[test]
+    fn only_outstanding_unanswered_keys_take_answers() {
+        let mut r = record(TaskState::InputRequired, None);
+        r.input_requests = Some(json!({"confirm-1": {}, "confirm-2": {}}));
+        r.input_responses = Some(json!({"confirm-1": {"action": "accept"}}));
+        let answers: InputResponses = [
+            ("confirm-1".to_owned(), json!({"action": "decline"})),
+            ("confirm-2".to_owned(), json!({"action": "accept"})),
+            ("other".to_owned(), json!({})),
+        ]
+        .into_iter()
+        .collect();
+        let kept = outstanding(&r, answers.clone());
+        assert_eq!(kept.keys().collect::<Vec<_>>(), ["confirm-2"]);
+        r.state = TaskState::Cancelled;
+        assert!(outstanding(&r, answers).is_empty());
+    }
+
+    #[test]
+    fn an_abandoned_task_fails_naming_its_runner_and_what_to_do() {
+        let mut r = record(TaskState::Working, Some(Utc::now()));
+        r.runner = Some(session_core::TaskRunner {
+            instance: "abc".into(),
+            pid: 4242,
+            host: "node-a".into(),
+        });
+        let e = abandoned_error(&r);
+        let m = e["message"].as_str().unwrap();
+        assert!(
+            m.contains("runner 4242@node-a (instance abc)") && m.contains("call build_image again"),
+            "{m}"
+        );
+        assert_eq!(e["code"], -32603);
+    }
+}

@@ -515,3 +515,38 @@ fn a_destructive_step_run_as_a_task_asks_through_input_required_and_runs_on_yes_
     assert_eq!(accepted["result"]["isError"], false, "{accepted}");
     assert_eq!(pushes(), 1, "accepted: {accepted}");
 }
+
+/// A runner that stalls (SIGSTOP) past its lease loses the task: another process reports it
+/// failed, and when the runner resumes it sees the task is no longer its own, stops the
+/// work (the engine is killed) and leaves the stored outcome as it is.
+#[test]
+fn a_stalled_runner_that_lost_its_lease_stops_the_work_and_keeps_the_failure() {
+    let f = Fixture::new(redb, "exec sleep 300");
+    let a = f.server(&["--task-lease", "3s"]);
+    let b = f.server(&["--task-lease", "3s"]);
+    f.prepare(a.addr);
+    let task = start_build(a.addr);
+    let engine = f.build_pid();
+    let signal = |sig: &str| {
+        let ok = Command::new("kill")
+            .args([sig, &a.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "kill {sig}");
+    };
+    signal("-STOP");
+    let failed = poll_until(b.addr, &task, "failed", Duration::from_secs(20));
+    signal("-CONT");
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while alive(engine) {
+        assert!(
+            Instant::now() < deadline,
+            "the resumed runner kept the build {engine} running"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let after = get(a.addr, &task);
+    assert_eq!(after["status"], "failed", "{after}");
+    assert_eq!(after["error"], failed["error"]);
+}
