@@ -40,7 +40,7 @@ pub(crate) async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<Exi
         tracing::info!("dry run: external commands are recorded, not executed");
     }
     let tasks = crate::tasks::TaskService::new(services.tools.clone(), task_config);
-    let handler = Handler::new(services.tools.clone(), tasks).with_confirmations(
+    let handler = Handler::new(services.tools.clone(), tasks.clone()).with_confirmations(
         crate::confirm::Confirmations::new(config.request_state_key.clone())?,
     ); // confirm: sealing key (issue 20)
     match http {
@@ -65,6 +65,9 @@ pub(crate) async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<Exi
             let _upkeep = metrics.spawn_upkeep();
             crate::http::serve(handler, metrics, options, signal.recv()).await?;
         }
+    }
+    if let Some(tasks) = &tasks {
+        tasks.shutdown(Duration::from_secs(3)).await;
     }
     drop(maintenance);
     close(services).await?;

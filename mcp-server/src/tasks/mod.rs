@@ -79,6 +79,10 @@ struct Inner {
     me: TaskRunner,
     /// The tools that may run as tasks (`ToolDescriptor::long_running`).
     long_running: Vec<&'static str>,
+    /// Set at shutdown: every runner stops its call and records why.
+    stop: tokio::sync::watch::Sender<bool>,
+    /// The runners of this process, to wait for at shutdown.
+    running: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// The extra time past a lease before a task is declared abandoned: a renewal delayed by a
@@ -121,6 +125,8 @@ impl TaskService {
                 config,
                 me,
                 long_running,
+                stop: tokio::sync::watch::channel(false).0,
+                running: std::sync::Mutex::new(Vec::new()),
             }),
         })
     }
@@ -172,14 +178,38 @@ impl TaskService {
         record.lease_until = Some(now + chrono_duration(inner.config.lease));
         let created = inner.tasks.create(record).await.map_err(store_error)?;
         let handle = CreateTaskResult::new(wire::task(&created.value));
-        tokio::spawn(runner::run(
+        let runner = tokio::spawn(runner::run(
             Arc::clone(&self.inner),
             created.value.id.clone(),
             tool,
             args,
             roots,
         ));
+        let mut running = inner.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.retain(|r| !r.is_finished());
+        running.push(runner);
         Ok(handle)
+    }
+
+    /// At shutdown: every task this process runs stops (its call dropped, so its program is
+    /// killed and its lock released) and is recorded failed with the reason, so no client
+    /// waits for a lease to run out; waits for them up to `bound`.
+    pub(crate) async fn shutdown(&self, bound: Duration) {
+        self.inner.stop.send_replace(true);
+        let runners: Vec<_> =
+            std::mem::take(&mut *self.inner.running.lock().unwrap_or_else(|e| e.into_inner()));
+        if runners.is_empty() {
+            return;
+        }
+        tracing::info!(tasks = runners.len(), "stopping the running tasks");
+        let all = async {
+            for r in runners {
+                let _ = r.await;
+            }
+        };
+        if tokio::time::timeout(bound, all).await.is_err() {
+            tracing::warn!("tasks still running at shutdown; their leases will run out");
+        }
     }
 
     /// `tasks/get`: the task as stored; one whose runner stopped renewing its lease is

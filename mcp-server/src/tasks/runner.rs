@@ -63,6 +63,8 @@ enum End {
     Done(Result<rmcp::model::CallToolResult, rmcp::model::ErrorData>),
     Cancelled,
     Lost(String),
+    /// The server shuts down.
+    Stopped,
 }
 
 /// What a check found.
@@ -103,9 +105,14 @@ pub(super) async fn run(
         let mut tick = tokio::time::interval(check_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut renewed = Instant::now();
+        let mut stop = inner.stop.subscribe();
         loop {
+            if *stop.borrow_and_update() {
+                break End::Stopped;
+            }
             tokio::select! {
                 out = &mut call => break End::Done(wire::call_tool_result(out)),
+                _ = stop.changed() => {}
                 _ = tick.tick() => match check(&inner, &id, &progress, &mut renewed, renew_every).await {
                     Check::Go => {}
                     Check::Cancel => break End::Cancelled,
@@ -114,7 +121,7 @@ pub(super) async fn run(
             }
         }
     };
-    finish(&inner, &id, &progress, end).await;
+    finish(&inner, &id, &tool, &progress, end).await;
 }
 
 /// One check: read the record; renew the lease when due and write new progress.
@@ -192,13 +199,27 @@ fn ours(inner: &Inner, record: &TaskRecord) -> bool {
 }
 
 /// Writes the end, unless the task is no longer ours.
-async fn finish(inner: &Inner, id: &TaskId, progress: &PendingProgress, end: End) {
+async fn finish(inner: &Inner, id: &TaskId, tool: &str, progress: &PendingProgress, end: End) {
     let (state, payload) = match end {
         End::Lost(why) => {
             tracing::warn!(task = %id, %why, "task work stopped: {why}");
             return;
         }
         End::Cancelled => (TaskState::Cancelled, None),
+        End::Stopped => {
+            let me = &inner.me;
+            let error = rmcp::model::ErrorData::internal_error(
+                format!(
+                    "{tool} stopped: the server running it (runner {}@{}) shut down before it finished; call {tool} again",
+                    me.pid, me.host
+                ),
+                None,
+            );
+            (
+                TaskState::Failed,
+                Some(Value::Object(wire::error_object(&error))),
+            )
+        }
         End::Done(Ok(result)) => (TaskState::Completed, serde_json::to_value(result).ok()),
         End::Done(Err(error)) => (
             TaskState::Failed,

@@ -550,3 +550,32 @@ fn a_stalled_runner_that_lost_its_lease_stops_the_work_and_keeps_the_failure() {
     assert_eq!(after["status"], "failed", "{after}");
     assert_eq!(after["error"], failed["error"]);
 }
+
+/// SIGTERM stops the tasks a server runs (their programs killed) and records them failed
+/// with the reason at once, rather than leaving clients to wait for the lease; the server
+/// still exits 0.
+#[test]
+fn sigterm_fails_the_running_tasks_at_once_saying_the_server_shut_down() {
+    let f = Fixture::new(redb, "exec sleep 300");
+    let mut a = f.server(&[]);
+    let b = f.server(&[]);
+    f.prepare(a.addr);
+    let task = start_build(a.addr);
+    let engine = f.build_pid();
+    let term = Command::new("kill")
+        .args(["-TERM", &a.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = a.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(!alive(engine), "the build's program outlived its server");
+    let failed = get(b.addr, &task);
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let message = failed["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("shut down before it finished")
+            && message.contains("call build_image again"),
+        "{message}"
+    );
+}
