@@ -107,7 +107,8 @@ pub(crate) struct ConfirmationRecord {
     pub(crate) nonce: Option<String>,
 }
 
-/// Before the destructive tool `tool` runs on `session_id`: decide (dry run and
+/// Before the destructive tool `tool` runs on `session_id` (`registry`: push_image's
+/// argument, named in its question): decide (dry run and
 /// `--confirm never` skip the question; otherwise `ctx.confirm` asks), record the decision in
 /// the session in one versioned update, and return `Ok` when the tool may run.
 ///
@@ -124,6 +125,7 @@ pub(crate) async fn gate(
     tool: &str,
     step: Option<Step>,
     session_id: &str,
+    registry: Option<&str>,
     ctx: &CallContext,
 ) -> Result<(), ToolError> {
     let Ok(id) = SessionId::new(session_id) else {
@@ -144,7 +146,7 @@ pub(crate) async fn gate(
         let request = ConfirmRequest {
             tool: tool.to_owned(),
             session_id: id.to_string(),
-            message: message(tool, &state),
+            message: message(tool, &state, registry),
         };
         let Some(confirmer) = &ctx.confirm else {
             return Err(required(
@@ -238,7 +240,7 @@ fn required(tool: &str, why: &str) -> ToolError {
 /// What `tool` will do on this workflow, in the user's terms: the image and registry of a
 /// push, the cluster of a prepare, the manifests and namespace of a deploy, the session of a
 /// delete.
-pub(crate) fn message(tool: &str, st: &WorkflowState) -> String {
+pub(crate) fn message(tool: &str, st: &WorkflowState, registry: Option<&str>) -> String {
     let session = &st.session_id;
     match Step::from_name(tool) {
         Some(Step::PushImage) => {
@@ -247,7 +249,18 @@ pub(crate) fn message(tool: &str, st: &WorkflowState) -> String {
                 .filter(|t| !t.is_empty())
                 .or_else(|| built_image(st))
                 .unwrap_or_else(|| "(no image built yet)".into());
-            format!("push_image will push the image {source} of session {session} to a registry (the registry argument, or the image's own: {})", image_host(&source))
+            // As push_image names its target: <registry>/<name>:<tag> with a registry.
+            let registry = registry
+                .map(|r| r.trim().trim_end_matches('/'))
+                .filter(|r| !r.is_empty());
+            let (target, destination) = match registry {
+                Some(r) => {
+                    let base = source.rsplit('/').next().unwrap_or(&source);
+                    (format!("{r}/{base}"), r.to_owned())
+                }
+                None => (source.clone(), image_host(&source).to_owned()),
+            };
+            format!("push_image will push the image {target} of session {session} to the registry {destination}")
         }
         Some(Step::PrepareCluster) => {
             let image = deployable_image(st).map_or(String::new(), |i| format!(" and load the image {i} into it"));
