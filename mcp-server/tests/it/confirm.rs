@@ -300,7 +300,27 @@ fn a_client_without_elicitation_gets_a_clear_tool_error() {
     assert_eq!(error_kind(&r), "confirmation_required");
     let text = r["result"]["content"][0]["text"].as_str().unwrap();
     assert!(text.contains("nobody could be asked"), "{text}");
+    assert!(text.contains("declared no elicitation"), "{text}");
     assert!(text.contains("--confirm never"), "{text}");
+    assert_eq!(s.pushes(), 0);
+}
+
+#[test]
+fn a_2026_workflow_run_stops_at_push_image_saying_to_call_it_directly() {
+    let mut s = Server::start(&[]);
+    let repo = scratch_repo(s.dir.path());
+    let r = s.call(
+        "start_workflow",
+        json!({"repo_path": repo, "session_id": "run", "run": true}),
+        true,
+        json!({}),
+    );
+    assert_eq!(error_kind(&r), "confirmation_required");
+    let text = r["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("push_image") && text.contains("directly"),
+        "{text}"
+    );
     assert_eq!(s.pushes(), 0);
 }
 
