@@ -301,3 +301,66 @@ fn image_host(reference: &str) -> &str {
         _ => "docker.io",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use session_core::{MemoryStore, Sessions, SessionsConfig};
+
+    use super::*;
+    use crate::toolbox::ToolboxConfig;
+
+    #[test]
+    fn the_record_keeps_the_last_hundred_decisions() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let tools = Toolbox::new(
+                Sessions::new(Arc::new(MemoryStore::new()), SessionsConfig::default()),
+                ToolboxConfig {
+                    allowed_roots: vec![dir.path().to_path_buf()],
+                    ..ToolboxConfig::default()
+                },
+            );
+            let args = serde_json::json!({"repo_path": dir.path(), "session_id": "cap"});
+            tools
+                .call("start_workflow", args, &CallContext::default())
+                .await
+                .unwrap();
+            let id = SessionId::new("cap").unwrap();
+            for n in 0..CONFIRMATIONS_CAP + 5 {
+                let record = ConfirmationRecord {
+                    tool: "push_image".into(),
+                    decision: Decision::Declined,
+                    reason: "test".into(),
+                    at: String::new(),
+                    nonce: Some(format!("n{n}")),
+                };
+                record_decision(&tools, &id, &record).await.unwrap();
+            }
+            let current = tools.sessions().get(&id).await.unwrap();
+            let st = WorkflowState::from_session(&current.value)
+                .unwrap()
+                .unwrap();
+            let list = st.metadata["confirmations"].as_array().unwrap().clone();
+            assert_eq!(list.len(), CONFIRMATIONS_CAP);
+            assert_eq!(list[0]["nonce"], "n5", "the oldest are dropped");
+            assert_eq!(
+                list[CONFIRMATIONS_CAP - 1]["nonce"],
+                format!("n{}", CONFIRMATIONS_CAP + 4)
+            );
+        });
+    }
+
+    #[test]
+    fn a_reference_names_its_registry_host_or_docker_hub() {
+        assert_eq!(image_host("localhost:5001/web:1"), "localhost:5001");
+        assert_eq!(image_host("ghcr.io/acme/web:1"), "ghcr.io");
+        assert_eq!(image_host("acme/web:1"), "docker.io");
+        assert_eq!(image_host("web:1"), "docker.io");
+    }
+}
