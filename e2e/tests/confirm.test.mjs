@@ -67,7 +67,7 @@ test('elicitation: a yes runs push_image, a no runs nothing, both are recorded',
     const pushed = await call(client, 'push_image', { session_id: 'e1', registry: 'localhost:5001' });
     assert.equal(pushed.artifact.destination, 'localhost:5001');
     assert.equal(asked.length, 1);
-    assert.match(asked[0].message, /push_image will push the image .* of session e1/);
+    assert.match(asked[0].message, /push_image will push the image localhost:5001\/.* of session e1 to the registry localhost:5001/);
     assert.equal(asked[0].requestedSchema.properties.confirm.type, 'boolean');
     assert.equal(calls().split('\n').filter((l) => l.startsWith('docker push')).length, 1);
     reply = no;

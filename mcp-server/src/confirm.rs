@@ -100,13 +100,17 @@ impl Confirmations {
         let elicitation = context
             .client_capabilities()
             .is_some_and(|c| c.elicitation.is_some());
-        if !destructive || !elicitation {
-            // A step inside start_workflow run: true cannot be asked on 2026-07-28 (no
-            // server-to-client requests): the run stops there with confirmation_required.
-            return Ok(Prepared {
-                confirmer: None,
-                ask: None,
-            });
+        if !elicitation {
+            return Ok(Prepared::unable(
+                "this client declared no elicitation capability",
+            ));
+        }
+        if !destructive {
+            // No server-to-client requests on 2026-07-28: a step inside start_workflow
+            // run: true cannot be asked, so the run stops there.
+            return Ok(Prepared::unable(
+                "a step inside start_workflow run: true cannot be asked on protocol 2026-07-28; call that step's tool directly to be asked",
+            ));
         }
         let session_id = session_of(args);
         let bound = associated_data(name, &session_id, args);
@@ -188,6 +192,14 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
+    /// Nobody can be asked on this call, for `why`.
+    fn unable(why: &'static str) -> Prepared {
+        Prepared {
+            confirmer: Some(Arc::new(Unable(why))),
+            ask: None,
+        }
+    }
+
     /// The confirmer to put in the call's context.
     pub(crate) fn confirmer(&self) -> Option<Arc<dyn Confirmer>> {
         self.confirmer.clone()
@@ -284,6 +296,16 @@ impl Confirmer for Ask {
     async fn confirm(&self, request: &ConfirmRequest) -> Result<ConfirmAnswer, String> {
         *self.asked.lock().unwrap_or_else(|e| e.into_inner()) = Some(request.clone());
         Err("the client is asked with an input_required result".into())
+    }
+}
+
+/// Nobody can be asked; the text says why.
+struct Unable(&'static str);
+
+#[async_trait]
+impl Confirmer for Unable {
+    async fn confirm(&self, _: &ConfirmRequest) -> Result<ConfirmAnswer, String> {
+        Err(self.0.to_owned())
     }
 }
 

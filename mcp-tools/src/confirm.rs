@@ -107,7 +107,8 @@ pub(crate) struct ConfirmationRecord {
     pub(crate) nonce: Option<String>,
 }
 
-/// Before the destructive tool `tool` runs on `session_id`: decide (dry run and
+/// Before the destructive tool `tool` runs on `session_id` (`registry`: push_image's
+/// argument, named in its question): decide (dry run and
 /// `--confirm never` skip the question; otherwise `ctx.confirm` asks), record the decision in
 /// the session in one versioned update, and return `Ok` when the tool may run.
 ///
@@ -124,6 +125,7 @@ pub(crate) async fn gate(
     tool: &str,
     step: Option<Step>,
     session_id: &str,
+    registry: Option<&str>,
     ctx: &CallContext,
 ) -> Result<(), ToolError> {
     let Ok(id) = SessionId::new(session_id) else {
@@ -144,7 +146,7 @@ pub(crate) async fn gate(
         let request = ConfirmRequest {
             tool: tool.to_owned(),
             session_id: id.to_string(),
-            message: message(tool, &state),
+            message: message(tool, &state, registry),
         };
         let Some(confirmer) = &ctx.confirm else {
             return Err(required(
@@ -238,7 +240,7 @@ fn required(tool: &str, why: &str) -> ToolError {
 /// What `tool` will do on this workflow, in the user's terms: the image and registry of a
 /// push, the cluster of a prepare, the manifests and namespace of a deploy, the session of a
 /// delete.
-pub(crate) fn message(tool: &str, st: &WorkflowState) -> String {
+pub(crate) fn message(tool: &str, st: &WorkflowState, registry: Option<&str>) -> String {
     let session = &st.session_id;
     match Step::from_name(tool) {
         Some(Step::PushImage) => {
@@ -247,7 +249,18 @@ pub(crate) fn message(tool: &str, st: &WorkflowState) -> String {
                 .filter(|t| !t.is_empty())
                 .or_else(|| built_image(st))
                 .unwrap_or_else(|| "(no image built yet)".into());
-            format!("push_image will push the image {source} of session {session} to a registry (the registry argument, or the image's own: {})", image_host(&source))
+            // As push_image names its target: <registry>/<name>:<tag> with a registry.
+            let registry = registry
+                .map(|r| r.trim().trim_end_matches('/'))
+                .filter(|r| !r.is_empty());
+            let (target, destination) = match registry {
+                Some(r) => {
+                    let base = source.rsplit('/').next().unwrap_or(&source);
+                    (format!("{r}/{base}"), r.to_owned())
+                }
+                None => (source.clone(), image_host(&source).to_owned()),
+            };
+            format!("push_image will push the image {target} of session {session} to the registry {destination}")
         }
         Some(Step::PrepareCluster) => {
             let image = deployable_image(st).map_or(String::new(), |i| format!(" and load the image {i} into it"));
@@ -286,5 +299,68 @@ fn image_host(reference: &str) -> &str {
     match reference.split_once('/') {
         Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
         _ => "docker.io",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use session_core::{MemoryStore, Sessions, SessionsConfig};
+
+    use super::*;
+    use crate::toolbox::ToolboxConfig;
+
+    #[test]
+    fn the_record_keeps_the_last_hundred_decisions() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let tools = Toolbox::new(
+                Sessions::new(Arc::new(MemoryStore::new()), SessionsConfig::default()),
+                ToolboxConfig {
+                    allowed_roots: vec![dir.path().to_path_buf()],
+                    ..ToolboxConfig::default()
+                },
+            );
+            let args = serde_json::json!({"repo_path": dir.path(), "session_id": "cap"});
+            tools
+                .call("start_workflow", args, &CallContext::default())
+                .await
+                .unwrap();
+            let id = SessionId::new("cap").unwrap();
+            for n in 0..CONFIRMATIONS_CAP + 5 {
+                let record = ConfirmationRecord {
+                    tool: "push_image".into(),
+                    decision: Decision::Declined,
+                    reason: "test".into(),
+                    at: String::new(),
+                    nonce: Some(format!("n{n}")),
+                };
+                record_decision(&tools, &id, &record).await.unwrap();
+            }
+            let current = tools.sessions().get(&id).await.unwrap();
+            let st = WorkflowState::from_session(&current.value)
+                .unwrap()
+                .unwrap();
+            let list = st.metadata["confirmations"].as_array().unwrap().clone();
+            assert_eq!(list.len(), CONFIRMATIONS_CAP);
+            assert_eq!(list[0]["nonce"], "n5", "the oldest are dropped");
+            assert_eq!(
+                list[CONFIRMATIONS_CAP - 1]["nonce"],
+                format!("n{}", CONFIRMATIONS_CAP + 4)
+            );
+        });
+    }
+
+    #[test]
+    fn a_reference_names_its_registry_host_or_docker_hub() {
+        assert_eq!(image_host("localhost:5001/web:1"), "localhost:5001");
+        assert_eq!(image_host("ghcr.io/acme/web:1"), "ghcr.io");
+        assert_eq!(image_host("acme/web:1"), "docker.io");
+        assert_eq!(image_host("web:1"), "docker.io");
     }
 }

@@ -300,7 +300,27 @@ fn a_client_without_elicitation_gets_a_clear_tool_error() {
     assert_eq!(error_kind(&r), "confirmation_required");
     let text = r["result"]["content"][0]["text"].as_str().unwrap();
     assert!(text.contains("nobody could be asked"), "{text}");
+    assert!(text.contains("declared no elicitation"), "{text}");
     assert!(text.contains("--confirm never"), "{text}");
+    assert_eq!(s.pushes(), 0);
+}
+
+#[test]
+fn a_2026_workflow_run_stops_at_push_image_saying_to_call_it_directly() {
+    let mut s = Server::start(&[]);
+    let repo = scratch_repo(s.dir.path());
+    let r = s.call(
+        "start_workflow",
+        json!({"repo_path": repo, "session_id": "run", "run": true}),
+        true,
+        json!({}),
+    );
+    assert_eq!(error_kind(&r), "confirmation_required");
+    let text = r["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("push_image") && text.contains("directly"),
+        "{text}"
+    );
     assert_eq!(s.pushes(), 0);
 }
 
@@ -438,4 +458,56 @@ fn a_short_request_state_key_stops_the_server_with_what_to_do() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("at least 32"), "{err}");
+}
+
+#[test]
+fn tool_mode_without_a_terminal_refuses_and_takes_yes_or_confirm_never() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = scratch_repo(dir.path());
+    let store = dir.path().join("s.redb");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("tool")
+            .args(args)
+            .arg("--store-path")
+            .arg(&store)
+            .env("MCP_WORKSPACE_DIR", dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for id in ["t1", "t2", "t3"] {
+        let repo = repo.display().to_string();
+        let ok = run(&["start_workflow", "--session-id", id, "--repo-path", &repo]);
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+    }
+    let refused = run(&["delete_session", "--session-id", "t1"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "confirmation_required", "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("not a terminal") && message.contains("--yes"),
+        "{message}"
+    );
+    let still = run(&["workflow_status", "--session-id", "t1"]);
+    assert!(still.status.success(), "a refused delete deletes nothing");
+    for args in [
+        &["delete_session", "--session-id", "t2", "--yes"][..],
+        &["--yes", "delete_session", "--session-id", "t3"][..],
+        &["delete_session", "--session-id", "t1", "--confirm", "never"][..],
+    ] {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["deleted"], true, "{v}");
+    }
 }

@@ -146,6 +146,13 @@ fn a_declined_push_runs_nothing_and_changes_only_the_decision_record() {
                 .unwrap_err();
         assert_eq!(e.kind, ToolErrorKind::ConfirmationDeclined, "{e:?}");
         assert_eq!(no.asked.load(Ordering::SeqCst), 1);
+        let asked = no.last.lock().unwrap().clone().unwrap();
+        assert!(
+            asked.message.contains("to the registry localhost:5001")
+                && asked.message.contains("localhost:5001/"),
+            "{}",
+            asked.message
+        );
         assert_eq!(pushes(&s.log), 0, "{}", calls(&s.log));
         let mut after = state(&s.f.tools).await;
         let record = after["metadata"]
@@ -184,6 +191,11 @@ fn an_accepted_push_runs_and_is_recorded() {
             .unwrap()
             .to_owned();
         assert!(asked.message.contains(&tagged), "{}", asked.message);
+        assert!(
+            asked.message.contains("to the registry docker.io"),
+            "{}",
+            asked.message
+        );
         let record = &st["metadata"]["confirmations"][0];
         assert_eq!(record["decision"], "accepted", "{st}");
         assert!(st["completed_steps"]
