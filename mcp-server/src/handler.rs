@@ -13,8 +13,9 @@ use mcp_tools::{
 };
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData,
-    Implementation, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-    ProgressToken, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    Implementation, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::{Peer, RequestContext, RoleServer};
 use rmcp::ServerHandler;
@@ -117,7 +118,12 @@ fn arguments_mention_path(args: &Value) -> bool {
 
 impl ServerHandler for Handler {
     fn get_info(&self) -> ServerConfig {
-        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        let mut info = ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources() // resources.rs: a session's artifacts
+                .build(),
+        );
         info.server_info = Implementation::new("container-kit-mcp", env!("CARGO_PKG_VERSION"));
         info.instructions = Some(instructions());
         info
@@ -131,6 +137,34 @@ impl ServerHandler for Handler {
         Ok(ListToolsResult::with_all_items(
             self.listed.as_ref().clone(),
         ))
+    }
+
+    // A session's artifacts as resources (issue #20): mapped in resources.rs.
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(crate::resources::templates())
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        crate::resources::list(&self.tools, request).await
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let roots = client_roots(&context.peer).await;
+        Ok(crate::resources::read(&self.tools, request, roots)
+            .await?
+            .into())
     }
 
     async fn call_tool(

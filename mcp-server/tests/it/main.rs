@@ -20,6 +20,8 @@ mod bounds;
 mod metrics;
 mod policy;
 mod replicas;
+// A session's artifacts as MCP resources (issue 20).
+mod resources;
 
 const BIN: &str = env!("CARGO_BIN_EXE_container-kit-mcp");
 
