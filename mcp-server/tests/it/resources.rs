@@ -314,3 +314,68 @@ fn every_resource_template_reads_over_streamable_http_with_clear_errors() {
     };
     every_template_and_error(&mut rpc, workspace.path(), &secret);
 }
+
+/// The store is shared: a workflow run through one server process is read as resources
+/// through another on the same redb file (the workspace path is the session's own).
+#[test]
+fn a_second_server_on_the_shared_store_reads_the_first_ones_artifacts() {
+    let (workspace, _outside, _secret) = scratch();
+    let dir = workspace.path().display().to_string();
+    let store = workspace.path().join("shared.redb").display().to_string();
+    let args = [
+        "--store",
+        "redb",
+        "--store-path",
+        &store,
+        "--dry-run",
+        "--workspace-dir",
+        &dir,
+    ];
+    let (a, b) = (start(&args, &[]), start(&args, &[]));
+    let peer = |addr| Http {
+        addr,
+        session: open_session(addr, &[]).unwrap(),
+    };
+    let (mut on_a, mut on_b) = (peer(a.addr), peer(b.addr));
+    let repo = repo(workspace.path());
+    let started = on_a.request(
+        1,
+        "tools/call",
+        json!({"name":"start_workflow","arguments":{"session_id":"shared-1","repo_path":repo,"run":true}}),
+    );
+    assert_eq!(
+        started["result"]["structuredContent"]["status"],
+        "completed"
+    );
+    let base = "container-kit://sessions/shared-1";
+    let dockerfile = one_content(
+        &mut on_b,
+        2,
+        &format!("{base}/dockerfile"),
+        "text/x-dockerfile",
+    );
+    assert_eq!(
+        dockerfile,
+        std::fs::read_to_string(repo.join("Dockerfile")).unwrap()
+    );
+    let workflow = one_content(
+        &mut on_b,
+        3,
+        &format!("{base}/workflow"),
+        "application/json",
+    );
+    let workflow: Value = serde_json::from_str(&workflow).unwrap();
+    assert_eq!(workflow["status"], "completed");
+    one_content(
+        &mut on_b,
+        4,
+        &format!("{base}/manifests/web.yaml"),
+        "application/yaml",
+    );
+    one_content(
+        &mut on_b,
+        5,
+        &format!("{base}/scan-report"),
+        "application/json",
+    );
+}
