@@ -122,3 +122,28 @@ test('resources over streamable HTTP: every template listed and read, with clear
   const { code } = await exited;
   assert.equal(code, 0);
 });
+
+test("resources honour the client's roots: a repository outside them is refused, the store's records are not", async () => {
+  const work = scratch();
+  const store = join(work, 's.redb');
+  const args = ['--store', 'redb', '--store-path', store, '--workspace-dir', work, '--dry-run'];
+  const repo = makeRepo(work, 'web', 'node');
+  const other = makeRepo(work, 'other', 'python');
+  const first = await connectStdio({ args });
+  try {
+    await call(first.client, 'start_workflow', { repo_path: repo, session_id: 'roots-1', run: true });
+  } finally {
+    await first.client.close();
+  }
+  // A second process on the same store, whose client offers only another directory.
+  const narrow = await connectStdio({ args, roots: [other] });
+  try {
+    const refused = await readError(narrow.client, 'container-kit://sessions/roots-1/dockerfile');
+    assert.equal(refused.code, -32602);
+    assert.match(refused.message, /outside the allowed roots/);
+    const wf = await narrow.client.readResource({ uri: 'container-kit://sessions/roots-1/workflow' });
+    assert.equal(JSON.parse(wf.contents[0].text).status, 'completed');
+  } finally {
+    await narrow.client.close();
+  }
+});

@@ -161,7 +161,11 @@ impl ServerHandler for Handler {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let roots = client_roots(&context.peer).await;
+        let roots = if crate::resources::reads_workspace(&request.uri) {
+            client_roots(&context.peer).await
+        } else {
+            Vec::new()
+        };
         Ok(crate::resources::read(&self.tools, request, roots)
             .await?
             .into())

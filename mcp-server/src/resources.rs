@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use mcp_tools::{
-    list_resources, log_safe, read_resource, ResourceError, Toolbox, LOG_NAME_CHARS,
+    list_resources, log_safe, read_resource, ResourceError, ResourceUri, Toolbox, LOG_NAME_CHARS,
     RESOURCE_TEMPLATES,
 };
 use rmcp::model::{
@@ -57,6 +57,12 @@ pub(crate) async fn list(
     );
     result.next_cursor = page.next_cursor;
     Ok(result)
+}
+
+/// Whether reading `uri` reads the repository, so the client's roots are needed (a URI that
+/// does not parse needs none: it is refused before anything is read).
+pub(crate) fn reads_workspace(uri: &str) -> bool {
+    ResourceUri::parse(uri).is_ok_and(|u| u.resource.reads_workspace())
 }
 
 /// Reads one resource; `roots` are the client's roots (empty when it declared none).
@@ -155,5 +161,20 @@ mod tests {
         let data = e.data.unwrap();
         assert_eq!(data["next_tool"], "generate_dockerfile");
         assert_eq!(data["kind"], "not_produced");
+    }
+
+    #[test]
+    fn only_the_dockerfile_and_manifests_need_the_client_roots() {
+        let base = "container-kit://sessions/s";
+        for (what, reads) in [
+            ("dockerfile", true),
+            ("manifests", true),
+            ("manifests/web.yaml", true),
+            ("scan-report", false),
+            ("workflow", false),
+            ("nothing", false),
+        ] {
+            assert_eq!(reads_workspace(&format!("{base}/{what}")), reads, "{what}");
+        }
     }
 }

@@ -100,6 +100,15 @@ impl SessionResource {
         }
     }
 
+    /// Whether reading it reads the repository (and so needs the client's roots): the
+    /// Dockerfile and the manifests; the scan report and the workflow are the store's.
+    pub fn reads_workspace(&self) -> bool {
+        matches!(
+            self,
+            SessionResource::Dockerfile | SessionResource::Manifests | SessionResource::Manifest(_)
+        )
+    }
+
     pub(super) fn spec(&self) -> &'static ResourceTemplateSpec {
         let i = match self {
             SessionResource::Dockerfile => 0,
