@@ -435,6 +435,47 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    async fn an_expired_session_reads_as_expired_and_is_not_listed() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = ws.path().canonicalize().unwrap();
+        let clock = Arc::new(session_core::ManualClock::new(chrono::Utc::now()));
+        let sessions = Sessions::with_clock(
+            Arc::new(MemoryStore::new()),
+            SessionsConfig::default(),
+            clock.clone(),
+        );
+        let tools = Toolbox::new(
+            sessions,
+            ToolboxConfig {
+                allowed_roots: vec![root.clone()],
+                ..ToolboxConfig::default()
+            },
+        );
+        let repo = node_repo(&root);
+        call(
+            &tools,
+            "start_workflow",
+            json!({"session_id": "e1", "repo_path": repo}),
+        )
+        .await;
+        assert_eq!(
+            list_resources(&tools, None).await.unwrap().resources.len(),
+            1
+        );
+        clock.advance(std::time::Duration::from_secs(25 * 3600));
+        let e = read(&tools, "container-kit://sessions/e1/workflow")
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("e1 has expired"), "{e}");
+        assert!(e.is_not_found());
+        assert!(list_resources(&tools, None)
+            .await
+            .unwrap()
+            .resources
+            .is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
     async fn missing_sessions_steps_and_files_are_not_found_naming_the_remedy() {
         let ws = tempfile::tempdir().unwrap();
         let root = ws.path().canonicalize().unwrap();
