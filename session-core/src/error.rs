@@ -88,6 +88,20 @@ pub enum StoreError {
     /// An error of the backend itself (I/O, full disk, internal error).
     #[error("storage backend error: {0}")]
     Backend(String),
+    /// No task with this id exists (never created, or expired and purged).
+    #[error("task {0} not found; it never existed or it expired and was purged; run the step again to get a new task")]
+    TaskNotFound(String),
+    /// A task insert found a task with this id already stored.
+    #[error("task {0} already exists; generate a new task id, or read the task and write it with its version")]
+    TaskExists(String),
+    /// A stored task record could not be decoded. Only this task is affected.
+    #[error("task {id} is corrupt in the store ({reason}); it is removed when it expires; run the step again for a new task")]
+    TaskCorrupt {
+        /// The task whose record is unreadable (as stored: it may not be a valid id).
+        id: String,
+        /// Why decoding failed.
+        reason: String,
+    },
 }
 
 impl StoreError {
@@ -121,6 +135,9 @@ impl StoreError {
             StoreError::Overloaded(_) => "overloaded",
             StoreError::Closed => "closed",
             StoreError::Backend(_) => "backend",
+            StoreError::TaskNotFound(_) => "task_not_found",
+            StoreError::TaskExists(_) => "task_exists",
+            StoreError::TaskCorrupt { .. } => "task_corrupt",
         }
     }
 }

@@ -55,6 +55,7 @@ mod session;
 mod sessions;
 mod shared_lock;
 mod store;
+mod tasks;
 pub mod telemetry;
 
 #[cfg(feature = "testkit")]
@@ -71,6 +72,9 @@ pub use crate::sessions::{
 };
 pub use crate::shared_lock::{Fence, SharedLockHandle, SharedLocks};
 pub use crate::store::{ScanPage, ScanQuery, SessionStore, WriteOp};
+pub use crate::tasks::{
+    TaskId, TaskRecord, TaskRunner, TaskState, TaskStore, Tasks, MAX_TASK_ID_LEN,
+};
 
 // Re-exported so embedding programs name the same chrono and serde_json as the records.
 pub use chrono;

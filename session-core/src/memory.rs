@@ -1,21 +1,25 @@
 //! [`MemoryStore`]: the in-memory reference implementation of the port.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::adapter::{plan_batch, RecordHeader, ScanQueryExt};
 use crate::store::{ScanPage, ScanQuery, SessionStore, WriteOp};
-use crate::{Session, SessionId, StoreError, Version, Versioned};
+use crate::tasks::MemoryTasks;
+use crate::{Session, SessionId, StoreError, TaskId, TaskRecord, TaskStore, Version, Versioned};
 
 /// Sessions in a `BTreeMap` behind a mutex, with an expiry index like the durable
 /// adapters'. The reference model of the conformance suite; also `--store memory` and a
 /// store for embedding programs that need no durability. Nothing survives the process.
+/// Its tasks ([`TaskStore`], also offered through [`SessionStore::tasks`]) are the reference
+/// model of the task store.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    tasks: Arc<MemoryTasks>,
 }
 
 #[derive(Debug, Default)]
@@ -131,7 +135,42 @@ impl SessionStore for MemoryStore {
         Ok(self.state().sessions.len() as u64)
     }
 
+    fn tasks(&self) -> Option<Arc<dyn TaskStore>> {
+        Some(self.tasks.clone())
+    }
+
     async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+#[async_trait]
+impl TaskStore for MemoryStore {
+    async fn get_task(&self, id: &TaskId) -> Result<Option<Versioned<TaskRecord>>, StoreError> {
+        self.tasks.get_task(id).await
+    }
+
+    async fn put_task(
+        &self,
+        expected: Option<Version>,
+        task: TaskRecord,
+    ) -> Result<Version, StoreError> {
+        self.tasks.put_task(expected, task).await
+    }
+
+    async fn list_tasks(
+        &self,
+        session: Option<&SessionId>,
+        limit: usize,
+    ) -> Result<Vec<Versioned<TaskRecord>>, StoreError> {
+        self.tasks.list_tasks(session, limit).await
+    }
+
+    async fn purge_expired_tasks(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        self.tasks.purge_expired_tasks(now, limit).await
     }
 }

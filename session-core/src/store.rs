@@ -205,6 +205,14 @@ pub trait SessionStore: Send + Sync + 'static {
         self.apply(batch).await
     }
 
+    /// The store of durable task records kept beside the sessions (their own table, tree or
+    /// key range, written under the same version rule and durability), or `None` (the
+    /// default) for a backend without tasks: then steps cannot run as tasks and callers fall
+    /// back to synchronous calls. Every call returns a handle to the same tasks.
+    fn tasks(&self) -> Option<std::sync::Arc<dyn crate::TaskStore>> {
+        None
+    }
+
     /// Makes every acknowledged write durable (a no-op for stores that are durable on
     /// acknowledge or not durable at all).
     async fn flush(&self) -> Result<(), StoreError>;

@@ -3,6 +3,8 @@
 //! - `<prefix>s/<id>` → the session's record (session-core's codec, header included);
 //! - `<prefix>x/<expiry key>` → empty: the expiry index, ordered by expiry time, so
 //!   `purge_expired` reads only what has expired;
+//! - `<prefix>t/<id>` → a task's record (session-core's task codec, header included;
+//!   `tasks.rs`);
 //! - `<prefix>l/<id>` → a lock's holder (its lease id), under that lease;
 //! - `<prefix>m/<name>` → a [`LeasedEntries`](crate::LeasedEntries) record, under its own lease
 //!   (built in `leased.rs`).
@@ -48,6 +50,18 @@ impl Keys {
         k
     }
 
+    /// The start of every task key; a task's id is what follows it.
+    pub(crate) fn tasks(&self) -> Vec<u8> {
+        format!("{}t/", self.prefix).into_bytes()
+    }
+
+    /// The key of task `id`'s record.
+    pub(crate) fn task(&self, id: &str) -> Vec<u8> {
+        let mut k = self.tasks();
+        k.extend_from_slice(id.as_bytes());
+        k
+    }
+
     /// The key of session `id`'s lock.
     pub(crate) fn lock(&self, id: &SessionId) -> Vec<u8> {
         format!("{}l/{id}", self.prefix).into_bytes()
@@ -78,6 +92,8 @@ mod tests {
         let id = SessionId::new("abc").unwrap();
         assert_eq!(keys.session("abc"), b"p/s/abc");
         assert_eq!(keys.lock(&id), b"p/l/abc");
+        assert_eq!(keys.task("t-1"), b"p/t/t-1");
+        assert!(keys.task("t-1").starts_with(&keys.tasks()));
         assert!(keys.expiry(Utc::now(), &id).starts_with(b"p/x/"));
     }
 

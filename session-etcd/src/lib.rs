@@ -10,7 +10,8 @@
 //! re-read before it is answered: it succeeded if the keys hold exactly what it wrote.
 //!
 //! Keys: `<prefix>s/<id>` → the record (session-core's codec), `<prefix>x/<expiry key>` → empty
-//! (the expiry index), `<prefix>l/<id>` → a session lock, held under the store's lease (the
+//! (the expiry index), `<prefix>t/<id>` → a task's record (session-core's task codec, each
+//! write a txn guarded by the key's `mod_revision`), `<prefix>l/<id>` → a session lock, held under the store's lease (the
 //! lock port, for steps run by several replicas), `<prefix>m/<name>` → a [`LeasedEntries`]
 //! record, each under its own lease (the server's MCP sessions, so any replica behind a load
 //! balancer can restore one). etcd keeps every revision until
@@ -63,6 +64,7 @@ mod keys;
 mod leased;
 mod locks;
 mod store;
+mod tasks;
 mod tls;
 mod txn;
 mod watch;

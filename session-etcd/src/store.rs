@@ -468,6 +468,13 @@ impl SessionStore for EtcdStore {
 
     /// etcd acknowledges a write once a majority has it on disk; what is left to finish are
     /// lock releases under way.
+    fn tasks(&self) -> Option<Arc<dyn session_core::TaskStore>> {
+        Some(Arc::new(crate::tasks::EtcdTasks::new(
+            Arc::clone(&self.gw),
+            self.keys.clone(),
+        )))
+    }
+
     async fn flush(&self) -> Result<(), StoreError> {
         self.locks.finish_releases().await;
         Ok(())

@@ -33,6 +33,7 @@ mod locks;
 mod maintenance;
 mod store;
 mod tables;
+mod tasks;
 mod writer;
 
 pub use crate::config::{RedbConfig, RedbDurability, RedbSharing};

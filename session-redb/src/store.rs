@@ -394,6 +394,15 @@ impl SessionStore for RedbStore {
             .await
     }
 
+    fn tasks(&self) -> Option<Arc<dyn session_core::TaskStore>> {
+        Some(Arc::new(crate::tasks::RedbTasks::new(
+            Arc::clone(&self.slot),
+            self.path.clone(),
+            self.config.durability,
+            self.read_only,
+        )))
+    }
+
     async fn flush(&self) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Flush { reply }).await?;

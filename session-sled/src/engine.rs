@@ -99,6 +99,11 @@ pub(crate) fn poisoned() -> StoreError {
 }
 
 impl Engine {
+    /// Hook (issue #20, taskstore): the database, for `tasks.rs` to open its own trees.
+    pub(crate) fn db(&self) -> &sled::Db {
+        &self._db
+    }
+
     pub(crate) fn open(
         path: &Path,
         config: &SledConfig,

@@ -30,6 +30,7 @@ mod errors;
 mod holder;
 mod store;
 mod sync;
+mod tasks;
 
 pub use crate::config::{SledConfig, SledDurability};
 pub use crate::store::{SledStats, SledStore};

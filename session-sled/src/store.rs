@@ -326,6 +326,12 @@ impl SessionStore for SledStore {
             .await
     }
 
+    fn tasks(&self) -> Option<Arc<dyn session_core::TaskStore>> {
+        Some(Arc::new(crate::tasks::SledTasks::new(Arc::clone(
+            &self.shared,
+        ))))
+    }
+
     async fn flush(&self) -> Result<(), StoreError> {
         let timeout = self.shared.config.flush_timeout;
         self.blocking(move |engine| engine.sync_now(timeout)).await

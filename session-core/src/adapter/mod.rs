@@ -26,6 +26,11 @@ pub use crate::codec::{
     decode_record, encode_record, expiry_key, expiry_range_end, parse_expiry_key, record_header,
     RecordHeader, RECORD_FORMAT_VERSION,
 };
+// Hook (issue #20, taskstore): the task record codec and list order, for adapters.
+pub use crate::tasks::{
+    decode_task_record, encode_task_record, newest_first, task_expiry_key, task_expiry_key_id,
+    task_expiry_range_end, task_record_header, TASK_FORMAT_VERSION,
+};
 use crate::{Fence, SharedLockHandle, StoreError};
 
 /// A handle of a shared lock held under `fence`; dropping it runs `release` once.

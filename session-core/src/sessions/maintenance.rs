@@ -1,4 +1,4 @@
-//! Purging expired sessions and evicting idle lock entries: one pass on demand, or a
+//! Purging expired sessions and tasks and evicting idle lock entries: one pass on demand, or a
 //! background task that runs a pass every `maintenance_interval`.
 
 use std::sync::{Arc, Weak};
@@ -29,6 +29,8 @@ pub struct MaintenanceReport {
     pub purged: usize,
     /// Idle lock entries evicted.
     pub evicted_locks: usize,
+    /// Expired tasks removed (0 when the backend keeps no tasks).
+    pub purged_tasks: u64,
 }
 
 impl Sessions {
@@ -44,13 +46,19 @@ impl Sessions {
         Ok(purged)
     }
 
-    /// One maintenance pass: purge expired sessions, evict idle lock entries.
+    /// One maintenance pass: purge expired sessions, then up to `purge_batch` expired tasks
+    /// (when the backend keeps tasks), evict idle lock entries.
     pub async fn run_maintenance(&self) -> Result<MaintenanceReport, StoreError> {
         let purged = self.purge_expired().await?.len();
+        let purged_tasks = match self.tasks() {
+            Some(tasks) => tasks.purge_expired(self.inner.config.purge_batch).await?,
+            None => 0,
+        };
         let evicted_locks = self.inner.locks.evict_idle();
         Ok(MaintenanceReport {
             purged,
             evicted_locks,
+            purged_tasks,
         })
     }
 
@@ -72,9 +80,10 @@ impl Sessions {
                 let Some(inner) = weak.upgrade() else { return };
                 let sessions = Sessions { inner };
                 match sessions.run_maintenance().await {
-                    Ok(r) if r.purged > 0 || r.evicted_locks > 0 => {
+                    Ok(r) if r.purged > 0 || r.evicted_locks > 0 || r.purged_tasks > 0 => {
                         tracing::info!(
                             purged = r.purged,
+                            purged_tasks = r.purged_tasks,
                             evicted_locks = r.evicted_locks,
                             "maintenance"
                         )

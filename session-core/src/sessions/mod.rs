@@ -164,6 +164,17 @@ impl Sessions {
         &self.inner.store
     }
 
+    /// The task service over the store's tasks, with this service's retry policy and clock;
+    /// `None` when the backend keeps no tasks ([`SessionStore::tasks`]).
+    pub fn tasks(&self) -> Option<crate::Tasks> {
+        let store = self.inner.store.tasks()?;
+        Some(crate::Tasks::new(
+            store,
+            self.inner.config.retry.clone(),
+            Arc::clone(&self.inner.clock),
+        ))
+    }
+
     /// The TTL, capacity, retry policy and lock timeout this service was built with.
     pub fn config(&self) -> &SessionsConfig {
         &self.inner.config

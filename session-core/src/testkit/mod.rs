@@ -122,6 +122,16 @@ macro_rules! session_store_conformance {
             held_guard_excludes_combining,
             stranded_batch_is_committed_by_its_member,
             capacity_freed_by_delete_is_reusable_at_once,
+            task_insert_get_round_trip,
+            task_double_insert_is_task_exists,
+            task_stale_version_conflicts_and_writes_nothing,
+            task_replace_of_missing_is_task_not_found,
+            concurrent_task_updates_lose_nothing,
+            tasks_list_per_session_newest_first_with_limit,
+            purge_removes_only_expired_tasks,
+            task_closure_error_writes_nothing,
+            maintenance_purges_expired_tasks,
+            task_and_session_writes_run_together,
         );
 
     };

@@ -1,9 +1,10 @@
 //! Integration tests of session-core: the conformance suite against `MemoryStore` and the
-//! record-format golden bytes.
+//! record-format golden bytes (sessions and tasks).
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod golden;
+mod task_golden;
 
 use session_core::testkit::TestStore;
 use session_core::MemoryStore;

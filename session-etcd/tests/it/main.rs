@@ -12,6 +12,7 @@ mod adapter;
 mod fake_gateway;
 mod handover;
 mod leased;
+mod tasks;
 mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,5 +1,5 @@
 //! Integration tests of the redb adapter: the conformance suite and model test, the kill -9
-//! harness, the process lock, corrupt records and graceful close.
+//! harness, the process lock, corrupt records, graceful close and tasks.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
@@ -8,6 +8,7 @@ mod damage;
 mod disk_full;
 mod multiproc;
 mod sessions_commits;
+mod tasks;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -7,6 +7,7 @@
 mod adapter;
 mod disk_full;
 mod holder;
+mod tasks;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -4,7 +4,8 @@
 //! `writes.rs`: the port's writes, the expiry index and `count`; `scan.rs`: filters and
 //! paging; `service.rs`: the `Sessions` service's rules; `concurrency.rs`: racing writers,
 //! locks and the cap under racing creations; `combining.rs`: group commit of creations,
-//! hot-session combining and the lock holder's reads. The helpers below are shared by all.
+//! hot-session combining and the lock holder's reads; `tasks.rs`: the task store and the
+//! `Tasks` service. The helpers below are shared by all.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -12,6 +13,7 @@ mod combining;
 mod concurrency;
 mod scan;
 mod service;
+mod tasks;
 mod writes;
 
 pub use self::combining::{
@@ -35,6 +37,14 @@ pub use self::service::{
     existence_is_checked_before_capacity, expired_session_reads_as_expired,
     max_sessions_ignores_expired_sessions, rejected_update_writes_nothing,
     session_ids_are_validated,
+};
+pub use self::tasks::{
+    concurrent_task_updates_lose_nothing, maintenance_purges_expired_tasks,
+    purge_removes_only_expired_tasks, task_and_session_writes_run_together,
+    task_closure_error_writes_nothing, task_double_insert_is_task_exists,
+    task_insert_get_round_trip, task_replace_of_missing_is_task_not_found,
+    task_stale_version_conflicts_and_writes_nothing,
+    tasks_list_per_session_newest_first_with_limit,
 };
 pub use self::writes::{
     apply_checks_writes_in_order, apply_is_all_or_nothing, count_counts_every_session,
