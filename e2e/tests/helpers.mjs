@@ -61,7 +61,7 @@ export async function startHttp({ args = [], env = {} } = {}) {
     const timer = setTimeout(() => reject(new Error(`no listening line within 20 s: ${buf}`)), 20000);
     child.stderr.on('data', (d) => {
       buf += d.toString();
-      const m = buf.match(/listening on (http:\/\/\S+)/);
+      const m = buf.match(/listening on (http:\/\/\S+)\s/); // \s: the whole line has arrived (a chunk may end mid-address)
       if (m) {
         clearTimeout(timer);
         resolve(m[1]);

@@ -13,8 +13,9 @@ use mcp_tools::{
 };
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CancelTaskParams, ErrorData, GetTaskParams,
-    GetTaskResult, Implementation, ListToolsResult, PaginatedRequestParams,
-    ProgressNotificationParam, ProgressToken, ServerCapabilities, ServerConfig, Tool,
+    GetTaskResult, Implementation, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
     ToolAnnotations, UpdateTaskParams,
 };
 use rmcp::service::{Peer, RequestContext, RoleServer};
@@ -144,12 +145,12 @@ fn arguments_mention_path(args: &Value) -> bool {
 
 impl ServerHandler for Handler {
     fn get_info(&self) -> ServerConfig {
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_resources(); // resources.rs: a session's artifacts
         let capabilities = match self.tasks {
-            Some(_) => ServerCapabilities::builder()
-                .enable_tools()
-                .enable_tasks()
-                .build(),
-            None => ServerCapabilities::builder().enable_tools().build(),
+            Some(_) => capabilities.enable_tasks().build(), // tasks/: long steps as tasks
+            None => capabilities.build(),
         };
         let mut info = ServerConfig::new(capabilities);
         info.server_info = Implementation::new("container-kit-mcp", env!("CARGO_PKG_VERSION"));
@@ -165,6 +166,38 @@ impl ServerHandler for Handler {
         Ok(ListToolsResult::with_all_items(
             self.listed.as_ref().clone(),
         ))
+    }
+
+    // A session's artifacts as resources (issue #20): mapped in resources.rs.
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(crate::resources::templates())
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        crate::resources::list(&self.tools, request).await
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let roots = if crate::resources::reads_workspace(&request.uri) {
+            client_roots(&context.peer).await
+        } else {
+            Vec::new()
+        };
+        Ok(crate::resources::read(&self.tools, request, roots)
+            .await?
+            .into())
     }
 
     async fn call_tool(

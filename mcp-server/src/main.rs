@@ -9,6 +9,7 @@ mod handler;
 mod http;
 mod logging;
 mod metrics;
+mod resources;
 mod run;
 mod serve;
 mod services;

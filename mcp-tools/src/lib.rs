@@ -25,6 +25,7 @@ mod log_text;
 mod params;
 pub mod policy;
 mod registry;
+mod resources;
 mod results;
 mod state;
 mod steps;
@@ -53,6 +54,11 @@ pub use crate::params::*;
 pub use crate::registry::{
     catalogue, find_tool, instructions, instructions_for, ParameterKind, ToolDescriptor,
     ToolParameter,
+};
+pub use crate::resources::{
+    list_resources, read_resource, ListedResource, ResourceError, ResourcePage,
+    ResourceTemplateSpec, ResourceText, ResourceUri, SessionResource, LIST_PAGE_SESSIONS,
+    RESOURCE_TEMPLATES, RESOURCE_URI_PREFIX,
 };
 pub use crate::results::*;
 pub use crate::state::{

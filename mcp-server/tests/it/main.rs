@@ -24,6 +24,8 @@ mod confirm;
 mod replicas;
 // Long steps as durable MCP tasks (issue 20).
 mod tasks;
+// A session's artifacts as MCP resources (issue 20).
+mod resources;
 
 const BIN: &str = env!("CARGO_BIN_EXE_container-kit-mcp");
 

@@ -37,7 +37,7 @@ pub use self::service::Tasks;
 pub trait TaskStore: Send + Sync + 'static {
     /// Reads a task. `Ok(None)` if no task has this id.
     ///
-    /// Never waits for writers. Errors: `Corrupt` if this task's record is unreadable
+    /// Never waits for writers. Errors: `TaskCorrupt` if this task's record is unreadable
     /// (other tasks and all sessions are unaffected), `Backend` on I/O failure.
     async fn get_task(&self, id: &TaskId) -> Result<Option<Versioned<TaskRecord>>, StoreError>;
 
@@ -46,7 +46,8 @@ pub trait TaskStore: Send + Sync + 'static {
     /// version is `v` — `Conflict { expected: v, actual }` otherwise, `TaskNotFound` if
     /// absent. Returns the new version ([`Version::FIRST`] on insert, `v.next()` on
     /// replace). On every error nothing is written. Durable when it returns, like session
-    /// writes.
+    /// writes. Only the stored record's header (version, expiry) is checked, so a write at
+    /// the version of a record whose body is damaged replaces it.
     async fn put_task(
         &self,
         expected: Option<Version>,
@@ -55,7 +56,7 @@ pub trait TaskStore: Send + Sync + 'static {
 
     /// Tasks of one session (all tasks when `session` is `None`), newest first (by
     /// `created_at`, ties by id descending), at most `limit`. Expired tasks not yet purged
-    /// are included. Errors: `Corrupt` if a record on the way is unreadable.
+    /// are included. Errors: `TaskCorrupt` if a record on the way is unreadable.
     async fn list_tasks(
         &self,
         session: Option<&SessionId>,
@@ -63,7 +64,8 @@ pub trait TaskStore: Send + Sync + 'static {
     ) -> Result<Vec<Versioned<TaskRecord>>, StoreError>;
 
     /// Removes at most `limit` tasks whose `expires_at <= now`, whatever their state, and
-    /// returns how many it removed. Tasks not yet expired are never removed.
+    /// returns how many it removed. Tasks not yet expired are never removed, nor is a task
+    /// rewritten (with a later expiry) while the purge runs.
     async fn purge_expired_tasks(
         &self,
         now: DateTime<Utc>,

@@ -114,7 +114,7 @@ pub enum TaskState {
 
 impl TaskState {
     /// Whether the task is over (`completed`, `failed` or `cancelled`): a terminal task
-    /// never changes state again.
+    /// never changes state again through [`crate::Tasks::update`].
     pub fn is_terminal(self) -> bool {
         matches!(
             self,

@@ -71,7 +71,7 @@ impl Tasks {
     /// Reads a live task.
     ///
     /// Errors: `TaskNotFound` if it is absent or expired (an expired task is as good as
-    /// purged); `Corrupt`.
+    /// purged); `TaskCorrupt`.
     pub async fn get(&self, id: &TaskId) -> Result<Versioned<TaskRecord>, StoreError> {
         match self.store.get_task(id).await? {
             Some(t) if !t.value.is_expired_at(self.now()) => Ok(t),
@@ -100,11 +100,14 @@ impl Tasks {
     /// Read-modify-write of one live task: reads it, runs `f` on a copy, and stores the copy
     /// with the version read (stamping `updated_at` and `expires_at`). When another writer
     /// came first (`Conflict`) it re-reads and re-runs `f` per the retry policy, so no
-    /// update is lost; `f` may therefore run more than once. `f` cannot change the id.
-    /// Returns the task as stored and what `f` returned.
+    /// update is lost; `f` may therefore run more than once. `f` cannot change the id, nor
+    /// the state of a terminal task (`completed`, `failed`, `cancelled` are final: a runner
+    /// finishing after a cancel cannot overwrite it). Returns the task as stored and what `f`
+    /// returned.
     ///
     /// Errors: `TaskNotFound` if the task is absent or expired; the error `f` returns, with
-    /// nothing written; `Conflict` once the retries are used up.
+    /// nothing written; `Rejected` if `f` changed a terminal task's state (nothing written);
+    /// `Conflict` once the retries are used up.
     pub async fn update<R, F>(
         &self,
         id: &TaskId,
@@ -120,6 +123,13 @@ impl Tasks {
             let current = self.get(id).await?;
             let mut next = current.value.clone();
             let out = f(&mut next)?;
+            let was = current.value.state;
+            if was.is_terminal() && next.state != was {
+                return Err(StoreError::Rejected(format!(
+                    "task {id} is already {was} and cannot become {}; a finished task keeps its outcome",
+                    next.state
+                )));
+            }
             next.id = id.clone();
             stamp(&mut next, self.now());
             match self

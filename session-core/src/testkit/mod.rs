@@ -131,6 +131,7 @@ macro_rules! session_store_conformance {
             purge_removes_only_expired_tasks,
             task_closure_error_writes_nothing,
             maintenance_purges_expired_tasks,
+            task_and_session_writes_run_together,
         );
 
     };

@@ -1,6 +1,7 @@
 //! Tasks in a redb file: a task survives close and reopen (and reads from a read-only open,
 //! which refuses task writes), and two processes on one file see each other's tasks and lose
-//! none of each other's updates of one task.
+//! none of each other's updates of one task; a damaged task record is refused as `TaskCorrupt`
+//! and still purged when it expires.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -162,5 +163,63 @@ fn two_processes_on_one_file_see_each_others_tasks_and_lose_no_update() {
         let from_child = tasks.get(&tid("from-child")).await.unwrap();
         assert_eq!(from_child.value.tool, "build_image");
         assert_eq!(tasks.list(None, 10).await.unwrap().len(), 3);
+    });
+}
+
+#[test]
+fn a_corrupt_task_record_is_refused_clearly_and_still_purged() {
+    use redb::ReadableDatabase;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let rt = rt();
+    let start = chrono::Utc::now();
+    {
+        let store = RedbStore::open(&path).unwrap();
+        let tasks = store.tasks().unwrap();
+        rt.block_on(async {
+            for (name, ttl_ms) in [("bad", 10_000), ("good", 600_000)] {
+                let t = TaskRecord::new(tid(name), "scan_image", start, ttl_ms, 500);
+                tasks.put_task(None, t).await.unwrap();
+            }
+        });
+    }
+    {
+        // Flip one byte of the body of `bad`'s record, behind the store's back.
+        const TASKS: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("tasks");
+        let db = redb::Database::open(&path).unwrap();
+        let mut bytes = {
+            let read = db.begin_read().unwrap();
+            let table = read.open_table(TASKS).unwrap();
+            let value = table.get("bad").unwrap().unwrap();
+            value.value().to_vec()
+        };
+        let last = bytes.len() - 3;
+        bytes[last] ^= 0x01;
+        let write = db.begin_write().unwrap();
+        write
+            .open_table(TASKS)
+            .unwrap()
+            .insert("bad", bytes.as_slice())
+            .unwrap();
+        write.commit().unwrap();
+    }
+    let store = RedbStore::open(&path).unwrap();
+    let tasks = store.tasks().unwrap();
+    rt.block_on(async {
+        let err = tasks.get_task(&tid("bad")).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::TaskCorrupt { id, reason } if id == "bad" && reason.contains("checksum")),
+            "{err:?}"
+        );
+        assert!(matches!(
+            tasks.list_tasks(None, 10).await,
+            Err(StoreError::TaskCorrupt { .. })
+        ));
+        assert!(tasks.get_task(&tid("good")).await.unwrap().is_some());
+        // The expiry index names it, so it is purged once expired; then lists work again.
+        let later = start + chrono::Duration::seconds(11);
+        assert_eq!(tasks.purge_expired_tasks(later, 100).await.unwrap(), 1);
+        assert!(tasks.get_task(&tid("bad")).await.unwrap().is_none());
+        assert_eq!(tasks.list_tasks(None, 10).await.unwrap().len(), 1);
     });
 }

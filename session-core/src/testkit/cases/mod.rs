@@ -40,9 +40,10 @@ pub use self::service::{
 };
 pub use self::tasks::{
     concurrent_task_updates_lose_nothing, maintenance_purges_expired_tasks,
-    purge_removes_only_expired_tasks, task_closure_error_writes_nothing,
-    task_double_insert_is_task_exists, task_insert_get_round_trip,
-    task_replace_of_missing_is_task_not_found, task_stale_version_conflicts_and_writes_nothing,
+    purge_removes_only_expired_tasks, task_and_session_writes_run_together,
+    task_closure_error_writes_nothing, task_double_insert_is_task_exists,
+    task_insert_get_round_trip, task_replace_of_missing_is_task_not_found,
+    task_stale_version_conflicts_and_writes_nothing,
     tasks_list_per_session_newest_first_with_limit,
 };
 pub use self::writes::{

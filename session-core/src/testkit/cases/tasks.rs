@@ -334,3 +334,42 @@ pub async fn maintenance_purges_expired_tasks(t: TestStore) {
     assert!(tasks.get(&tid("young")).await.is_ok());
     assert_eq!(sessions.run_maintenance().await.unwrap().purged_tasks, 0);
 }
+
+pub async fn task_and_session_writes_run_together(t: TestStore) {
+    let Some((_, tasks, _)) = tasks_of(&t, "task_and_session_writes_run_together") else {
+        return;
+    };
+    let (sessions, _) = super::sessions_at(&t.store, crate::SessionsConfig::default());
+    sessions.create(&id("busy")).await.unwrap();
+    tasks.create(task("busy", 600)).await.unwrap();
+    let mut joins = Vec::new();
+    for i in 0..16 {
+        let (sessions, tasks) = (sessions.clone(), tasks.clone());
+        joins.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                sessions
+                    .update(&id("busy"), super::bump_counter)
+                    .await
+                    .map(drop)
+            } else {
+                tasks
+                    .update(&tid("busy"), |t| {
+                        t.progress = Some(t.progress.unwrap_or(0.0) + 1.0);
+                        Ok(())
+                    })
+                    .await
+                    .map(drop)
+            }
+        }));
+    }
+    for j in joins {
+        j.await.unwrap().unwrap();
+    }
+    let s = sessions.get(&id("busy")).await.unwrap();
+    assert_eq!(super::counter(&s.value), 8);
+    assert_eq!(
+        tasks.get(&tid("busy")).await.unwrap().value.progress,
+        Some(8.0)
+    );
+    assert_eq!(t.store.count().await.unwrap(), 1);
+}
