@@ -338,6 +338,82 @@ mod tests {
         );
     }
 
+    /// A service over an in-memory store, and a task in `state` whose runner's lease ended
+    /// `lapsed_s` seconds ago.
+    async fn service_with(state: session_core::TaskState, lapsed_s: i64) -> (TaskService, String) {
+        let store: Arc<dyn session_core::SessionStore> = Arc::new(session_core::MemoryStore::new());
+        let sessions = session_core::Sessions::new(store, session_core::SessionsConfig::default());
+        let tools = Toolbox::new(sessions, mcp_tools::ToolboxConfig::default());
+        let config = TaskConfig {
+            ttl: Duration::from_secs(60),
+            lease: Duration::from_secs(3),
+            poll_interval: Duration::from_secs(1),
+        };
+        let service = TaskService::new(tools, config).unwrap();
+        let now = service.inner.tasks.now();
+        let mut record = TaskRecord::new(
+            TaskId::generate().unwrap(),
+            "build_image",
+            now,
+            60_000,
+            1000,
+        );
+        record.state = state;
+        record.runner = Some(TaskRunner {
+            instance: "gone".into(),
+            pid: 7,
+            host: "h".into(),
+        });
+        record.lease_until = Some(now - chrono::Duration::seconds(lapsed_s));
+        let id = service
+            .inner
+            .tasks
+            .create(record)
+            .await
+            .unwrap()
+            .value
+            .id
+            .to_string();
+        (service, id)
+    }
+
+    #[tokio::test]
+    async fn cancelling_a_task_whose_runner_is_gone_cancels_it_at_once() {
+        let (service, id) = service_with(session_core::TaskState::Working, 10).await;
+        service.cancel(&id).await.unwrap();
+        let got = serde_json::to_value(service.get(&id).await.unwrap()).unwrap();
+        assert_eq!(got["status"], "cancelled", "{got}");
+        let again = service.cancel(&id).await.unwrap_err();
+        assert_eq!(again.code.0, -32602);
+    }
+
+    #[tokio::test]
+    async fn a_live_runner_is_asked_to_cancel_and_its_task_is_not_failed_by_a_read() {
+        let (service, id) = service_with(session_core::TaskState::Working, -10).await;
+        service.cancel(&id).await.unwrap();
+        let got = serde_json::to_value(service.get(&id).await.unwrap()).unwrap();
+        assert_eq!(got["status"], "working", "{got}");
+        let task_id = TaskId::new(id.as_str()).unwrap();
+        let stored = service.inner.tasks.get(&task_id).await.unwrap().value;
+        assert!(stored.cancel_requested);
+    }
+
+    #[tokio::test]
+    async fn reading_a_task_whose_runner_is_gone_fails_it_for_good() {
+        let (service, id) = service_with(session_core::TaskState::InputRequired, 10).await;
+        let got = serde_json::to_value(service.get(&id).await.unwrap()).unwrap();
+        assert_eq!(got["status"], "failed", "{got}");
+        assert!(
+            got["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("runner 7@h"),
+            "{got}"
+        );
+        let unknown = service.get("0123").await.unwrap_err();
+        assert_eq!(unknown.code.0, -32602);
+    }
+
     #[test]
     fn a_zero_or_unparsable_task_duration_is_refused_naming_the_flag() {
         for (flag, bad) in [
