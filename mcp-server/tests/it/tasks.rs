@@ -273,7 +273,7 @@ fn start_build(addr: SocketAddr) -> String {
 
 #[test]
 fn build_image_runs_as_a_task_polled_to_its_result_and_tools_declare_task_support() {
-    let f = Fixture::new(memory, "sleep 2; echo built");
+    let f = Fixture::new(memory, "sleep 3; echo built");
     let server = f.server(&[]);
     f.prepare(server.addr);
     let listed = rpc(server.addr, "tools/list", "", json!({}), true);
@@ -286,8 +286,18 @@ fn build_image_runs_as_a_task_polled_to_its_result_and_tools_declare_task_suppor
     assert_eq!(support("deploy_application"), "optional");
     assert_eq!(support("ping"), Value::Null);
     let task = start_build(server.addr);
-    let first = get(server.addr, &task);
-    assert_eq!(first["status"], "working", "{first}");
+    // The step's progress reaches the record (the runner writes it within 500 ms) while it
+    // works: its message becomes the task's statusMessage.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = get(server.addr, &task);
+        assert_eq!(t["status"], "working", "the progress never showed: {t}");
+        if t["statusMessage"] == "build_image: running" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{t}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let done = poll_until(server.addr, &task, "completed", Duration::from_secs(60));
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["result"]["isError"], false, "{done}");
