@@ -511,3 +511,58 @@ fn tool_mode_without_a_terminal_refuses_and_takes_yes_or_confirm_never() {
         assert_eq!(v["deleted"], true, "{v}");
     }
 }
+
+/// Tool mode on a terminal (a pseudo-terminal from util-linux `script`): the question is
+/// asked, `n` runs nothing, `y` runs the tool.
+#[test]
+fn tool_mode_on_a_terminal_asks_and_follows_the_answer() {
+    if !Path::new("/usr/bin/script").exists() {
+        return eprintln!("skipped: util-linux script (a pseudo-terminal) is not installed");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let repo = scratch_repo(dir.path());
+    let store = dir.path().join("s.redb");
+    let tool = |args: &str| format!("{BIN} tool {args} --store-path {}", store.display());
+    let start = Command::new("sh")
+        .arg("-c")
+        .arg(tool(&format!(
+            "start_workflow --session-id tty --repo-path {}",
+            repo.display()
+        )))
+        .env("MCP_WORKSPACE_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(start.status.success());
+    let on_terminal = |answer: &str| {
+        // The answer arrives after the question is asked.
+        let mut child = Command::new("script")
+            .args([
+                "-qec",
+                &tool("delete_session --session-id tty"),
+                "/dev/null",
+            ])
+            .env("MCP_WORKSPACE_DIR", dir.path())
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        writeln!(stdin, "{answer}").unwrap();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let no = on_terminal("n");
+    assert!(
+        no.contains("delete_session will delete session tty"),
+        "{no}"
+    );
+    assert!(
+        no.contains("[y/N]") && no.contains("confirmation_declined"),
+        "{no}"
+    );
+    let yes = on_terminal("y");
+    assert!(yes.contains("\"deleted\": true"), "{yes}");
+}
