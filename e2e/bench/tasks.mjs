@@ -4,6 +4,7 @@
 //   CKM_BIN=target/debug/container-kit-mcp node e2e/bench/tasks.mjs --mode timeout
 //       the official TypeScript client (1.32.2, no SEP-2663) calls build_image with its
 //       defaults: what happens at its request timeout, and whether the build survives it
+//       (--reset-on-progress: with the SDK's resetTimeoutOnProgress)
 //   ... --mode task      a raw JSON-RPC client of protocol 2026-07-28 that declares the tasks
 //       extension: the handle, polls of tasks/get at pollIntervalMs, until the result
 //   ... --mode get [--replicas 3 --etcd http://127.0.0.1:2379] [--gets 2000]
@@ -89,7 +90,10 @@ try {
     await client.connect(new StreamableHTTPClientTransport(new URL(url)));
     let outcome;
     try {
-      const r = await client.callTool({ name: 'build_image', arguments: { session_id: 'b' } });
+      // --reset-on-progress: the SDK's resetTimeoutOnProgress, which only helps if the step
+      // reports progress more often than the timeout.
+      const options = process.argv.includes('--reset-on-progress') ? { onprogress: () => {}, resetTimeoutOnProgress: true } : undefined;
+      const r = await client.callTool({ name: 'build_image', arguments: { session_id: 'b' } }, undefined, options);
       outcome = `result after ${((performance.now() - t0) / 1000).toFixed(1)} s: isError=${r.isError}`;
     } catch (e) {
       outcome = `error after ${((performance.now() - t0) / 1000).toFixed(1)} s: ${e.message}`;
