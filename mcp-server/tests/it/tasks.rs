@@ -589,3 +589,82 @@ fn sigterm_fails_the_running_tasks_at_once_saying_the_server_shut_down() {
         "{message}"
     );
 }
+
+/// A session-mode client on stdio that declared the extension at `initialize` (not per
+/// request) gets tasks too, and polls them on the same connection.
+#[test]
+fn a_stdio_client_that_declared_the_extension_at_initialize_gets_a_task() {
+    let f = Fixture::new(memory, "sleep 1; echo built");
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .args(&f.store)
+        .envs(f.env())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut next = 0u64;
+    let mut send = |method: &str, params: Value| -> Value {
+        next += 1;
+        let request = json!({"jsonrpc": "2.0", "id": next, "method": method, "params": params});
+        writeln!(stdin, "{request}").unwrap();
+        loop {
+            let mut line = String::new();
+            assert!(
+                out.read_line(&mut line).unwrap() > 0,
+                "the server closed stdout"
+            );
+            let v: Value = serde_json::from_str(&line).unwrap();
+            if v["id"] == json!(next) {
+                return v;
+            }
+        }
+    };
+    let init = send(
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {"extensions": {TASKS: {}}},
+            "clientInfo": {"name": "t", "version": "1"}}),
+    );
+    assert!(
+        init["result"]["capabilities"]["extensions"][TASKS].is_object(),
+        "the server declares the extension: {init}"
+    );
+    let repo = f.repo.to_str().unwrap().to_owned();
+    for (tool, args) in [
+        (
+            "start_workflow",
+            json!({"session_id": "tk", "repo_path": repo}),
+        ),
+        (
+            "analyze_repository",
+            json!({"session_id": "tk", "repo_path": repo}),
+        ),
+        ("generate_dockerfile", json!({"session_id": "tk"})),
+    ] {
+        let r = send("tools/call", json!({"name": tool, "arguments": args}));
+        assert_eq!(r["result"]["isError"], false, "{tool}: {r}");
+    }
+    let handle = send(
+        "tools/call",
+        json!({"name": "build_image", "arguments": {"session_id": "tk"}}),
+    );
+    assert_eq!(handle["result"]["resultType"], "task", "{handle}");
+    let task = handle["result"]["taskId"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let t = send("tasks/get", json!({"taskId": task}))["result"].clone();
+        if t["status"] != "working" {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "{t}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["result"]["structuredContent"]["step"], "build_image");
+    drop(stdin);
+    let _ = child.wait();
+}
