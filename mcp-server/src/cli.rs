@@ -84,6 +84,26 @@ pub(crate) struct GlobalArgs {
     /// `deny`/`warn` rules; see the README). A file that does not parse stops the server.
     #[arg(long, global = true, env = "MCP_POLICY")]
     pub(crate) policy: Option<PathBuf>,
+    /// Ask the user before the destructive tools (push_image, prepare_cluster,
+    /// deploy_application, delete_session): `destructive` (the default) asks through the
+    /// client (elicitation) and runs nothing when nobody can be asked; `never` runs them
+    /// without asking (automation), recorded in the session as skipped.
+    #[arg(long, global = true, env = "MCP_CONFIRM", value_enum)]
+    pub(crate) confirm: Option<ConfirmMode>,
+    /// File holding the key (at least 32 bytes) that seals confirmation request states
+    /// (protocol 2026-07-28); every replica behind one address must share it. Default: a
+    /// random key per process (an answer then works only on the replica that asked).
+    #[arg(long, global = true, env = "MCP_REQUEST_STATE_KEY_FILE")]
+    pub(crate) request_state_key_file: Option<PathBuf>,
+}
+
+/// `--confirm`: when the destructive tools ask the user first.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConfirmMode {
+    /// Ask before every destructive tool (the default).
+    Destructive,
+    /// Never ask (automation); each skip is recorded in the session.
+    Never,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +191,10 @@ pub(crate) struct ServeArgs {
 
 #[derive(Args, Debug, Clone)]
 pub(crate) struct ToolArgs {
+    /// Answer yes to the confirmation of a destructive tool (push_image, prepare_cluster,
+    /// deploy_application, delete_session) instead of asking on the terminal.
+    #[arg(long)]
+    pub(crate) yes: bool,
     /// The tool to call (see `list_tools`).
     pub(crate) name: String,
     /// Tool parameters as flags: `--session-id X --repo-path Y --run`.

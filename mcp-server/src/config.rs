@@ -29,6 +29,10 @@ pub(crate) struct Config {
     pub(crate) exec: mcp_tools::ExecConfig,
     /// The organisation policy loaded from `--policy`, if given.
     pub(crate) policy: Option<std::sync::Arc<mcp_tools::policy::Policy>>,
+    /// `--confirm`: whether the destructive tools ask first.
+    pub(crate) confirm: mcp_tools::ConfirmPolicy,
+    /// The key of `--request-state-key-file`, if given (checked to be 32 bytes or more).
+    pub(crate) request_state_key: Option<Vec<u8>>,
 }
 
 impl Config {
@@ -90,6 +94,22 @@ impl Config {
         } else {
             None
         };
+        let request_state_key = match &g.request_state_key_file {
+            Some(path) => {
+                let key = std::fs::read(path).with_context(|| {
+                    format!("cannot read --request-state-key-file {}", path.display())
+                })?;
+                if key.len() < 32 {
+                    anyhow::bail!(
+                        "--request-state-key-file {} holds {} bytes; it needs at least 32 (e.g. head -c 32 /dev/urandom > FILE), the same file on every replica",
+                        path.display(),
+                        key.len()
+                    );
+                }
+                Some(key)
+            }
+            None => None,
+        };
         Ok(Config {
             store,
             etcd_tls,
@@ -100,6 +120,13 @@ impl Config {
             trust_client_roots: g.trust_client_roots.unwrap_or(false),
             exec: exec_config(g),
             policy,
+            confirm: match g.confirm {
+                Some(crate::cli::ConfirmMode::Never) => mcp_tools::ConfirmPolicy::Never,
+                Some(crate::cli::ConfirmMode::Destructive) | None => {
+                    mcp_tools::ConfirmPolicy::Destructive
+                }
+            },
+            request_state_key,
         })
     }
 }

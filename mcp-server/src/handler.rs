@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use mcp_tools::{
-    catalogue, instructions, log_safe, CallContext, ProgressSink, ToolErrorKind, Toolbox,
+    catalogue, instructions_for, log_safe, CallContext, ProgressSink, ToolErrorKind, Toolbox,
     LOG_MESSAGE_CHARS, LOG_NAME_CHARS,
 };
 use rmcp::model::{
@@ -19,6 +19,8 @@ use rmcp::model::{
 };
 use rmcp::service::{Peer, RequestContext, RoleServer};
 use rmcp::ServerHandler;
+
+use crate::confirm::{Confirmations, Prepared};
 use serde_json::Value;
 
 /// The server's MCP handler. Cheap to clone (one per HTTP session).
@@ -26,6 +28,7 @@ use serde_json::Value;
 pub(crate) struct Handler {
     tools: Toolbox,
     listed: Arc<Vec<Tool>>,
+    confirmations: Option<Arc<Confirmations>>,
 }
 
 impl Handler {
@@ -33,7 +36,15 @@ impl Handler {
         Handler {
             tools,
             listed: Arc::new(mcp_tools_as_rmcp()),
+            confirmations: None,
         }
+    }
+
+    /// Asks the user before destructive tools through the client, sealing 2026-07-28
+    /// confirmation states with `confirmations`' key (without it, nobody is asked).
+    pub(crate) fn with_confirmations(mut self, confirmations: Confirmations) -> Handler {
+        self.confirmations = Some(Arc::new(confirmations));
+        self
     }
 }
 
@@ -125,7 +136,7 @@ impl ServerHandler for Handler {
                 .build(),
         );
         info.server_info = Implementation::new("container-kit-mcp", env!("CARGO_PKG_VERSION"));
-        info.instructions = Some(instructions());
+        info.instructions = Some(instructions_for(self.tools.config().confirm));
         info
     }
 
@@ -203,11 +214,41 @@ impl ServerHandler for Handler {
         } else {
             Vec::new()
         };
-        let ctx = CallContext { progress, roots };
-        let outcome = tokio::select! {
-            r = self.tools.call(&name, args, &ctx) => Some(r),
-            _ = context.ct.cancelled() => None,
+        // confirm: who asks the user before a destructive tool (mcp-server/src/confirm.rs)
+        let prepared: Result<Option<Prepared>, _> = match &self.confirmations {
+            Some(c) => c
+                .prepare(
+                    &name,
+                    &args,
+                    request.request_state.as_deref(),
+                    request.input_responses.as_ref(),
+                    &context,
+                )
+                .map(Some),
+            None => Ok(None),
         };
+        let outcome = match &prepared {
+            Err(refused) => Some(Err(refused.clone())),
+            Ok(p) => {
+                let ctx = CallContext {
+                    progress,
+                    roots,
+                    confirm: p.as_ref().and_then(Prepared::confirmer),
+                };
+                tokio::select! {
+                    r = self.tools.call(&name, args, &ctx) => Some(r),
+                    _ = context.ct.cancelled() => None,
+                }
+            }
+        };
+        if let (Some(Err(e)), Ok(Some(p)), Some(c)) = (&outcome, &prepared, &self.confirmations) {
+            if e.kind == ToolErrorKind::ConfirmationRequired {
+                if let Some(input) = c.input_required(p) {
+                    tracing::info!(parent: &span, "confirmation asked (input_required)");
+                    return Ok(CallToolResponse::InputRequired(input));
+                }
+            }
+        }
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let result = match outcome {
             None => {
@@ -276,9 +317,72 @@ mod tests {
         }
     }
 
+    /// Every tool's annotations as tools/list sends them: (name, readOnly, destructive,
+    /// idempotent, openWorld). A tool added without a row here fails the test.
+    #[test]
+    fn every_tools_annotations_match_the_table() {
+        const T: bool = true;
+        const F: bool = false;
+        let table: [(&str, bool, bool, bool, bool); 20] = [
+            ("analyze_repository", F, F, T, F),
+            ("generate_dockerfile", F, F, T, F),
+            ("build_image", F, F, F, T),
+            ("scan_image", F, F, T, T),
+            ("tag_image", F, F, T, T),
+            ("push_image", F, T, F, T),
+            ("generate_k8s_manifests", F, F, T, F),
+            ("prepare_cluster", F, T, F, T),
+            ("deploy_application", F, T, F, T),
+            ("verify_deployment", F, F, T, T),
+            ("start_workflow", F, F, F, T),
+            ("workflow_status", T, F, T, F),
+            ("list_tools", T, F, T, F),
+            ("ping", T, F, T, F),
+            ("server_status", T, F, T, F),
+            ("list_sessions", T, F, T, F),
+            ("get_session", T, F, T, F),
+            ("delete_session", F, T, T, F),
+            ("validate_dockerfile", T, F, T, F),
+            ("fix_dockerfile", F, F, T, F),
+        ];
+        let listed: Vec<(String, bool, bool, bool, bool)> = mcp_tools_as_rmcp()
+            .iter()
+            .map(|t| {
+                let a = t.annotations.clone().unwrap_or_default();
+                (
+                    t.name.to_string(),
+                    a.read_only_hint == Some(true),
+                    a.destructive_hint == Some(true),
+                    a.idempotent_hint == Some(true),
+                    a.open_world_hint == Some(true),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, bool, bool, bool, bool)> = table
+            .iter()
+            .map(|&(n, r, d, i, o)| (n.to_owned(), r, d, i, o))
+            .collect();
+        assert_eq!(listed, expected);
+    }
+
+    #[test]
+    fn the_instructions_state_the_confirm_mode() {
+        use mcp_tools::ConfirmPolicy;
+        let asks = instructions_for(ConfirmPolicy::Destructive);
+        assert!(
+            asks.contains(
+                "push_image, prepare_cluster, deploy_application, delete_session ask the user"
+            ),
+            "{asks}"
+        );
+        let never = instructions_for(ConfirmPolicy::Never);
+        assert!(never.contains("--confirm never"), "{never}");
+        assert!(never.contains("ask the user yourself"), "{never}");
+    }
+
     #[test]
     fn the_instructions_name_every_step_tool_in_order() {
-        let text = instructions();
+        let text = mcp_tools::instructions();
         let steps: Vec<&str> = catalogue()
             .iter()
             .filter(|t| t.step.is_some())

@@ -4,6 +4,7 @@
 
 mod cli;
 mod config;
+mod confirm; // confirm: issue 20
 mod handler;
 mod http;
 mod logging;

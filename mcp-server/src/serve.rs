@@ -38,7 +38,9 @@ pub(crate) async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<Exi
     if config.exec.dry_run {
         tracing::info!("dry run: external commands are recorded, not executed");
     }
-    let handler = Handler::new(services.tools.clone());
+    let handler = Handler::new(services.tools.clone()).with_confirmations(
+        crate::confirm::Confirmations::new(config.request_state_key.clone())?,
+    ); // confirm: sealing key (issue 20)
     match http {
         None => {
             tracing::info!("serving MCP on stdio");

@@ -62,6 +62,7 @@ async fn open_services(
             trust_client_roots: config.trust_client_roots,
             exec: config.exec.clone(),
             policy: config.policy.clone(),
+            confirm: config.confirm, // confirm: --confirm (issue 20)
             ..ToolboxConfig::default()
         },
     );

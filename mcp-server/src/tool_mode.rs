@@ -13,6 +13,11 @@ use mcp_tools::{
     LOG_NAME_CHARS,
 };
 use serde_json::{Map, Value};
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use mcp_tools::{ConfirmAnswer, ConfirmRequest, Confirmer};
 
 use crate::cli::{GlobalArgs, ToolArgs};
 use crate::config::Config;
@@ -21,8 +26,18 @@ use crate::config::Config;
 /// redb file opened exclusively, e.g. by `sessions repair`; sled is refused at once).
 const LOCK_WAIT: Duration = Duration::from_secs(60);
 
-pub(crate) async fn run(global: GlobalArgs, args: ToolArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(global: GlobalArgs, mut args: ToolArgs) -> anyhow::Result<ExitCode> {
     let parameters = find_tool(&args.name).map(|t| t.parameters());
+    // `--yes` after the tool's name too (`tool push_image --session-id X --yes`), unless the
+    // tool has a parameter of that name.
+    if !parameters
+        .as_deref()
+        .is_some_and(|ps| ps.iter().any(|p| p.name == "yes"))
+    {
+        let before = args.params.len();
+        args.params.retain(|p| p != "--yes");
+        args.yes |= args.params.len() != before;
+    }
     let mut params = match std::env::var("TOOL_PARAMS") {
         Ok(raw) if !raw.trim().is_empty() => match serde_json::from_str::<Value>(&raw) {
             Ok(Value::Object(o)) => o,
@@ -36,9 +51,18 @@ pub(crate) async fn run(global: GlobalArgs, args: ToolArgs) -> anyhow::Result<Ex
     // A tool that changes nothing opens the store read-only: the file is not modified.
     let read_only = find_tool(&args.name).is_some_and(|t| t.read_only);
     let services = crate::services::services_with(&config, LOCK_WAIT, read_only).await?;
+    let confirm: Arc<dyn Confirmer> = if args.yes {
+        Arc::new(Yes)
+    } else {
+        Arc::new(Terminal)
+    };
+    let ctx = CallContext {
+        confirm: Some(confirm),
+        ..CallContext::default()
+    };
     let outcome = services
         .tools
-        .call(&args.name, Value::Object(params), &CallContext::default())
+        .call(&args.name, Value::Object(params), &ctx)
         .await;
     crate::services::close(services).await?;
     let (json, code) = match outcome {
@@ -54,6 +78,53 @@ pub(crate) async fn run(global: GlobalArgs, args: ToolArgs) -> anyhow::Result<Ex
     };
     print_json(&json)?;
     Ok(code)
+}
+
+/// `--yes`: the confirmation is answered yes without asking.
+struct Yes;
+
+#[async_trait]
+impl Confirmer for Yes {
+    async fn confirm(&self, _: &ConfirmRequest) -> Result<ConfirmAnswer, String> {
+        Ok(ConfirmAnswer::Accepted)
+    }
+
+    fn channel(&self) -> &str {
+        "yes_flag"
+    }
+}
+
+/// Asks on the terminal (stderr, then a line of stdin); without a terminal nobody can be
+/// asked.
+struct Terminal;
+
+#[async_trait]
+impl Confirmer for Terminal {
+    async fn confirm(&self, request: &ConfirmRequest) -> Result<ConfirmAnswer, String> {
+        if !std::io::stdin().is_terminal() {
+            return Err(
+                "stdin is not a terminal; pass --yes to confirm, or run with --confirm never"
+                    .into(),
+            );
+        }
+        let message = request.message.clone();
+        let line = tokio::task::spawn_blocking(move || {
+            eprint!("{message}. Run it? [y/N] ");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map(|_| line)
+        })
+        .await
+        .map_err(|e| format!("the terminal question failed: {e}"))?
+        .map_err(|e| format!("cannot read the answer from the terminal: {e}"))?;
+        Ok(match line.trim().to_ascii_lowercase().as_str() {
+            "y" | "yes" => ConfirmAnswer::Accepted,
+            _ => ConfirmAnswer::Declined,
+        })
+    }
+
+    fn channel(&self) -> &str {
+        "terminal"
+    }
 }
 
 #[allow(clippy::print_stdout)] // tool mode's result channel is stdout

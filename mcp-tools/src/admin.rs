@@ -22,6 +22,7 @@ impl Tool for Ping {
     const TITLE: &'static str = "Ping";
     const DESCRIPTION: &'static str = "Check that the server answers.";
     const READ_ONLY: bool = true;
+    const IDEMPOTENT: bool = true;
     type Params = PingParams;
     type Output = PingResult;
 
@@ -43,6 +44,7 @@ impl Tool for ServerStatus {
     const DESCRIPTION: &'static str =
         "Server version, uptime, session backend, session count and session-service counters.";
     const READ_ONLY: bool = true;
+    const IDEMPOTENT: bool = true;
     type Params = NoParams;
     type Output = ServerStatusResult;
 
@@ -71,6 +73,7 @@ impl Tool for ListSessions {
     const DESCRIPTION: &'static str =
         "List sessions by id, with filters (status, label key=value, id prefix) and cursor paging.";
     const READ_ONLY: bool = true;
+    const IDEMPOTENT: bool = true;
     type Params = ListSessionsParams;
     type Output = ListSessionsResult;
 
@@ -100,6 +103,7 @@ impl Tool for GetSession {
     const TITLE: &'static str = "Get a session";
     const DESCRIPTION: &'static str = "The whole stored session, with its version.";
     const READ_ONLY: bool = true;
+    const IDEMPOTENT: bool = true;
     type Params = SessionParams;
     type Output = GetSessionResult;
 
@@ -124,6 +128,10 @@ impl Tool for DeleteSession {
     const TITLE: &'static str = "Delete a session";
     const DESCRIPTION: &'static str = "Delete a session and its workflow state.";
     const DESTRUCTIVE: bool = true;
+    /// Deleting a deleted session changes nothing more.
+    const IDEMPOTENT: bool = true;
+    /// Only this server's session store.
+    const OPEN_WORLD: bool = false;
     type Params = SessionParams;
     type Output = DeleteSessionResult;
 

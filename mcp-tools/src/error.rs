@@ -41,11 +41,18 @@ pub enum ToolErrorKind {
     /// An organisation policy (`--policy`) denied the step; `details.denials` names each rule
     /// and its message. Nothing was run or recorded.
     PolicyDenied,
+    /// A destructive tool needs the user's confirmation and nobody could be asked (a client
+    /// without elicitation, tool mode without a terminal), or the answer was forged, expired
+    /// or replayed. Nothing ran.
+    ConfirmationRequired,
+    /// The user declined the destructive tool: nothing ran; the decision is recorded in the
+    /// session's `metadata.confirmations`.
+    ConfirmationDeclined,
 }
 
 impl ToolErrorKind {
     /// Every kind, for the test that each has its guidance.
-    pub const ALL: [ToolErrorKind; 10] = [
+    pub const ALL: [ToolErrorKind; 12] = [
         ToolErrorKind::UnknownTool,
         ToolErrorKind::InvalidParams,
         ToolErrorKind::SessionNotFound,
@@ -56,6 +63,8 @@ impl ToolErrorKind {
         ToolErrorKind::Store,
         ToolErrorKind::Internal,
         ToolErrorKind::PolicyDenied,
+        ToolErrorKind::ConfirmationRequired,
+        ToolErrorKind::ConfirmationDeclined,
     ];
 
     /// What went wrong, in the user's terms, when the error gives no hint of its own.
@@ -79,6 +88,10 @@ impl ToolErrorKind {
             ToolErrorKind::PolicyDenied => {
                 "the organisation policy loaded with --policy forbids this step's input"
             }
+            ToolErrorKind::ConfirmationRequired => {
+                "this tool changes things outside the repository and the user's confirmation could not be obtained; nothing ran"
+            }
+            ToolErrorKind::ConfirmationDeclined => "the user declined the tool; nothing ran",
         }
     }
 
@@ -108,6 +121,12 @@ impl ToolErrorKind {
             }
             ToolErrorKind::PolicyDenied => {
                 "change what each denial names (image, registry, Dockerfile or manifests) and call the step again"
+            }
+            ToolErrorKind::ConfirmationRequired => {
+                "use a client that supports elicitation, or start the server with --confirm never for automation (tool mode: --yes), then call the tool again"
+            }
+            ToolErrorKind::ConfirmationDeclined => {
+                "call the tool again when the user wants it to run, or continue with another step"
             }
         }
     }

@@ -20,6 +20,9 @@ impl Tool for FixDockerfile {
     const NAME: &'static str = "fix_dockerfile";
     const TITLE: &'static str = "Fix a Dockerfile";
     const DESCRIPTION: &'static str = "Apply the mechanical fixes to an existing Dockerfile: JSON-form CMD/ENTRYPOINT, the base tag from the declared toolchain, COPY for a local ADD, a numeric non-root USER, dependency manifests copied and installed before the sources (when the install directly follows the copy), sudo removed, MAINTAINER as LABEL, absolute WORKDIR, one CMD/ENTRYPOINT/HEALTHCHECK. The user's start command, ports and build steps are kept. Reports each change, what is left for a person, and a unified diff; writes the repository's Dockerfile (the previous one kept as <name>.orig) unless write is false. Same sources as validate_dockerfile.";
+    /// A fixed Dockerfile fixed again is unchanged; it touches only the repository.
+    const IDEMPOTENT: bool = true;
+    const OPEN_WORLD: bool = false;
     type Params = FixDockerfileParams;
     type Output = FixDockerfileResult;
 

@@ -15,6 +15,7 @@
 mod admin;
 mod analyze;
 mod arguments;
+mod confirm;
 mod dockerfile;
 mod error;
 mod exec;
@@ -40,6 +41,7 @@ pub use crate::analyze::{
     analyze, analyze_dir, analyze_dir_reporting, AnalyzeError, AnalyzeResult, Candidate, Details,
     Fact, Facts, ServiceKind, Skipped, ToolchainFact,
 };
+pub use crate::confirm::{ConfirmAnswer, ConfirmPolicy, ConfirmRequest, Confirmer};
 pub use crate::dockerfile::{Change, Finding, Report, Severity};
 pub use crate::error::{Guidance, ToolError, ToolErrorKind};
 pub use crate::exec::{CommandRecord, ExecConfig};
@@ -50,7 +52,8 @@ pub use crate::generate::{
 pub use crate::log_text::{log_safe, LogSafe, LOG_MESSAGE_CHARS, LOG_NAME_CHARS};
 pub use crate::params::*;
 pub use crate::registry::{
-    catalogue, find_tool, instructions, ParameterKind, ToolDescriptor, ToolParameter,
+    catalogue, find_tool, instructions, instructions_for, ParameterKind, ToolDescriptor,
+    ToolParameter,
 };
 pub use crate::resources::{
     list_resources, read_resource, ListedResource, ResourceError, ResourcePage,

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use crate::admin::{DeleteSession, GetSession, ListSessions, Ping, ServerStatus};
 use crate::arguments;
+use crate::confirm::{self, ConfirmPolicy};
 use crate::error::{ToolError, ToolErrorKind};
 use crate::fix_dockerfile::FixDockerfile;
 use crate::state::{Step, WorkflowState};
@@ -169,8 +170,26 @@ fn call<'a, T: Tool + 'static>(
     Box::pin(async move {
         let args = if args.is_null() { json!({}) } else { args };
         arguments::check(T::NAME, input_schema(T::NAME), &args)?;
+        let session_id = T::DESTRUCTIVE.then(|| session_of(&args));
+        let registry = args
+            .get("registry")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let params: T::Params = serde_json::from_value(args)
             .map_err(|e| ToolError::invalid(format!("invalid arguments for {}: {e}", T::NAME)))?;
+        // A destructive tool asks first (its arguments are valid by now): nothing runs on a
+        // refusal, and the decision is recorded in the session.
+        if let Some(session_id) = session_id {
+            confirm::gate(
+                tools,
+                T::NAME,
+                T::WORKFLOW_STEP,
+                &session_id,
+                registry.as_deref(),
+                ctx,
+            )
+            .await?;
+        }
         let out = T::run(tools, params, ctx).await?;
         output::<T>(&out)
     })
@@ -185,9 +204,20 @@ fn run_in_workflow<'a, T: Tool + 'static>(
     Box::pin(async move {
         let params = T::workflow_params(session_id, state)
             .ok_or_else(|| ToolError::internal(format!("{} is not a workflow step", T::NAME)))?;
+        if T::DESTRUCTIVE {
+            confirm::gate(tools, T::NAME, T::WORKFLOW_STEP, session_id, None, ctx).await?;
+        }
         let out = T::run(tools, params, ctx).await?;
         output::<T>(&out)
     })
+}
+
+/// The `session_id` argument of a call (empty when it has none).
+fn session_of(args: &Value) -> String {
+    args.get("session_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn output<T: Tool>(out: &T::Output) -> Result<ToolOutput, ToolError> {
@@ -335,15 +365,36 @@ pub fn find_tool(name: &str) -> Option<ToolDescriptor> {
 }
 
 /// The server's instructions for the client's model: the workflow, with the step tools in
-/// order as the registry lists them.
+/// order as the registry lists them, and the confirmation rule of the default
+/// `--confirm destructive`.
 pub fn instructions() -> String {
+    instructions_for(ConfirmPolicy::default())
+}
+
+/// [`instructions`] for a server running with `--confirm <confirm>`.
+pub fn instructions_for(confirm: ConfirmPolicy) -> String {
+    let destructive: Vec<&str> = TOOLS
+        .iter()
+        .filter(|t| t.destructive)
+        .map(|t| t.name)
+        .collect();
+    let rule = match confirm {
+        ConfirmPolicy::Destructive => format!(
+            "{} ask the user for a confirmation first (elicitation) unless the server runs with --dry-run; a declined one runs nothing (--confirm destructive).",
+            destructive.join(", ")
+        ),
+        ConfirmPolicy::Never => format!(
+            "This server runs with --confirm never: {} run without asking the user, so ask the user yourself before calling them.",
+            destructive.join(", ")
+        ),
+    };
     let steps: Vec<&str> = TOOLS
         .iter()
         .filter(|t| t.step.is_some())
         .map(|t| t.name)
         .collect();
     format!(
-        "Containerize a repository step by step: {start} (repo_path) returns a session_id; then call {} with that session_id. {status} tells the next step.",
+        "Containerize a repository step by step: {start} (repo_path) returns a session_id; then call {} with that session_id. {status} tells the next step. {rule}",
         steps.join(", "),
         start = StartWorkflow::NAME,
         status = WorkflowStatusTool::NAME,

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use session_core::{SessionId, Sessions};
 
+use crate::confirm::{ConfirmPolicy, Confirmer};
 use crate::error::ToolError;
 use crate::exec::ExecConfig;
 use crate::registry;
@@ -36,6 +37,9 @@ pub struct ToolboxConfig {
     /// The organisation policy (`--policy`), evaluated by generate_k8s_manifests,
     /// build_image, push_image and deploy_application. Default: none.
     pub policy: Option<Arc<crate::policy::Policy>>,
+    /// When the destructive tools ask for a confirmation first (`--confirm`). Default:
+    /// [`ConfirmPolicy::Destructive`].
+    pub confirm: ConfirmPolicy,
 }
 
 impl Default for ToolboxConfig {
@@ -48,6 +52,7 @@ impl Default for ToolboxConfig {
             server_name: "container-kit-mcp".into(),
             server_version: env!("CARGO_PKG_VERSION").into(),
             policy: None,
+            confirm: ConfirmPolicy::Destructive,
         }
     }
 }
@@ -66,6 +71,9 @@ pub struct CallContext {
     pub progress: Option<Arc<dyn ProgressSink>>,
     /// The client's MCP roots (directories), when known.
     pub roots: Vec<PathBuf>,
+    /// Who asks the user before a destructive step; `None`: nobody can be asked (a
+    /// destructive step then fails with `confirmation_required` unless `--confirm never`).
+    pub confirm: Option<Arc<dyn Confirmer>>,
 }
 
 impl std::fmt::Debug for CallContext {
@@ -73,6 +81,7 @@ impl std::fmt::Debug for CallContext {
         f.debug_struct("CallContext")
             .field("progress", &self.progress.is_some())
             .field("roots", &self.roots)
+            .field("confirm", &self.confirm.is_some())
             .finish()
     }
 }
@@ -99,6 +108,7 @@ impl CallContext {
                 }) as Arc<dyn ProgressSink>
             }),
             roots: self.roots.clone(),
+            confirm: self.confirm.clone(),
         }
     }
 }

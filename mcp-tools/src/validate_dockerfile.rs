@@ -131,6 +131,7 @@ impl Tool for ValidateDockerfile {
     const TITLE: &'static str = "Validate a Dockerfile";
     const DESCRIPTION: &'static str = "Review an existing Dockerfile (read-only): findings {rule, severity, line, message, fix} under hadolint's rule ids (DL3006 untagged base, DL3007 latest, DL3020 ADD, DL3025 shell-form CMD, DL4006 pipefail, DL3002 root USER, DL3008/DL3018/DL3016/DL3013 unpinned packages, DL3004 sudo, …) and ours (CK001 dependencies before sources, CK002 numeric non-root USER, CK003 HEALTHCHECK, CK004 EXPOSE of the detected port, CK005 base image at the declared toolchain version, CK006 .dockerignore), and a score 0-100. Pass session_id, repo_path (optionally dockerfile_path) or dockerfile_content; hadolint's findings are merged when it is on PATH. Then fix_dockerfile applies the mechanical fixes.";
     const READ_ONLY: bool = true;
+    const IDEMPOTENT: bool = true;
     type Params = ValidateDockerfileParams;
     type Output = ValidateDockerfileResult;
 

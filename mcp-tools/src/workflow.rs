@@ -51,6 +51,7 @@ impl Tool for WorkflowStatusTool {
     const TITLE: &'static str = "Workflow status";
     const DESCRIPTION: &'static str = "Progress, per-step status and the next step of a workflow. An unknown session_id is an error.";
     const READ_ONLY: bool = true;
+    const IDEMPOTENT: bool = true;
     type Params = SessionParams;
     type Output = WorkflowStatusResult;
 
@@ -81,6 +82,7 @@ impl Tool for ListTools {
     const TITLE: &'static str = "List tools";
     const DESCRIPTION: &'static str = "List the tools of this server.";
     const READ_ONLY: bool = true;
+    const IDEMPOTENT: bool = true;
     type Params = NoParams;
     type Output = ListToolsResult;
 

@@ -19,6 +19,8 @@ mod bounds;
 // Metrics at /metrics and in sessions stats (issue 14).
 mod metrics;
 mod policy;
+// Confirmation before destructive tools over MCP (issue 20).
+mod confirm;
 mod replicas;
 // A session's artifacts as MCP resources (issue 20).
 mod resources;
@@ -382,7 +384,9 @@ fn replicas_on_etcd_lose_no_step() {
         v["session"]["metadata"]["workflow_state"]["metadata"]["step_runs"], 40,
         "a step was lost"
     );
-    assert_eq!(v["version"], 42);
+    // One create, one init, forty step records and twelve confirmation records (push,
+    // prepare and deploy four times each in a dry run: skipped, reason dry_run).
+    assert_eq!(v["version"], 54);
 }
 
 fn chrono_free_nanos() -> u128 {

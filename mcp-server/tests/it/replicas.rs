@@ -21,6 +21,10 @@ use serde_json::{json, Value};
 
 use super::{chrono_free_nanos, scratch_repo, BIN};
 
+// Confirmations across replicas (issue 20).
+#[path = "confirm_replicas.rs"]
+mod confirm_replicas;
+
 const STEPS: [&str; 10] = [
     "analyze_repository",
     "generate_dockerfile",

@@ -19,6 +19,8 @@ use crate::toolbox::{CallContext, RepoPath, Toolbox};
 pub(crate) struct AnalyzeRepository;
 
 impl StepTool for AnalyzeRepository {
+    const IDEMPOTENT: bool = true;
+    const OPEN_WORLD: bool = false;
     const TITLE: &'static str = "Analyze the repository";
     const DESCRIPTION: &'static str = "Step 1: analyze the repository at repo_path: stack, toolchain version, entrypoint, port, build context, each fact with its evidence, and the checks for facts that are fallbacks. A repo_path that is not one service (a monorepo root, a library, an unknown stack) is refused with a not_a_service error listing the candidate directories: call again with repo_path set to one of them.";
     type Params = AnalyzeParams;

@@ -78,6 +78,8 @@ impl Artifact for DockerfileArtifact {
 pub(crate) struct GenerateDockerfile;
 
 impl StepTool for GenerateDockerfile {
+    const IDEMPOTENT: bool = true;
+    const OPEN_WORLD: bool = false;
     const TITLE: &'static str = "Write a Dockerfile";
     const DESCRIPTION: &'static str = "Step 2: write a Dockerfile into the repository (dockerfile_content, or generated from the analysis with a .dockerignore). An existing Dockerfile is kept by default (mode \"keep\": validated, findings and a suggested patch returned, nothing written); mode \"update\" writes the mechanical fixes, \"replace\" generates a new one. A different existing file is kept as <name>.orig.";
     type Params = DockerfileParams;

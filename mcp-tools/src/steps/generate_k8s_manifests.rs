@@ -51,6 +51,8 @@ impl Artifact for ManifestArtifact {
 pub(crate) struct GenerateK8sManifests;
 
 impl StepTool for GenerateK8sManifests {
+    const IDEMPOTENT: bool = true;
+    const OPEN_WORLD: bool = false;
     const TITLE: &'static str = "Write Kubernetes manifests";
     const DESCRIPTION: &'static str = "Step 7: write Kubernetes manifests into k8s/ (manifests, or generated: a Deployment with probes, resources and a restricted security context, plus a Service unless the analysis found a worker).";
     type Params = ManifestParams;

@@ -121,6 +121,8 @@ pub(crate) trait StepTool: 'static {
     const IDEMPOTENT: bool = false;
     /// See [`Tool::LONG_RUNNING`].
     const LONG_RUNNING: bool = false;
+    /// See [`Tool::OPEN_WORLD`] (confirm hook, issue 20: annotations per step).
+    const OPEN_WORLD: bool = true;
     /// The arguments: always the session id and the repair context, plus the step's own.
     type Params: StepArgs + DeserializeOwned + JsonSchema + Send + Sync;
     /// What [`StepTool::validate`] makes of the arguments for [`StepTool::work`].
@@ -153,6 +155,7 @@ impl<S: StepTool> Tool for S {
     const DESTRUCTIVE: bool = S::DESTRUCTIVE;
     const IDEMPOTENT: bool = S::IDEMPOTENT;
     const LONG_RUNNING: bool = S::LONG_RUNNING;
+    const OPEN_WORLD: bool = S::OPEN_WORLD; // confirm hook, issue 20
     const WORKFLOW_STEP: Option<Step> = Some(<S::Artifact as Artifact>::STEP);
     type Params = S::Params;
     type Output = StepResult<S::Artifact>;

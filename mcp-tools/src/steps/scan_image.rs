@@ -37,6 +37,7 @@ impl Artifact for ScanArtifact {
 pub(crate) struct ScanImage;
 
 impl StepTool for ScanImage {
+    const IDEMPOTENT: bool = true;
     const TITLE: &'static str = "Scan the image";
     const DESCRIPTION: &'static str =
         "Step 4: scan the built image for vulnerabilities with trivy.";

@@ -41,6 +41,7 @@ impl Artifact for TagArtifact {
 pub(crate) struct TagImage;
 
 impl StepTool for TagImage {
+    const IDEMPOTENT: bool = true;
     const TITLE: &'static str = "Tag the image";
     const DESCRIPTION: &'static str = "Step 5: tag the built image with a version (start_workflow run: true uses 0.1.0); the manifests then deploy that tag. A tag that names the built reference itself (latest) is refused.";
     type Params = TagParams;

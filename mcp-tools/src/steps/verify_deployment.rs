@@ -31,6 +31,7 @@ impl Artifact for VerifyArtifact {
 pub(crate) struct VerifyDeployment;
 
 impl StepTool for VerifyDeployment {
+    const IDEMPOTENT: bool = true;
     const TITLE: &'static str = "Verify the deployment";
     const DESCRIPTION: &'static str = "Step 10: wait for the rollout and check the pods.";
     type Params = StepParams;

@@ -8,7 +8,7 @@ use super::*;
 
 /// Writes stand-ins for docker, trivy, kubectl and kind into `bin`; each appends its name and
 /// arguments to `bin/calls.log`. trivy writes a report with two HIGH and one LOW finding.
-fn stand_ins(bin: &Path, missing: &[&str]) -> PathBuf {
+pub(crate) fn stand_ins(bin: &Path, missing: &[&str]) -> PathBuf {
     std::fs::create_dir_all(bin).unwrap();
     let log = bin.join("calls.log");
     for program in ["docker", "trivy", "kubectl", "kind"] {
@@ -34,7 +34,7 @@ echo '{"Results":[{"Vulnerabilities":[{"Severity":"HIGH"},{"Severity":"HIGH"},{"
     log
 }
 
-fn exec_with(bin: &Path) -> ExecConfig {
+pub(crate) fn exec_with(bin: &Path) -> ExecConfig {
     let path = format!("{}:/usr/bin:/bin", bin.display());
     ExecConfig {
         path: Some(path.into()),
@@ -54,7 +54,7 @@ fn steps_run_the_real_programs_with_the_right_arguments() {
     let f = fixture(exec_with(bin_dir.path()));
     let repo = repo(f.dir.path(), "shop", "node");
     rt.block_on(async {
-        let out = call(
+        let out = call_confirmed(
             &f.tools,
             "start_workflow",
             json!({"repo_path": repo, "session_id": "real", "run": true}),

@@ -106,8 +106,8 @@ fn all_ten_steps_called_at_once_on_one_session_are_all_recorded() {
         assert_eq!(status["progress_percent"], 100.0);
         assert_eq!(
             status["version"].as_u64().unwrap(),
-            1 + 1 + 40,
-            "one create, one init, forty step records"
+            1 + 1 + 40 + 12,
+            "one create, one init, forty step records, twelve confirmation records (push, prepare and deploy four times each, skipped: dry run)"
         );
     });
 }

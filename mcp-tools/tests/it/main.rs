@@ -9,6 +9,8 @@ mod bad_input;
 mod bounds;
 mod cli;
 mod concurrency;
+// Confirmation before destructive tools (issue 20).
+mod confirm;
 mod fixtures;
 mod go_state;
 // The Go server's field names in workflow results (issue #14).
@@ -92,6 +94,29 @@ pub async fn call(
     args: Value,
 ) -> Result<ToolOutput, mcp_tools::ToolError> {
     tools.call(name, args, &CallContext::default()).await
+}
+
+/// [`call`] with a confirmer that answers yes (for the destructive tools).
+pub async fn call_confirmed(
+    tools: &Toolbox,
+    name: &str,
+    args: Value,
+) -> Result<ToolOutput, mcp_tools::ToolError> {
+    struct Yes;
+    #[async_trait::async_trait]
+    impl mcp_tools::Confirmer for Yes {
+        async fn confirm(
+            &self,
+            _: &mcp_tools::ConfirmRequest,
+        ) -> Result<mcp_tools::ConfirmAnswer, String> {
+            Ok(mcp_tools::ConfirmAnswer::Accepted)
+        }
+    }
+    let ctx = CallContext {
+        confirm: Some(Arc::new(Yes)),
+        ..CallContext::default()
+    };
+    tools.call(name, args, &ctx).await
 }
 
 pub fn rt() -> tokio::runtime::Runtime {

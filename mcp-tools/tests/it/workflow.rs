@@ -170,7 +170,7 @@ fn utilities_answer() {
         .structured;
         assert_eq!(rest["sessions"][0]["session_id"], "wf-2");
         assert_eq!(rest["sessions"][0]["workflow_status"], "started");
-        call(&f.tools, "delete_session", json!({"session_id": "wf-1"}))
+        call_confirmed(&f.tools, "delete_session", json!({"session_id": "wf-1"}))
             .await
             .unwrap();
         let err = call(&f.tools, "workflow_status", json!({"session_id": "wf-1"}))

@@ -1,0 +1,426 @@
+//! Confirmation before a destructive step: what the dispatcher asks ([`ConfirmRequest`]),
+//! the user's answer ([`ConfirmAnswer`]) and who asks ([`Confirmer`]: the MCP server through
+//! elicitation or an input-required round trip, the CLI `tool` mode on the terminal).
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use session_core::SessionId;
+
+use crate::error::{ToolError, ToolErrorKind};
+use crate::state::{Step, WorkflowState};
+use crate::steps::generate_k8s_manifests::ManifestArtifact;
+use crate::steps::tag_image::TagArtifact;
+use crate::steps::{artifact, built_image, deployable_image};
+use crate::toolbox::{CallContext, Toolbox};
+
+/// One question: may `tool` run on `session_id`? `message` says exactly what will run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfirmRequest {
+    /// The destructive tool about to run.
+    pub tool: String,
+    /// The session it runs on.
+    pub session_id: String,
+    /// What will run (image and registry, cluster, manifests and namespace, session).
+    pub message: String,
+}
+
+/// The user's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfirmAnswer {
+    /// Go ahead.
+    Accepted,
+    /// Do not run it.
+    Declined,
+}
+
+/// Asks the user before a destructive step.
+#[async_trait]
+pub trait Confirmer: Send + Sync {
+    /// Ask the user. Err(text): nobody can be asked (the text says why).
+    async fn confirm(&self, request: &ConfirmRequest) -> Result<ConfirmAnswer, String>;
+
+    /// How the user was asked, recorded as the decision's `reason` (`elicitation`,
+    /// `input_required`, `terminal`, `yes_flag`, …). Default: `confirmer`.
+    fn channel(&self) -> &str {
+        "confirmer"
+    }
+
+    /// The one-time nonce of this answer, when it arrived in a sealed request state: it is
+    /// recorded with the decision, and a decision whose nonce is already recorded is refused
+    /// (a replay). Default: none.
+    fn nonce(&self) -> Option<String> {
+        None
+    }
+}
+
+/// When the destructive tools ask first (`--confirm`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ConfirmPolicy {
+    /// Ask before push_image, prepare_cluster, deploy_application and delete_session.
+    #[default]
+    Destructive,
+    /// Never ask (automation); the decision is recorded as skipped, reason `confirm_never`.
+    Never,
+}
+
+impl ConfirmPolicy {
+    /// The `--confirm` value: `destructive` or `never`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfirmPolicy::Destructive => "destructive",
+            ConfirmPolicy::Never => "never",
+        }
+    }
+}
+
+/// The most decisions `metadata.confirmations` keeps (the oldest are dropped), as
+/// `metadata.step_history` keeps step runs.
+pub(crate) const CONFIRMATIONS_CAP: usize = 100;
+
+/// What was decided before a destructive tool ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Decision {
+    /// The user said yes: the tool ran.
+    Accepted,
+    /// The user said no: nothing ran.
+    Declined,
+    /// Nobody was asked (dry run, `--confirm never`): the tool ran.
+    Skipped,
+}
+
+/// One entry of `metadata.confirmations`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ConfirmationRecord {
+    /// The destructive tool.
+    pub(crate) tool: String,
+    /// What was decided.
+    pub(crate) decision: Decision,
+    /// Why: `dry_run` or `confirm_never` for a skip; how the user was asked otherwise.
+    pub(crate) reason: String,
+    /// When (RFC 3339, UTC).
+    pub(crate) at: String,
+    /// The one-time nonce of the answer, when it came in a sealed request state (a second
+    /// answer with the same nonce is a replay and is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) nonce: Option<String>,
+}
+
+/// Before the destructive tool `tool` runs on `session_id` (`registry`: push_image's
+/// argument, named in its question): decide (dry run and
+/// `--confirm never` skip the question; otherwise `ctx.confirm` asks), record the decision in
+/// the session in one versioned update, and return `Ok` when the tool may run.
+///
+/// A session that does not exist (or holds no workflow) is not asked about: the tool's own
+/// error says so. A dry run skips the question only for the step tools, which then run
+/// nothing destructive; `delete_session` deletes in a dry run too, so it is asked.
+///
+/// # Errors
+/// `ConfirmationRequired` (nobody could be asked, or the answer's nonce was used before) and
+/// `ConfirmationDeclined` (the user said no; the decision is recorded, nothing ran), or the
+/// store's error while recording.
+pub(crate) async fn gate(
+    tools: &Toolbox,
+    tool: &str,
+    step: Option<Step>,
+    session_id: &str,
+    registry: Option<&str>,
+    ctx: &CallContext,
+) -> Result<(), ToolError> {
+    let Ok(id) = SessionId::new(session_id) else {
+        return Ok(());
+    };
+    let Ok(current) = tools.sessions().get(&id).await else {
+        return Ok(());
+    };
+    let state = WorkflowState::from_session(&current.value).ok().flatten();
+    // A step on a session without a readable workflow fails on its own before it runs
+    // anything; delete_session deletes such a session too, so it is asked.
+    if step.is_some() && state.is_none() {
+        return Ok(());
+    }
+    let (decision, reason, nonce) = if step.is_some() && tools.config().exec.dry_run {
+        (Decision::Skipped, "dry_run".to_owned(), None)
+    } else if tools.config().confirm == ConfirmPolicy::Never {
+        (Decision::Skipped, "confirm_never".to_owned(), None)
+    } else {
+        let request = ConfirmRequest {
+            tool: tool.to_owned(),
+            session_id: id.to_string(),
+            message: match &state {
+                Some(st) => message(tool, st, registry),
+                None => {
+                    format!("{tool} will delete session {id} (it holds no readable workflow state)")
+                }
+            },
+        };
+        let Some(confirmer) = &ctx.confirm else {
+            return Err(required(
+                tool,
+                "this client cannot be asked (it declared no elicitation)",
+            ));
+        };
+        match confirmer.confirm(&request).await {
+            Ok(ConfirmAnswer::Accepted) => (
+                Decision::Accepted,
+                confirmer.channel().to_owned(),
+                confirmer.nonce(),
+            ),
+            Ok(ConfirmAnswer::Declined) => (
+                Decision::Declined,
+                confirmer.channel().to_owned(),
+                confirmer.nonce(),
+            ),
+            Err(why) => return Err(required(tool, &why)),
+        }
+    };
+    let record = ConfirmationRecord {
+        tool: tool.to_owned(),
+        decision,
+        reason,
+        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        nonce,
+    };
+    record_decision(tools, &id, &record).await?;
+    tracing::info!(session_id = %id, tool, decision = ?record.decision, reason = %record.reason, "confirmation recorded");
+    if decision == Decision::Declined {
+        return Err(ToolError::new(
+            ToolErrorKind::ConfirmationDeclined,
+            format!("the user declined {tool} on session {id}: nothing ran; the decision is recorded in the session's metadata.confirmations"),
+        ));
+    }
+    Ok(())
+}
+
+/// Appends `record` to the workflow's `metadata.confirmations` in one versioned update,
+/// refusing an answer whose nonce an earlier record holds (a replayed confirmation).
+async fn record_decision(
+    tools: &Toolbox,
+    id: &SessionId,
+    record: &ConfirmationRecord,
+) -> Result<(), ToolError> {
+    tools
+        .sessions()
+        .try_update(id, |s| {
+            // In the workflow's metadata; in the session's own for a session without a
+            // readable workflow (delete_session asks about those too).
+            let mut st = WorkflowState::from_session(s).ok().flatten();
+            let metadata = match &mut st {
+                Some(st) => &mut st.metadata,
+                None => &mut s.metadata,
+            };
+            let mut list = match metadata.remove("confirmations") {
+                Some(Value::Array(list)) => list,
+                _ => Vec::new(),
+            };
+            if let Some(nonce) = &record.nonce {
+                let used = list
+                    .iter()
+                    .any(|r| r.get("nonce").and_then(Value::as_str) == Some(nonce.as_str()));
+                if used {
+                    return Err(ToolError::new(
+                        ToolErrorKind::ConfirmationRequired,
+                        format!("this confirmation of {} was already used (a replayed request state): nothing ran; call the tool again without request_state to be asked again", record.tool),
+                    ));
+                }
+            }
+            let value = serde_json::to_value(record).map_err(|e| {
+                ToolError::internal(format!("cannot encode the confirmation: {e}"))
+            })?;
+            list.push(value);
+            let excess = list.len().saturating_sub(CONFIRMATIONS_CAP);
+            list.drain(..excess);
+            metadata.insert("confirmations".into(), Value::Array(list));
+            if let Some(st) = &st {
+                st.store_into(s);
+            }
+            Ok(())
+        })
+        .await
+        .map(|_| ())
+}
+
+fn required(tool: &str, why: &str) -> ToolError {
+    ToolError::new(
+        ToolErrorKind::ConfirmationRequired,
+        format!(
+            "{tool} needs the user's confirmation and nobody could be asked: {why}; nothing ran"
+        ),
+    )
+}
+
+/// What `tool` will do on this workflow, in the user's terms: the image and registry of a
+/// push, the cluster of a prepare, the manifests and namespace of a deploy, the session of a
+/// delete.
+pub(crate) fn message(tool: &str, st: &WorkflowState, registry: Option<&str>) -> String {
+    let session = &st.session_id;
+    match Step::from_name(tool) {
+        Some(Step::PushImage) => {
+            let source = artifact::<TagArtifact>(st)
+                .map(|t| t.target)
+                .filter(|t| !t.is_empty())
+                .or_else(|| built_image(st))
+                .unwrap_or_else(|| "(no image built yet)".into());
+            // As push_image names its target: <registry>/<name>:<tag> with a registry.
+            let registry = registry
+                .map(|r| r.trim().trim_end_matches('/'))
+                .filter(|r| !r.is_empty());
+            let (target, destination) = match registry {
+                Some(r) => {
+                    let base = source.rsplit('/').next().unwrap_or(&source);
+                    (format!("{r}/{base}"), r.to_owned())
+                }
+                None => (source.clone(), image_host(&source).to_owned()),
+            };
+            format!("push_image will push the image {target} of session {session} to the registry {destination}")
+        }
+        Some(Step::PrepareCluster) => {
+            let image = deployable_image(st).map_or(String::new(), |i| format!(" and load the image {i} into it"));
+            format!("prepare_cluster will use the current kubectl context when it is reachable, otherwise create the kind cluster kind-container-kit{image} (session {session})")
+        }
+        Some(Step::DeployApplication) => {
+            let manifests = artifact::<ManifestArtifact>(st);
+            let target = match &manifests {
+                Some(m) => match m.overlays.first() {
+                    Some(o) => format!("kubectl apply -k {o}"),
+                    None => format!("kubectl apply -f {}", m.path),
+                },
+                None => "kubectl apply of the session's manifests (none generated yet)".into(),
+            };
+            let input = crate::policy::PolicyInput::from_state(tool, st, Value::Null);
+            let namespace = input
+                .manifests
+                .iter()
+                .find_map(|m| m.pointer("/metadata/namespace").and_then(Value::as_str))
+                .unwrap_or("default");
+            let image = manifests.map_or(String::new(), |m| format!(", image {}", m.image));
+            format!("deploy_application will run {target} on the current kubectl context, namespace {namespace}{image} (session {session})")
+        }
+        _ => format!(
+            "{tool} will delete session {session} (repository {}, {} of {} steps completed) and its workflow state",
+            st.repo_path,
+            st.completed_steps.len(),
+            Step::ALL.len()
+        ),
+    }
+}
+
+/// The registry host a reference names: its first component when that looks like a host,
+/// else Docker Hub.
+fn image_host(reference: &str) -> &str {
+    match reference.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
+        _ => "docker.io",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use session_core::{MemoryStore, Sessions, SessionsConfig};
+
+    use super::*;
+    use crate::toolbox::ToolboxConfig;
+
+    #[test]
+    fn the_record_keeps_the_last_hundred_decisions() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let tools = Toolbox::new(
+                Sessions::new(Arc::new(MemoryStore::new()), SessionsConfig::default()),
+                ToolboxConfig {
+                    allowed_roots: vec![dir.path().to_path_buf()],
+                    ..ToolboxConfig::default()
+                },
+            );
+            let args = serde_json::json!({"repo_path": dir.path(), "session_id": "cap"});
+            tools
+                .call("start_workflow", args, &CallContext::default())
+                .await
+                .unwrap();
+            let id = SessionId::new("cap").unwrap();
+            for n in 0..CONFIRMATIONS_CAP + 5 {
+                let record = ConfirmationRecord {
+                    tool: "push_image".into(),
+                    decision: Decision::Declined,
+                    reason: "test".into(),
+                    at: String::new(),
+                    nonce: Some(format!("n{n}")),
+                };
+                record_decision(&tools, &id, &record).await.unwrap();
+            }
+            let current = tools.sessions().get(&id).await.unwrap();
+            let st = WorkflowState::from_session(&current.value)
+                .unwrap()
+                .unwrap();
+            let list = st.metadata["confirmations"].as_array().unwrap().clone();
+            assert_eq!(list.len(), CONFIRMATIONS_CAP);
+            assert_eq!(list[0]["nonce"], "n5", "the oldest are dropped");
+            assert_eq!(
+                list[CONFIRMATIONS_CAP - 1]["nonce"],
+                format!("n{}", CONFIRMATIONS_CAP + 4)
+            );
+        });
+    }
+
+    struct No;
+
+    #[async_trait]
+    impl Confirmer for No {
+        async fn confirm(&self, _: &ConfirmRequest) -> Result<ConfirmAnswer, String> {
+            Ok(ConfirmAnswer::Declined)
+        }
+    }
+
+    #[test]
+    fn a_session_without_a_workflow_is_asked_about_before_deletion_and_records_in_its_metadata() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let tools = Toolbox::new(
+                Sessions::new(Arc::new(MemoryStore::new()), SessionsConfig::default()),
+                ToolboxConfig::default(),
+            );
+            let id = SessionId::new("bare").unwrap();
+            tools.sessions().create(&id).await.unwrap();
+            let ctx = CallContext {
+                confirm: Some(Arc::new(No)),
+                ..CallContext::default()
+            };
+            let args = serde_json::json!({"session_id": "bare"});
+            let e = tools
+                .call("delete_session", args.clone(), &ctx)
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind, ToolErrorKind::ConfirmationDeclined);
+            let current = tools.sessions().get(&id).await.unwrap();
+            assert_eq!(
+                current.value.metadata["confirmations"][0]["decision"],
+                "declined"
+            );
+            // Nobody to ask: refused as well, never deleted unasked.
+            let e = tools
+                .call("delete_session", args, &CallContext::default())
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind, ToolErrorKind::ConfirmationRequired);
+            assert!(tools.sessions().get(&id).await.is_ok());
+        });
+    }
+
+    #[test]
+    fn a_reference_names_its_registry_host_or_docker_hub() {
+        assert_eq!(image_host("localhost:5001/web:1"), "localhost:5001");
+        assert_eq!(image_host("ghcr.io/acme/web:1"), "ghcr.io");
+        assert_eq!(image_host("acme/web:1"), "docker.io");
+        assert_eq!(image_host("web:1"), "docker.io");
+    }
+}
