@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use session_core::{SessionId, StoreError};
+use session_core::SessionId;
 
 use crate::error::{ToolError, ToolErrorKind};
 use crate::state::{Step, WorkflowState};
@@ -131,13 +131,15 @@ pub(crate) async fn gate(
     let Ok(id) = SessionId::new(session_id) else {
         return Ok(());
     };
-    let state = match tools.sessions().get(&id).await {
-        Ok(current) => match WorkflowState::from_session(&current.value) {
-            Ok(Some(st)) => st,
-            _ => return Ok(()),
-        },
-        Err(_) => return Ok(()),
+    let Ok(current) = tools.sessions().get(&id).await else {
+        return Ok(());
     };
+    let state = WorkflowState::from_session(&current.value).ok().flatten();
+    // A step on a session without a readable workflow fails on its own before it runs
+    // anything; delete_session deletes such a session too, so it is asked.
+    if step.is_some() && state.is_none() {
+        return Ok(());
+    }
     let (decision, reason, nonce) = if step.is_some() && tools.config().exec.dry_run {
         (Decision::Skipped, "dry_run".to_owned(), None)
     } else if tools.config().confirm == ConfirmPolicy::Never {
@@ -146,7 +148,12 @@ pub(crate) async fn gate(
         let request = ConfirmRequest {
             tool: tool.to_owned(),
             session_id: id.to_string(),
-            message: message(tool, &state, registry),
+            message: match &state {
+                Some(st) => message(tool, st, registry),
+                None => {
+                    format!("{tool} will delete session {id} (it holds no readable workflow state)")
+                }
+            },
         };
         let Some(confirmer) = &ctx.confirm else {
             return Err(required(
@@ -196,10 +203,14 @@ async fn record_decision(
     tools
         .sessions()
         .try_update(id, |s| {
-            let mut st = WorkflowState::from_session(s)
-                .map_err(ToolError::from)?
-                .ok_or_else(|| ToolError::from(StoreError::NotFound(id.clone())))?;
-            let mut list = match st.metadata.remove("confirmations") {
+            // In the workflow's metadata; in the session's own for a session without a
+            // readable workflow (delete_session asks about those too).
+            let mut st = WorkflowState::from_session(s).ok().flatten();
+            let metadata = match &mut st {
+                Some(st) => &mut st.metadata,
+                None => &mut s.metadata,
+            };
+            let mut list = match metadata.remove("confirmations") {
                 Some(Value::Array(list)) => list,
                 _ => Vec::new(),
             };
@@ -220,8 +231,10 @@ async fn record_decision(
             list.push(value);
             let excess = list.len().saturating_sub(CONFIRMATIONS_CAP);
             list.drain(..excess);
-            st.metadata.insert("confirmations".into(), Value::Array(list));
-            st.store_into(s);
+            metadata.insert("confirmations".into(), Value::Array(list));
+            if let Some(st) = &st {
+                st.store_into(s);
+            }
             Ok(())
         })
         .await
@@ -353,6 +366,53 @@ mod tests {
                 list[CONFIRMATIONS_CAP - 1]["nonce"],
                 format!("n{}", CONFIRMATIONS_CAP + 4)
             );
+        });
+    }
+
+    struct No;
+
+    #[async_trait]
+    impl Confirmer for No {
+        async fn confirm(&self, _: &ConfirmRequest) -> Result<ConfirmAnswer, String> {
+            Ok(ConfirmAnswer::Declined)
+        }
+    }
+
+    #[test]
+    fn a_session_without_a_workflow_is_asked_about_before_deletion_and_records_in_its_metadata() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let tools = Toolbox::new(
+                Sessions::new(Arc::new(MemoryStore::new()), SessionsConfig::default()),
+                ToolboxConfig::default(),
+            );
+            let id = SessionId::new("bare").unwrap();
+            tools.sessions().create(&id).await.unwrap();
+            let ctx = CallContext {
+                confirm: Some(Arc::new(No)),
+                ..CallContext::default()
+            };
+            let args = serde_json::json!({"session_id": "bare"});
+            let e = tools
+                .call("delete_session", args.clone(), &ctx)
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind, ToolErrorKind::ConfirmationDeclined);
+            let current = tools.sessions().get(&id).await.unwrap();
+            assert_eq!(
+                current.value.metadata["confirmations"][0]["decision"],
+                "declined"
+            );
+            // Nobody to ask: refused as well, never deleted unasked.
+            let e = tools
+                .call("delete_session", args, &CallContext::default())
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind, ToolErrorKind::ConfirmationRequired);
+            assert!(tools.sessions().get(&id).await.is_ok());
         });
     }
 
