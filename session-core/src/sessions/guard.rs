@@ -38,15 +38,14 @@ impl SessionGuard {
 
     /// Reads the locked session (`NotFound`, `Expired` as [`Sessions::get`]).
     ///
-    /// On a backend one process owns (no shared locks), the record this service committed
-    /// last is returned from its cache without a store read: under the lock nobody else in
-    /// the process can have changed it. On a shared backend it is read from the store.
+    /// The record this service committed last is returned from its cache without a store
+    /// read, on every backend: under the lock nobody else in the process can have changed
+    /// it. On a backend shared by several processes another process may still have written
+    /// it (one that bypassed the step lock, or before this holding began); the next
+    /// [`SessionGuard::update`] then conflicts on the version, drops the cached record,
+    /// re-reads and re-runs its closure, so such a write is never overwritten.
     pub async fn get(&self) -> Result<Versioned<Session>, StoreError> {
-        if self.shared.is_none() && self.sessions.store().shared_locks().is_none() {
-            self.sessions.current(&self.id).await
-        } else {
-            self.sessions.get(&self.id).await
-        }
+        self.sessions.current(&self.id).await
     }
 
     /// Updates the locked session: the same contract as [`Sessions::update`], under the lock
