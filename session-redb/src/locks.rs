@@ -15,10 +15,14 @@
 //! Every lock operation (take, renew, release) is a job for the store's group-commit writer,
 //! so many of them share one transaction and one fsync with the session writes waiting at
 //! that moment; a release is queued without waiting for it (the store's `flush`, which
-//! follows it through the same queue, waits). Waiting for a held lock is a poll (read
+//! follows it through the same queue, waits), and rides the next write's commit (the writer
+//! lingers up to `RELEASE_LINGER` for one) instead of an fsync of its own: a lost release
+//! only lets the lock expire. This process's next take of the same lock queues behind its
+//! release without polling, so `lock()` + one update costs two commits, not three. Waiting for a held lock is a poll (read
 //! transactions, which write nothing) with backoff up to 50 ms, and never past the
 //! holder's expiry.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -191,7 +195,14 @@ pub(crate) struct RedbLocks {
     write_timeout: Duration,
     expiry: Duration,
     holder: String,
+    /// Locks this process released whose release may not be committed yet: taking one
+    /// again skips the read that would still see it held, and queues the take behind the
+    /// release (both then share one commit).
+    released: Arc<Mutex<HashSet<String>>>,
 }
+
+/// The most ids remembered in [`RedbLocks::released`] (forgetting one only costs a read).
+const RELEASED_CAPACITY: usize = 4096;
 
 impl RedbLocks {
     pub(crate) fn new(
@@ -215,6 +226,7 @@ impl RedbLocks {
             write_timeout,
             expiry: expiry.max(Duration::from_millis(300)),
             holder: format!("pid {} ({command})", std::process::id()),
+            released: Arc::default(),
         }
     }
 
@@ -273,16 +285,23 @@ impl RedbLocks {
 
     /// Takes the lock of `id` if it is free: its token, or how long it stays held.
     async fn try_take(&self, id: &str) -> Result<Result<i64, Duration>, StoreError> {
-        let this = self.clone();
-        let key = id.to_owned();
-        let seen = tokio::task::spawn_blocking(move || this.peek(&key))
-            .await
-            .map_err(|e| StoreError::Backend(format!("lock task failed: {e}")))??;
-        let now = now_ms();
-        if let Some(r) = seen.filter(|r| r.is_held(now)) {
-            return Ok(Err(Duration::from_millis(
-                u64::try_from(r.expires_ms - now).unwrap_or(0),
-            )));
+        let own_release = self
+            .released
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        if !own_release {
+            let this = self.clone();
+            let key = id.to_owned();
+            let seen = tokio::task::spawn_blocking(move || this.peek(&key))
+                .await
+                .map_err(|e| StoreError::Backend(format!("lock task failed: {e}")))??;
+            let now = now_ms();
+            if let Some(r) = seen.filter(|r| r.is_held(now)) {
+                return Ok(Err(Duration::from_millis(
+                    u64::try_from(r.expires_ms - now).unwrap_or(0),
+                )));
+            }
         }
         let op = LockOp::Take {
             id: id.to_owned(),
@@ -356,14 +375,23 @@ impl SharedLocks for RedbLocks {
             // Queued, not awaited: the store's flush (and close) comes after it in the queue.
             let request = Request {
                 job: Job::Lock {
-                    op: LockOp::Release { id: key, token },
+                    op: LockOp::Release {
+                        id: key.clone(),
+                        token,
+                    },
                     reply: None,
                 },
                 deadline: Instant::now() + this.write_timeout,
             };
             let queue = this.queue.lock().unwrap_or_else(|p| p.into_inner());
             let sent = queue.as_ref().map(|q| q.try_send(request));
-            if !matches!(sent, Some(Ok(()))) {
+            if matches!(sent, Some(Ok(()))) {
+                let mut released = this.released.lock().unwrap_or_else(|p| p.into_inner());
+                if released.len() >= RELEASED_CAPACITY {
+                    released.clear();
+                }
+                released.insert(key);
+            } else {
                 tracing::warn!("cannot queue a step lock's release; it expires instead");
             }
         };
@@ -374,5 +402,61 @@ impl SharedLocks for RedbLocks {
             },
             release,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+    use std::sync::Arc;
+
+    use session_core::{Session, SessionId, SessionStore, Sessions, SessionsConfig};
+
+    use crate::RedbStore;
+
+    fn bump(s: &mut Session) -> Result<u64, session_core::StoreError> {
+        let n = s.metadata.get("n").and_then(|v| v.as_u64()).unwrap_or(0) + 1;
+        s.metadata.insert("n".into(), serde_json::json!(n));
+        Ok(n)
+    }
+
+    /// Fails when a release takes a commit of its own (three per cycle then).
+    #[test]
+    fn lock_and_one_update_take_two_commits_and_the_release_still_lands() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(RedbStore::open(dir.path().join("s.redb")).unwrap());
+        assert!(store.shared_locks().is_some());
+        let port: Arc<dyn SessionStore> = store.clone();
+        let sessions = Sessions::new(port, SessionsConfig::default());
+        let id = SessionId::new("locked").unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            sessions.create(&id).await.unwrap();
+            let before = store.stats().transactions;
+            for i in 1..=50u64 {
+                let guard = sessions.lock(&id).await.unwrap();
+                let (_, n) = guard.update(bump).await.unwrap();
+                assert_eq!(n, i);
+            }
+            let cycles = store.stats().transactions - before;
+            assert!(
+                cycles <= 101,
+                "50 lock + update cycles took {cycles} commits"
+            );
+            // The last release, with nothing to ride, is committed on its own soon after.
+            let waited = std::time::Instant::now();
+            while store.stats().transactions - before == cycles {
+                assert!(waited.elapsed() < std::time::Duration::from_secs(5));
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            let locks = store.redb_locks().unwrap();
+            let record = locks.peek("locked").unwrap().unwrap();
+            assert_eq!(record.expires_ms, 0, "the last release was committed");
+        });
     }
 }

@@ -211,6 +211,12 @@ impl RedbStore {
         }
     }
 
+    /// The step locks of a multi-process store (for this crate's tests).
+    #[cfg(test)]
+    pub(crate) fn redb_locks(&self) -> Option<Arc<RedbLocks>> {
+        self.locks.clone()
+    }
+
     /// The file this store lives in.
     pub fn path(&self) -> &Path {
         &self.path
