@@ -306,6 +306,10 @@ fn writer_gone() -> StoreError {
 
 impl Drop for RedbStore {
     fn drop(&mut self) {
+        // Parked step locks are released first, so this process leaves none to expire.
+        if let Some(locks) = &self.locks {
+            locks.release_parked();
+        }
         // Closing the queue lets the writer drain what is queued, commit it and exit.
         if let Some(q) = self.lock_queue.take() {
             drop(q.lock().unwrap_or_else(|p| p.into_inner()).take());
@@ -401,6 +405,9 @@ impl SessionStore for RedbStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
+        if let Some(locks) = &self.locks {
+            locks.release_parked();
+        }
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Flush { reply }).await?;
         answer.await.map_err(|_| writer_gone())?
