@@ -249,10 +249,27 @@ impl RedbStore {
         ops: Vec<WriteOp>,
         fence: Option<Fence>,
     ) -> Result<Vec<Option<Version>>, StoreError> {
-        // Encode on the caller's thread so the single writer only checks and copies bytes.
+        // Encode on the caller's thread so the single writer only checks and copies bytes;
+        // a write superseded by a later one of the same key in this batch (a combined batch
+        // of one hot session) never reaches the table (`apply.rs`), so it is not encoded.
+        let superseded: Vec<bool> = if ops.len() > 1 {
+            let mut seen = std::collections::HashSet::with_capacity(ops.len());
+            let mut later: Vec<bool> = ops.iter().rev().map(|op| !seen.insert(op.id())).collect();
+            later.reverse();
+            later
+        } else {
+            vec![false; ops.len()]
+        };
         let prepared = ops
             .into_iter()
-            .map(Prepared::new)
+            .zip(superseded)
+            .map(|(op, superseded)| {
+                if superseded {
+                    Ok(Prepared { op, record: None })
+                } else {
+                    Prepared::new(op)
+                }
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Apply {
