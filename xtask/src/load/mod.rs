@@ -7,6 +7,8 @@
 //! - `create1` / `create`: `--sessions` creations through `Sessions`, one after the other
 //!   and then all at once (which share the store's group commit);
 //! - `single`: one session through `Sessions::update` (lock + versioned update);
+//! - `locked`: one session through `lock()` + `guard.update`, a step's shape (on a
+//!   multi-process redb file the cross-process step lock is taken and released each time);
 //! - `scale`: `--sessions` sessions created at once and updated concurrently through
 //!   `Sessions::update`, the creations counted as writes (an embedding program's start);
 //! - `hot`: `--hot-writers` (64) writers sharing one session through `Sessions::update`, whose
@@ -165,7 +167,7 @@ async fn load(args: &LoadArgs, dir: &std::path::Path) -> anyhow::Result<Report> 
     let baseline = if args.duration.is_some() {
         0
     } else {
-        args.baseline_updates * 2
+        args.baseline_updates * 3
     };
     let total = baseline
         + per_phase(args, args.sessions)
@@ -197,9 +199,12 @@ async fn load(args: &LoadArgs, dir: &std::path::Path) -> anyhow::Result<Report> 
         writers,
         updates,
         create_inside,
+        locked: name == "locked",
     };
     let runs = [
         run("single", 1, 1, args.baseline_updates, false),
+        // A step's shape: lock() + one guard.update (on redb: the cross-process lock too).
+        run("locked", 1, 1, args.baseline_updates, false),
         run("scale", args.sessions, args.sessions, args.updates, true),
         run("hot", 1, args.hot_writers, args.updates, false),
         // The embedding program: 99 sessions created at once, then 20 updates each.

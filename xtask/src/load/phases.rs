@@ -126,6 +126,9 @@ pub(super) struct Run {
     /// Create the sessions concurrently inside the timed run, each creation counted as a
     /// write (an embedding program's start), instead of before it.
     pub(super) create_inside: bool,
+    /// Each update through `lock()` + `guard.update` (a step's shape) instead of
+    /// `Sessions::update`.
+    pub(super) locked: bool,
 }
 
 /// One phase through `Sessions::update` (the README's API, which combines concurrent
@@ -158,6 +161,7 @@ pub(super) async fn through_sessions(
             bar.clone(),
         );
         let updates = run.updates;
+        let locked = run.locked;
         let creates = create_inside && w < ids.len();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
@@ -171,12 +175,16 @@ pub(super) async fn through_sessions(
             while deadline.map_or(n < updates, |d| Instant::now() < d) {
                 let t = Instant::now();
                 let mut waited = None;
-                sessions
-                    .update(&id, |s| {
-                        waited.get_or_insert_with(|| t.elapsed());
-                        Ok(bump(s, &doc))
-                    })
-                    .await?;
+                let update = |s: &mut Session| {
+                    waited.get_or_insert_with(|| t.elapsed());
+                    Ok(bump(s, &doc))
+                };
+                if locked {
+                    let guard = sessions.lock(&id).await?;
+                    guard.update(update).await?;
+                } else {
+                    sessions.update(&id, update).await?;
+                }
                 waits.extend(waited);
                 lat.push(t.elapsed());
                 n += 1;
