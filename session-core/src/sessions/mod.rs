@@ -367,6 +367,7 @@ impl Sessions {
             id: id.clone(),
             waited: start.elapsed(),
             shared,
+            serial: guard::next_serial(),
             _held: held,
         })
     }

@@ -118,6 +118,17 @@ pub async fn locked_updates_read_nothing_from_the_store(t: TestStore) {
     );
     assert_eq!(guard.get().await.unwrap(), after);
     drop(guard);
+    // On a shared backend a guard's read sees another service's (another process's)
+    // write: the cached record is served only under the holding it was committed in.
+    if t.store.shared_locks().is_some() {
+        let (other, _clock) = sessions_at(&t.store, SessionsConfig::default());
+        let guard = other.lock(&s).await.unwrap();
+        let (theirs, _) = guard.update(bump_counter).await.unwrap();
+        drop(guard);
+        let guard = sessions.lock(&s).await.unwrap();
+        assert_eq!(guard.get().await.unwrap(), theirs);
+        drop(guard);
+    }
     // Deleting and re-creating is seen too.
     sessions.delete(&s).await.unwrap();
     sessions.create(&s).await.unwrap();
