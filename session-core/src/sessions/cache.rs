@@ -18,19 +18,20 @@ use crate::{Session, SessionId, Versioned};
 /// The most records kept; a put beyond it evicts an arbitrary entry.
 pub(super) const CACHE_CAPACITY: usize = 1024;
 
+/// A cached record and the serial number of the guard that committed it under a shared
+/// lock (`None`: not under a shared lock).
+type Entry = (Versioned<Session>, Option<u64>);
+
 #[derive(Debug, Default)]
 pub(super) struct RecordCache {
     /// Each record with the serial number of the guard that committed it under a shared
     /// lock (`None`: not under a shared lock).
-    records: Mutex<HashMap<SessionId, (Versioned<Session>, Option<u64>)>>,
+    records: Mutex<HashMap<SessionId, Entry>>,
     generation: AtomicU64,
 }
 
 impl RecordCache {
-    #[allow(clippy::type_complexity)] // the map's own type
-    fn records(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<SessionId, (Versioned<Session>, Option<u64>)>> {
+    fn records(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Entry>> {
         self.records.lock().unwrap_or_else(|p| p.into_inner())
     }
 
