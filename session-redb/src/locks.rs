@@ -15,10 +15,14 @@
 //! Every lock operation (take, renew, release) is a job for the store's group-commit writer,
 //! so many of them share one transaction and one fsync with the session writes waiting at
 //! that moment; a release is queued without waiting for it (the store's `flush`, which
-//! follows it through the same queue, waits). Waiting for a held lock is a poll (read
+//! follows it through the same queue, waits), and rides the next write's commit (the writer
+//! lingers up to `RELEASE_LINGER` for one) instead of an fsync of its own: a lost release
+//! only lets the lock expire. This process's next take of the same lock queues behind its
+//! release without polling, so `lock()` + one update costs two commits, not three. Waiting for a held lock is a poll (read
 //! transactions, which write nothing) with backoff up to 50 ms, and never past the
 //! holder's expiry.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -35,6 +39,8 @@ use crate::errors;
 use crate::handle::{guarded, Slot};
 use crate::tables::LOCKS;
 use crate::writer::{Job, Request};
+
+mod park;
 
 /// The lock record: token, expiry (ms since the epoch, 0 once released), holder.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -191,7 +197,16 @@ pub(crate) struct RedbLocks {
     write_timeout: Duration,
     expiry: Duration,
     holder: String,
+    /// Locks this process released whose release may not be committed yet: taking one
+    /// again skips the read that would still see it held, and queues the take behind the
+    /// release (both then share one commit).
+    released: Arc<Mutex<HashSet<String>>>,
+    /// Holdings this process ended recently, kept for its next lock of the same session.
+    parked: Arc<park::Parked>,
 }
+
+/// The most ids remembered in [`RedbLocks::released`] (forgetting one only costs a read).
+const RELEASED_CAPACITY: usize = 4096;
 
 impl RedbLocks {
     pub(crate) fn new(
@@ -215,6 +230,8 @@ impl RedbLocks {
             write_timeout,
             expiry: expiry.max(Duration::from_millis(300)),
             holder: format!("pid {} ({command})", std::process::id()),
+            released: Arc::default(),
+            parked: Arc::default(),
         }
     }
 
@@ -273,16 +290,23 @@ impl RedbLocks {
 
     /// Takes the lock of `id` if it is free: its token, or how long it stays held.
     async fn try_take(&self, id: &str) -> Result<Result<i64, Duration>, StoreError> {
-        let this = self.clone();
-        let key = id.to_owned();
-        let seen = tokio::task::spawn_blocking(move || this.peek(&key))
-            .await
-            .map_err(|e| StoreError::Backend(format!("lock task failed: {e}")))??;
-        let now = now_ms();
-        if let Some(r) = seen.filter(|r| r.is_held(now)) {
-            return Ok(Err(Duration::from_millis(
-                u64::try_from(r.expires_ms - now).unwrap_or(0),
-            )));
+        let own_release = self
+            .released
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        if !own_release {
+            let this = self.clone();
+            let key = id.to_owned();
+            let seen = tokio::task::spawn_blocking(move || this.peek(&key))
+                .await
+                .map_err(|e| StoreError::Backend(format!("lock task failed: {e}")))??;
+            let now = now_ms();
+            if let Some(r) = seen.filter(|r| r.is_held(now)) {
+                return Ok(Err(Duration::from_millis(
+                    u64::try_from(r.expires_ms - now).unwrap_or(0),
+                )));
+            }
         }
         let op = LockOp::Take {
             id: id.to_owned(),
@@ -306,6 +330,10 @@ impl SharedLocks for RedbLocks {
         id: &SessionId,
         timeout: Duration,
     ) -> Result<SharedLockHandle, StoreError> {
+        if let Some(holding) = self.unpark(id.as_str()) {
+            tracing::debug!(session_id = %id, token = holding.token, "parked step lock reused");
+            return Ok(self.handle(id, holding));
+        }
         let start = Instant::now();
         let mut pause = Duration::from_millis(2);
         let token = loop {
@@ -350,29 +378,147 @@ impl SharedLocks for RedbLocks {
                 }
             })
         };
-        let (this, key) = (self.clone(), id.as_str().to_owned());
-        let release = move || {
-            renewer.abort();
-            // Queued, not awaited: the store's flush (and close) comes after it in the queue.
-            let request = Request {
-                job: Job::Lock {
-                    op: LockOp::Release { id: key, token },
-                    reply: None,
-                },
-                deadline: Instant::now() + this.write_timeout,
-            };
-            let queue = this.queue.lock().unwrap_or_else(|p| p.into_inner());
-            let sent = queue.as_ref().map(|q| q.try_send(request));
-            if !matches!(sent, Some(Ok(()))) {
-                tracing::warn!("cannot queue a step lock's release; it expires instead");
-            }
-        };
-        Ok(shared_lock_handle(
+        Ok(self.handle(
+            id,
+            park::Holding {
+                token,
+                renewer,
+                since: Instant::now(),
+            },
+        ))
+    }
+}
+
+impl RedbLocks {
+    /// The handle of `holding`; its drop parks the holding (`park.rs`) or releases it.
+    fn handle(&self, id: &SessionId, holding: park::Holding) -> SharedLockHandle {
+        let token = holding.token;
+        let this = self.clone();
+        let key = id.as_str().to_owned();
+        shared_lock_handle(
             Fence {
                 id: id.clone(),
                 token,
             },
-            release,
-        ))
+            move || this.park_or_release(key, holding),
+        )
+    }
+
+    /// Ends `holding` of `key`'s lock: stops its renewal and queues the release (not
+    /// awaited: the store's flush and close come after it in the queue); `remember` lets
+    /// this process's next take of the lock skip its polling read.
+    fn release(&self, key: String, holding: park::Holding, remember: bool) {
+        holding.renewer.abort();
+        let request = Request {
+            job: Job::Lock {
+                op: LockOp::Release {
+                    id: key.clone(),
+                    token: holding.token,
+                },
+                reply: None,
+            },
+            deadline: Instant::now() + self.write_timeout,
+        };
+        let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let sent = queue.as_ref().map(|q| q.try_send(request));
+        if matches!(sent, Some(Ok(()))) {
+            if remember {
+                let mut released = self.released.lock().unwrap_or_else(|p| p.into_inner());
+                if released.len() >= RELEASED_CAPACITY {
+                    released.clear();
+                }
+                released.insert(key);
+            }
+        } else {
+            tracing::warn!("cannot queue a step lock's release; it expires instead");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+    use std::sync::Arc;
+
+    use session_core::{Session, SessionId, SessionStore, Sessions, SessionsConfig};
+
+    use crate::RedbStore;
+
+    fn bump(s: &mut Session) -> Result<u64, session_core::StoreError> {
+        let n = s.metadata.get("n").and_then(|v| v.as_u64()).unwrap_or(0) + 1;
+        s.metadata.insert("n".into(), serde_json::json!(n));
+        Ok(n)
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// Fails when a lock + update cycle takes its own take (or release) commit while this
+    /// process keeps re-locking the session: its parked holding is reused.
+    #[test]
+    fn lock_and_one_update_cost_one_commit_and_the_lock_is_released_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(RedbStore::open(dir.path().join("s.redb")).unwrap());
+        assert!(store.shared_locks().is_some());
+        let port: Arc<dyn SessionStore> = store.clone();
+        let sessions = Sessions::new(port, SessionsConfig::default());
+        let id = SessionId::new("locked").unwrap();
+        runtime().block_on(async {
+            sessions.create(&id).await.unwrap();
+            let before = store.stats().transactions;
+            let started = std::time::Instant::now();
+            for i in 1..=50u64 {
+                let guard = sessions.lock(&id).await.unwrap();
+                let (_, n) = guard.update(bump).await.unwrap();
+                assert_eq!(n, i);
+            }
+            let cycles = store.stats().transactions - before;
+            // One update each, plus a take (and a release) each time the holding reached
+            // its longest hold and was released for real.
+            let renewed = started.elapsed().as_millis() / super::park::MAX_HOLD.as_millis() + 1;
+            let most = 50 + 2 * u64::try_from(renewed).unwrap();
+            assert!(
+                cycles <= most,
+                "50 lock + update cycles took {cycles} commits (at most {most})"
+            );
+            // The last holding, parked, is released soon after; the release, with nothing
+            // to ride, is committed on its own.
+            let waited = std::time::Instant::now();
+            let locks = store.redb_locks().unwrap();
+            while locks.peek("locked").unwrap().unwrap().expires_ms != 0 {
+                assert!(waited.elapsed() < std::time::Duration::from_secs(5));
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        });
+    }
+
+    /// Fails when a parked lock outlives the store (a one-shot process would leave it to
+    /// expire, and the next process would wait for it).
+    #[test]
+    fn closing_the_store_releases_a_parked_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let id = SessionId::new("parked").unwrap();
+        runtime().block_on(async {
+            let store: Arc<dyn SessionStore> = Arc::new(RedbStore::open(&path).unwrap());
+            let sessions = Sessions::new(store, SessionsConfig::default());
+            sessions.create(&id).await.unwrap();
+            let guard = sessions.lock(&id).await.unwrap();
+            guard.update(bump).await.unwrap();
+            drop(guard);
+            drop(sessions);
+        });
+        let store = RedbStore::open(&path).unwrap();
+        let record = store.redb_locks().unwrap().peek("parked").unwrap().unwrap();
+        assert_eq!(
+            record.expires_ms, 0,
+            "the parked lock was released at close"
+        );
     }
 }

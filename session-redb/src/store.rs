@@ -211,6 +211,12 @@ impl RedbStore {
         }
     }
 
+    /// The step locks of a multi-process store (for this crate's tests).
+    #[cfg(test)]
+    pub(crate) fn redb_locks(&self) -> Option<Arc<RedbLocks>> {
+        self.locks.clone()
+    }
+
     /// The file this store lives in.
     pub fn path(&self) -> &Path {
         &self.path
@@ -243,10 +249,27 @@ impl RedbStore {
         ops: Vec<WriteOp>,
         fence: Option<Fence>,
     ) -> Result<Vec<Option<Version>>, StoreError> {
-        // Encode on the caller's thread so the single writer only checks and copies bytes.
+        // Encode on the caller's thread so the single writer only checks and copies bytes;
+        // a write superseded by a later one of the same key in this batch (a combined batch
+        // of one hot session) never reaches the table (`apply.rs`), so it is not encoded.
+        let superseded: Vec<bool> = if ops.len() > 1 {
+            let mut seen = std::collections::HashSet::with_capacity(ops.len());
+            let mut later: Vec<bool> = ops.iter().rev().map(|op| !seen.insert(op.id())).collect();
+            later.reverse();
+            later
+        } else {
+            vec![false; ops.len()]
+        };
         let prepared = ops
             .into_iter()
-            .map(Prepared::new)
+            .zip(superseded)
+            .map(|(op, superseded)| {
+                if superseded {
+                    Ok(Prepared { op, record: None })
+                } else {
+                    Prepared::new(op)
+                }
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Apply {
@@ -300,6 +323,10 @@ fn writer_gone() -> StoreError {
 
 impl Drop for RedbStore {
     fn drop(&mut self) {
+        // Parked step locks are released first, so this process leaves none to expire.
+        if let Some(locks) = &self.locks {
+            locks.release_parked();
+        }
         // Closing the queue lets the writer drain what is queued, commit it and exit.
         if let Some(q) = self.lock_queue.take() {
             drop(q.lock().unwrap_or_else(|p| p.into_inner()).take());
@@ -404,6 +431,9 @@ impl SessionStore for RedbStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
+        if let Some(locks) = &self.locks {
+            locks.release_parked();
+        }
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Flush { reply }).await?;
         answer.await.map_err(|_| writer_gone())?

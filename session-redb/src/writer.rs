@@ -56,6 +56,23 @@ pub(crate) struct Request {
     pub(crate) deadline: Instant,
 }
 
+/// The longest a batch of step-lock releases alone waits for another write to share its
+/// commit (another process waiting for the lock polls every few to 50 ms anyway).
+pub(crate) const RELEASE_LINGER: Duration = Duration::from_millis(10);
+
+impl Request {
+    /// A step-lock release nobody waits for.
+    fn is_release(&self) -> bool {
+        matches!(
+            self.job,
+            Job::Lock {
+                op: crate::locks::LockOp::Release { .. },
+                reply: None
+            }
+        )
+    }
+}
+
 /// A job's answer, held until the transaction commits.
 enum Answer {
     Apply(
@@ -141,8 +158,21 @@ impl Writer {
                 }
             };
             let mut batch = vec![first];
-            while batch.len() < max_batch {
-                match self.queue.try_recv() {
+            loop {
+                while batch.len() < max_batch {
+                    match self.queue.try_recv() {
+                        Ok(r) => batch.push(r),
+                        Err(_) => break,
+                    }
+                }
+                // Releases alone wait briefly for the next write and ride its commit: a lost
+                // release only makes the lock expire (as a dead holder's does), so it needs
+                // no fsync of its own; the usual next write is this process's next take of
+                // the same lock, which then costs one commit instead of two.
+                if batch.len() >= max_batch || !batch.iter().all(Request::is_release) {
+                    break;
+                }
+                match self.queue.recv_timeout(RELEASE_LINGER) {
                     Ok(r) => batch.push(r),
                     Err(_) => break,
                 }

@@ -18,14 +18,20 @@ use crate::{Session, SessionId, Versioned};
 /// The most records kept; a put beyond it evicts an arbitrary entry.
 pub(super) const CACHE_CAPACITY: usize = 1024;
 
+/// A cached record and the serial number of the guard that committed it under a shared
+/// lock (`None`: not under a shared lock).
+type Entry = (Versioned<Session>, Option<u64>);
+
 #[derive(Debug, Default)]
 pub(super) struct RecordCache {
-    records: Mutex<HashMap<SessionId, Versioned<Session>>>,
+    /// Each record with the serial number of the guard that committed it under a shared
+    /// lock (`None`: not under a shared lock).
+    records: Mutex<HashMap<SessionId, Entry>>,
     generation: AtomicU64,
 }
 
 impl RecordCache {
-    fn records(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Versioned<Session>>> {
+    fn records(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Entry>> {
         self.records.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -36,17 +42,35 @@ impl RecordCache {
 
     /// A copy of the cached record of `id`.
     pub(super) fn get(&self, id: &SessionId) -> Option<Versioned<Session>> {
-        self.records().get(id).cloned()
+        self.records().get(id).map(|(r, _)| r.clone())
+    }
+
+    /// A copy of the cached record of `id` if the guard numbered `token` committed it.
+    pub(super) fn get_fenced(&self, id: &SessionId, token: u64) -> Option<Versioned<Session>> {
+        match self.records().get(id) {
+            Some((r, Some(t))) if *t == token => Some(r.clone()),
+            _ => None,
+        }
     }
 
     /// Takes the cached record of `id` out (the lock holder's, to change in place; it puts
     /// the result back after its commit).
     pub(super) fn take(&self, id: &SessionId) -> Option<Versioned<Session>> {
-        self.records().remove(id)
+        self.records().remove(id).map(|(r, _)| r)
     }
 
     /// Caches `record` unless an entry was dropped since `generation` was captured.
     pub(super) fn put(&self, generation: u64, record: Versioned<Session>) {
+        self.put_fenced(generation, record, None);
+    }
+
+    /// [`RecordCache::put`] of a record the guard numbered `token` committed.
+    pub(super) fn put_fenced(
+        &self,
+        generation: u64,
+        record: Versioned<Session>,
+        token: Option<u64>,
+    ) {
         let mut records = self.records();
         if self.generation.load(Ordering::SeqCst) != generation {
             return;
@@ -56,7 +80,7 @@ impl RecordCache {
                 records.remove(&victim);
             }
         }
-        records.insert(record.value.id.clone(), record);
+        records.insert(record.value.id.clone(), (record, token));
     }
 
     /// Drops the entry of `id` (the store may hold something else now).

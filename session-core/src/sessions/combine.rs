@@ -194,6 +194,16 @@ impl Sessions {
     }
 
     /// [`Sessions::current`], taking the cached record out instead of copying it.
+    /// The record of `id` as the cache holds it when the guard numbered `token` committed
+    /// it, else as stored.
+    pub(super) async fn current_fenced(
+        &self,
+        id: &SessionId,
+        token: u64,
+    ) -> Result<Versioned<Session>, StoreError> {
+        self.live(id, self.inner.cache.get_fenced(id, token)).await
+    }
+
     async fn take_current(&self, id: &SessionId) -> Result<Versioned<Session>, StoreError> {
         self.live(id, self.inner.cache.take(id)).await
     }

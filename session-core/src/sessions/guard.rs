@@ -1,6 +1,7 @@
 //! [`SessionGuard`]: exclusive hold of one session's lock, and the writes its holder makes
 //! through it without taking the lock again.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tracing::Instrument;
@@ -22,6 +23,9 @@ pub struct SessionGuard {
     pub(super) waited: Duration,
     /// The cross-process lock, when the backend is shared (released before the local one).
     pub(super) shared: Option<SharedLockHandle>,
+    /// This guard's number, unique in the process: its updates mark the cached record
+    /// with it, and on a shared backend its reads serve only a record so marked.
+    pub(super) serial: u64,
     pub(super) _held: HeldLock,
 }
 
@@ -38,14 +42,19 @@ impl SessionGuard {
 
     /// Reads the locked session (`NotFound`, `Expired` as [`Sessions::get`]).
     ///
-    /// On a backend one process owns (no shared locks), the record this service committed
-    /// last is returned from its cache without a store read: under the lock nobody else in
-    /// the process can have changed it. On a shared backend it is read from the store.
+    /// On a backend one process owns, the record this service committed last is returned
+    /// from its cache without a store read: under the lock nobody else can have changed it.
+    /// On a backend shared by several processes the cached record is returned only when this
+    /// guard committed it (another process's holder may have written the session before
+    /// this guard took the lock): the first read of a guard comes from the store, the reads
+    /// after its own updates from the cache.
     pub async fn get(&self) -> Result<Versioned<Session>, StoreError> {
-        if self.shared.is_none() && self.sessions.store().shared_locks().is_none() {
-            self.sessions.current(&self.id).await
-        } else {
-            self.sessions.get(&self.id).await
+        match &self.shared {
+            None if self.sessions.store().shared_locks().is_none() => {
+                self.sessions.current(&self.id).await
+            }
+            Some(_) => self.sessions.current_fenced(&self.id, self.serial).await,
+            None => self.sessions.get(&self.id).await,
         }
     }
 
@@ -71,11 +80,19 @@ impl SessionGuard {
         let span = update_span(&self.id);
         let commit = match &self.shared {
             None => Commit::Replace,
-            Some(handle) => Commit::Fenced(handle.fence()),
+            Some(handle) => Commit::Fenced(handle.fence(), self.serial),
         };
         self.sessions
             .update_one(&self.id, f, &span, commit)
             .instrument(span.clone())
             .await
     }
+}
+
+/// The next [`SessionGuard`]'s serial number.
+static NEXT_GUARD: AtomicU64 = AtomicU64::new(1);
+
+/// A new guard serial number.
+pub(super) fn next_serial() -> u64 {
+    NEXT_GUARD.fetch_add(1, Ordering::Relaxed)
 }

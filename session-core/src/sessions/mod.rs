@@ -378,6 +378,7 @@ impl Sessions {
             id: id.clone(),
             waited: start.elapsed(),
             shared,
+            serial: guard::next_serial(),
             _held: held,
         })
     }

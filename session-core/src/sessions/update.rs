@@ -20,8 +20,9 @@ use crate::{Fence, Session, SessionId, StoreError, Versioned};
 pub(super) enum Commit<'a> {
     /// One session, by the store's `replace`.
     Replace,
-    /// One session, by `apply_fenced` under a cross-process lock.
-    Fenced(&'a Fence),
+    /// One session, by `apply_fenced` under a cross-process lock, by the guard with this
+    /// serial number (what its cached record is marked with).
+    Fenced(&'a Fence, u64),
     /// Several sessions in one atomic `apply`.
     Apply,
 }
@@ -249,7 +250,7 @@ impl Sessions {
                 .replace(cur.version, session.clone())
                 .await
                 .map(|v| vec![v]),
-            (Commit::Fenced(fence), [cur], [session]) => {
+            (Commit::Fenced(fence, _), [cur], [session]) => {
                 let op = WriteOp::Replace {
                     expected: cur.version,
                     session: session.clone(),
@@ -286,8 +287,12 @@ impl Sessions {
                     .zip(next)
                     .map(|(version, value)| Versioned { version, value })
                     .collect();
+                let token = match commit {
+                    Commit::Fenced(_, guard) => Some(guard),
+                    _ => None,
+                };
                 for w in &written {
-                    self.inner.cache.put(generation, w.clone());
+                    self.inner.cache.put_fenced(generation, w.clone(), token);
                 }
                 Ok(Ok((written, out)))
             }

@@ -7,10 +7,15 @@
 //! - `create1` / `create`: `--sessions` creations through `Sessions`, one after the other
 //!   and then all at once (which share the store's group commit);
 //! - `single`: one session through `Sessions::update` (lock + versioned update);
+//! - `locked`: one session through `lock()` + `guard.update`, a step's shape (on a
+//!   multi-process redb file the cross-process step lock is taken and released each time);
 //! - `scale`: `--sessions` sessions created at once and updated concurrently through
 //!   `Sessions::update`, the creations counted as writes (an embedding program's start);
-//! - `hot`: `--hot-writers` writers sharing one session through `Sessions::update`, whose
-//!   concurrent updates combine into shared commits (the report shows the batch sizes).
+//! - `hot`: `--hot-writers` (64) writers sharing one session through `Sessions::update`, whose
+//!   concurrent updates combine into shared commits (the report shows the batch sizes);
+//! - `embed`: the embedding program, `--embed-sessions` (99) sessions created at once
+//!   and then updated 20 times each, the creations counted as writes, timed from the first
+//!   creation.
 //!
 //! Each phase runs on a fresh `Sessions` over the one store, so its commit counts are its own.
 //!
@@ -50,8 +55,11 @@ pub(crate) struct LoadArgs {
     #[arg(long, default_value_t = 1000)]
     pub(crate) baseline_updates: u64,
     /// Writers sharing one hot session (0: skip the hot phase).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 64)]
     pub(crate) hot_writers: usize,
+    /// Sessions of the `embed` phase, created at once and updated 20 times each (0: skip).
+    #[arg(long, default_value_t = 99)]
+    pub(crate) embed_sessions: usize,
     /// Approximate size of each session document in bytes.
     #[arg(long, default_value_t = 1700)]
     pub(crate) doc_bytes: usize,
@@ -159,9 +167,12 @@ async fn load(args: &LoadArgs, dir: &std::path::Path) -> anyhow::Result<Report> 
     let baseline = if args.duration.is_some() {
         0
     } else {
-        args.baseline_updates * 2
+        args.baseline_updates * 3
     };
-    let total = baseline + per_phase(args, args.sessions) + per_phase(args, args.hot_writers);
+    let total = baseline
+        + per_phase(args, args.sessions)
+        + per_phase(args, args.hot_writers)
+        + args.embed_sessions as u64 * 20;
 
     let bar = crate::progress::progress_bar(total, "updates");
     let mut phases = Vec::new();
@@ -182,20 +193,30 @@ async fn load(args: &LoadArgs, dir: &std::path::Path) -> anyhow::Result<Report> 
             phases.push(phase);
         }
     }
-    let runs: [(&'static str, usize, usize); 3] = [
-        ("single", 1, 1),
-        ("scale", args.sessions, args.sessions),
-        ("hot", 1, args.hot_writers),
+    let run = |name, sessions, writers, updates, create_inside| phases::Run {
+        name,
+        sessions,
+        writers,
+        updates,
+        create_inside,
+        locked: name == "locked",
+    };
+    let runs = [
+        run("single", 1, 1, args.baseline_updates, false),
+        // A step's shape: lock() + one guard.update (on redb: the cross-process lock too).
+        run("locked", 1, 1, args.baseline_updates, false),
+        run("scale", args.sessions, args.sessions, args.updates, true),
+        run("hot", 1, args.hot_writers, args.updates, false),
+        // The embedding program: 99 sessions created at once, then 20 updates each.
+        run("embed", args.embed_sessions, args.embed_sessions, 20, true),
     ];
-    for (name, n_sessions, writers) in runs {
-        if writers == 0 || n_sessions == 0 {
+    for r in &runs {
+        if r.writers == 0 || r.sessions == 0 || (r.name == "embed" && args.duration.is_some()) {
             continue;
         }
         let sessions = fresh();
-        let samples =
-            phases::through_sessions(args, &sessions, name, n_sessions, writers, &doc, &bar)
-                .await?;
-        let mut phase = report::summarize(name, n_sessions, writers, &samples);
+        let samples = phases::through_sessions(args, &sessions, r, &doc, &bar).await?;
+        let mut phase = report::summarize(r.name, r.sessions, r.writers, &samples);
         phase.add_stats(&sessions.stats(), &mut totals);
         phases.push(phase);
         for (id, n) in samples.acked {

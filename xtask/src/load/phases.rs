@@ -116,24 +116,35 @@ pub(super) async fn bare_store(
     })
 }
 
+/// What one phase through `Sessions::update` runs.
+pub(super) struct Run {
+    pub(super) name: &'static str,
+    pub(super) sessions: usize,
+    pub(super) writers: usize,
+    /// Updates per writer.
+    pub(super) updates: u64,
+    /// Create the sessions concurrently inside the timed run, each creation counted as a
+    /// write (an embedding program's start), instead of before it.
+    pub(super) create_inside: bool,
+    /// Each update through `lock()` + `guard.update` (a step's shape) instead of
+    /// `Sessions::update`.
+    pub(super) locked: bool,
+}
+
 /// One phase through `Sessions::update` (the README's API, which combines concurrent
-/// updates of one session). The `scale` phase creates its sessions concurrently inside the
-/// timed run and counts each creation as a write (an embedding program's start); the others
-/// create theirs first. A sample's lock wait is the time until the caller's closure got the
-/// session (the closure runs as soon as the caller holds the lock).
+/// updates of one session). A sample's lock wait is the time until the caller's closure got
+/// the session (the closure runs as soon as the caller holds the lock).
 pub(super) async fn through_sessions(
     args: &LoadArgs,
     sessions: &Sessions,
-    phase: &str,
-    n_sessions: usize,
-    writers: usize,
+    run: &Run,
     doc: &serde_json::Value,
     bar: &ProgressBar,
 ) -> anyhow::Result<Samples> {
-    let ids: Vec<SessionId> = (0..n_sessions)
-        .map(|i| SessionId::new(format!("{phase}-{i}")))
+    let ids: Vec<SessionId> = (0..run.sessions)
+        .map(|i| SessionId::new(format!("{}-{i}", run.name)))
         .collect::<Result<_, _>>()?;
-    let create_inside = phase == "scale";
+    let create_inside = run.create_inside;
     if !create_inside {
         for id in &ids {
             sessions.create(id).await?;
@@ -142,18 +153,15 @@ pub(super) async fn through_sessions(
     let deadline = args.duration.map(|d| Instant::now() + d);
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for w in 0..writers {
+    for w in 0..run.writers {
         let (sessions, id, doc, bar) = (
             sessions.clone(),
             ids[w % ids.len()].clone(),
             doc.clone(),
             bar.clone(),
         );
-        let updates = if phase == "single" {
-            args.baseline_updates
-        } else {
-            args.updates
-        };
+        let updates = run.updates;
+        let locked = run.locked;
         let creates = create_inside && w < ids.len();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
@@ -167,12 +175,16 @@ pub(super) async fn through_sessions(
             while deadline.map_or(n < updates, |d| Instant::now() < d) {
                 let t = Instant::now();
                 let mut waited = None;
-                sessions
-                    .update(&id, |s| {
-                        waited.get_or_insert_with(|| t.elapsed());
-                        Ok(bump(s, &doc))
-                    })
-                    .await?;
+                let update = |s: &mut Session| {
+                    waited.get_or_insert_with(|| t.elapsed());
+                    Ok(bump(s, &doc))
+                };
+                if locked {
+                    let guard = sessions.lock(&id).await?;
+                    guard.update(update).await?;
+                } else {
+                    sessions.update(&id, update).await?;
+                }
                 waits.extend(waited);
                 lat.push(t.elapsed());
                 n += 1;

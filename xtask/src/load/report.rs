@@ -140,6 +140,18 @@ pub(super) fn criteria(phases: &[Phase], lost: u64) -> Vec<Criterion> {
             pass: r >= 10.0,
         });
     }
+    if let (Some(single), Some(embed)) = (find("single"), find("embed")) {
+        let r = ratio(embed, single);
+        out.push(Criterion {
+            name: format!(
+                "embedding program: {} sessions created at once then updated 20x each vs one writer",
+                embed.sessions
+            ),
+            value: r,
+            target: ">= 10x".into(),
+            pass: r >= 10.0,
+        });
+    }
     if let (Some(single), Some(hot)) = (find("single"), find("hot")) {
         let r = ratio(hot, single);
         out.push(Criterion {

@@ -71,8 +71,7 @@ pub async fn locked_updates_read_nothing_from_the_store(t: TestStore) {
     let (sessions, _clock) = sessions_at(&store, SessionsConfig::default());
     let s = id("holder");
     sessions.create(&s).await.unwrap();
-    // Reads made by the updates themselves (not by the explicit `guard.get` below, which
-    // reads the store on a shared backend).
+    // Every read the 100 updates make, the guard's `get` before each locked one included.
     let mut reads = 0;
     for _ in 0..50 {
         let r0 = counting.reads();
@@ -82,8 +81,8 @@ pub async fn locked_updates_read_nothing_from_the_store(t: TestStore) {
     let guard = sessions.lock(&s).await.unwrap();
     for _ in 0..50 {
         // The step path's shape: read under the lock, then update.
-        let seen = guard.get().await.unwrap();
         let r0 = counting.reads();
+        let seen = guard.get().await.unwrap();
         let (after, _) = guard.update(bump_counter).await.unwrap();
         reads += counting.reads() - r0;
         assert_eq!(after.version, seen.version.next());
@@ -105,6 +104,31 @@ pub async fn locked_updates_read_nothing_from_the_store(t: TestStore) {
         (n, after.version.get(), after.value.stage.as_str()),
         (101, 103, "changed-behind")
     );
+    // So does the guard's update (how another process's write is caught on a shared
+    // backend): the closure re-runs on the record read after the conflict.
+    let guard = sessions.lock(&s).await.unwrap();
+    let cached = guard.get().await.unwrap();
+    let mut behind = cached.value.clone();
+    behind.stage = "behind-the-guard".into();
+    t.store.replace(cached.version, behind).await.unwrap();
+    let (after, n) = guard.update(bump_counter).await.unwrap();
+    assert_eq!(
+        (n, after.version.get(), after.value.stage.as_str()),
+        (102, 105, "behind-the-guard")
+    );
+    assert_eq!(guard.get().await.unwrap(), after);
+    drop(guard);
+    // On a shared backend a guard's read sees another service's (another process's)
+    // write: the cached record is served only under the holding it was committed in.
+    if t.store.shared_locks().is_some() {
+        let (other, _clock) = sessions_at(&t.store, SessionsConfig::default());
+        let guard = other.lock(&s).await.unwrap();
+        let (theirs, _) = guard.update(bump_counter).await.unwrap();
+        drop(guard);
+        let guard = sessions.lock(&s).await.unwrap();
+        assert_eq!(guard.get().await.unwrap(), theirs);
+        drop(guard);
+    }
     // Deleting and re-creating is seen too.
     sessions.delete(&s).await.unwrap();
     sessions.create(&s).await.unwrap();
