@@ -130,10 +130,33 @@ fn poisoned() -> StoreError {
     StoreError::Backend("the redb store's handle lock is poisoned".into())
 }
 
+/// How long a 0-byte file may stay empty before it is refused: another process that is
+/// creating the store has made the file and not yet written redb's header (ten processes
+/// started at once on a new path meet this), which takes milliseconds; a truncated file stays
+/// empty.
+const CREATION_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether `path` is a 0-byte regular file throughout [`CREATION_GRACE`].
+fn stays_empty(path: &Path) -> bool {
+    let deadline = std::time::Instant::now() + CREATION_GRACE;
+    loop {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() && m.len() == 0 => {}
+            _ => return false,
+        }
+        if std::time::Instant::now() >= deadline {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// An existing file of 0 bytes is not a store: redb would silently initialise it as an empty
-/// one, hiding that it was truncated.
+/// one, hiding that it was truncated. One that gains redb's header within
+/// [`CREATION_GRACE`] was being created by another process, and is opened.
 pub(crate) fn refuse_empty_file(path: &Path) -> Result<bool, StoreError> {
     match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.len() == 0 && !stays_empty(path) => refuse_empty_file(path),
         Ok(m) if m.is_file() && m.len() == 0 => Err(StoreError::Backend(format!(
             "redb store {} is an empty (0-byte) file: it was truncated or is not a store; restore it from a backup, or remove it to start an empty store",
             path.display()
@@ -271,4 +294,39 @@ pub(crate) fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
             .or_else(|| p.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic inside redb".into())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ten processes opening a new path at once: one has created the file and not yet written
+    /// redb's header when another looks. That file is opened, not refused as truncated.
+    #[test]
+    fn a_file_another_process_is_creating_is_not_refused_as_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        std::fs::write(&path, b"").unwrap();
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                std::fs::write(&path, b"header").unwrap();
+            })
+        };
+        assert!(matches!(refuse_empty_file(&path), Ok(true)));
+        writer.join().unwrap();
+    }
+
+    #[test]
+    fn a_file_that_stays_empty_is_refused_and_left_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        std::fs::write(&path, b"").unwrap();
+        let Err(StoreError::Backend(message)) = refuse_empty_file(&path) else {
+            panic!("a 0-byte file was accepted");
+        };
+        assert!(message.contains("empty (0-byte) file"), "{message}");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    }
 }
