@@ -10,7 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use session_core::adapter::{
-    decode_task_record, encode_task_record, newest_first, task_record_header,
+    decode_task_record, encode_task_record, select_tasks, task_record_header,
 };
 use session_core::{SessionId, StoreError, TaskId, TaskRecord, TaskStore, Version, Versioned};
 
@@ -161,16 +161,13 @@ impl TaskStore for EtcdTasks {
         }
         // Tasks are purged after their TTL: reading them all is bounded by what is live, so
         // no per-session index is kept.
-        let mut out = Vec::new();
-        for kv in self.all().await? {
-            let task = decode_task_record(&self.id_of(&kv.key), &kv.value)?;
-            if session.is_none_or(|s| task.value.session_id.as_ref() == Some(s)) {
-                out.push(task);
-            }
-        }
-        out.sort_by(newest_first);
-        out.truncate(limit);
-        Ok(out)
+        let tasks = self
+            .all()
+            .await?
+            .iter()
+            .map(|kv| decode_task_record(&self.id_of(&kv.key), &kv.value))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(select_tasks(tasks, session, limit))
     }
 
     async fn purge_expired_tasks(

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use redb::{ReadableTable, TableError};
 use session_core::adapter::{
-    decode_task_record, encode_task_record, newest_first, task_expiry_key, task_expiry_key_id,
+    decode_task_record, encode_task_record, select_tasks, task_expiry_key, task_expiry_key_id,
     task_expiry_range_end, task_record_header,
 };
 use session_core::{SessionId, StoreError, TaskId, TaskRecord, TaskStore, Version, Versioned};
@@ -208,20 +208,12 @@ impl TaskStore for RedbTasks {
             };
             // Tasks live minutes to hours and are purged after their TTL: a scan of them all
             // is bounded by what is live, so no per-session index is kept.
-            let mut out = Vec::new();
+            let mut tasks = Vec::new();
             for entry in table.iter().map_err(|e| errors::backend("list tasks", e))? {
                 let (k, v) = entry.map_err(|e| errors::backend("list tasks", e))?;
-                let task = decode_task_record(k.value(), v.value())?;
-                if session
-                    .as_ref()
-                    .is_none_or(|s| task.value.session_id.as_ref() == Some(s))
-                {
-                    out.push(task);
-                }
+                tasks.push(decode_task_record(k.value(), v.value())?);
             }
-            out.sort_by(newest_first);
-            out.truncate(limit);
-            Ok(out)
+            Ok(select_tasks(tasks, session.as_ref(), limit))
         })
         .await
     }

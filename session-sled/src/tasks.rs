@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use session_core::adapter::{
-    decode_task_record, encode_task_record, newest_first, task_expiry_key, task_expiry_key_id,
+    decode_task_record, encode_task_record, select_tasks, task_expiry_key, task_expiry_key_id,
     task_expiry_range_end, task_record_header,
 };
 use session_core::{SessionId, StoreError, TaskId, TaskRecord, TaskStore, Version, Versioned};
@@ -151,20 +151,12 @@ impl TaskStore for SledTasks {
         self.blocking(move |_, tasks, _| {
             // Tasks are purged after their TTL: a scan of them all is bounded by what is
             // live, so no per-session index is kept.
-            let mut out = Vec::new();
+            let mut read = Vec::new();
             for entry in tasks.iter() {
                 let (k, v) = entry.map_err(|e| errors::backend("list tasks", e))?;
-                let task = decode_task_record(&String::from_utf8_lossy(&k), &v)?;
-                if session
-                    .as_ref()
-                    .is_none_or(|s| task.value.session_id.as_ref() == Some(s))
-                {
-                    out.push(task);
-                }
+                read.push(decode_task_record(&String::from_utf8_lossy(&k), &v)?);
             }
-            out.sort_by(newest_first);
-            out.truncate(limit);
-            Ok(out)
+            Ok(select_tasks(read, session.as_ref(), limit))
         })
         .await
     }

@@ -28,7 +28,7 @@ pub use crate::codec::{
 };
 // Hook (issue #20, taskstore): the task record codec and list order, for adapters.
 pub use crate::tasks::{
-    decode_task_record, encode_task_record, newest_first, task_expiry_key, task_expiry_key_id,
+    decode_task_record, encode_task_record, select_tasks, task_expiry_key, task_expiry_key_id,
     task_expiry_range_end, task_record_header, TASK_FORMAT_VERSION,
 };
 use crate::{Fence, SharedLockHandle, StoreError};

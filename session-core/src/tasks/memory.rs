@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{newest_first, TaskId, TaskRecord, TaskStore};
+use super::{select_tasks, TaskId, TaskRecord, TaskStore};
 use crate::{SessionId, StoreError, Version, Versioned};
 
 /// Tasks in a `BTreeMap` behind a mutex, with an expiry index. Nothing survives the
@@ -78,15 +78,7 @@ impl TaskStore for MemoryTasks {
         limit: usize,
     ) -> Result<Vec<Versioned<TaskRecord>>, StoreError> {
         let state = self.state();
-        let mut out: Vec<Versioned<TaskRecord>> = state
-            .tasks
-            .values()
-            .filter(|t| session.is_none_or(|s| t.value.session_id.as_ref() == Some(s)))
-            .cloned()
-            .collect();
-        out.sort_by(newest_first);
-        out.truncate(limit);
-        Ok(out)
+        Ok(select_tasks(state.tasks.values().cloned(), session, limit))
     }
 
     async fn purge_expired_tasks(

@@ -73,8 +73,19 @@ pub trait TaskStore: Send + Sync + 'static {
     ) -> Result<u64, StoreError>;
 }
 
-/// The order [`TaskStore::list_tasks`] returns: newest `created_at` first, ties by id
-/// descending. For adapters that sort what they read.
-pub fn newest_first(a: &Versioned<TaskRecord>, b: &Versioned<TaskRecord>) -> std::cmp::Ordering {
-    (b.value.created_at, &b.value.id).cmp(&(a.value.created_at, &a.value.id))
+/// The rule of [`TaskStore::list_tasks`], written once for every backend: of `tasks` (the
+/// records an adapter read), those of `session` (all when `None`), newest `created_at` first
+/// (ties by id, descending), at most `limit`.
+pub fn select_tasks(
+    tasks: impl IntoIterator<Item = Versioned<TaskRecord>>,
+    session: Option<&SessionId>,
+    limit: usize,
+) -> Vec<Versioned<TaskRecord>> {
+    let mut out: Vec<Versioned<TaskRecord>> = tasks
+        .into_iter()
+        .filter(|t| session.is_none_or(|s| t.value.session_id.as_ref() == Some(s)))
+        .collect();
+    out.sort_by(|a, b| (b.value.created_at, &b.value.id).cmp(&(a.value.created_at, &a.value.id)));
+    out.truncate(limit);
+    out
 }
