@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use session_core::SessionId;
+use session_core::{SessionGuard, SessionId, StoreError};
 
 use crate::error::{ToolError, ToolErrorKind};
 use crate::state::{Step, WorkflowState};
@@ -107,14 +107,11 @@ pub(crate) struct ConfirmationRecord {
     pub(crate) nonce: Option<String>,
 }
 
-/// Before the destructive tool `tool` runs on `session_id` (`registry`: push_image's
-/// argument, named in its question): decide (dry run and
-/// `--confirm never` skip the question; otherwise `ctx.confirm` asks), record the decision in
-/// the session in one versioned update, and return `Ok` when the tool may run.
+/// Before `delete_session` (the destructive tool that is no step) deletes `session_id`:
+/// decide, record the decision in the session in one versioned update, and return `Ok` when
+/// it may run. The step tools decide under their session lock instead ([`under_lock`]).
 ///
-/// A session that does not exist (or holds no workflow) is not asked about: the tool's own
-/// error says so. A dry run skips the question only for the step tools, which then run
-/// nothing destructive; `delete_session` deletes in a dry run too, so it is asked.
+/// A session that does not exist is not asked about: the tool's own error says so.
 ///
 /// # Errors
 /// `ConfirmationRequired` (nobody could be asked, or the answer's nonce was used before) and
@@ -123,9 +120,7 @@ pub(crate) struct ConfirmationRecord {
 pub(crate) async fn gate(
     tools: &Toolbox,
     tool: &str,
-    step: Option<Step>,
     session_id: &str,
-    registry: Option<&str>,
     ctx: &CallContext,
 ) -> Result<(), ToolError> {
     let Ok(id) = SessionId::new(session_id) else {
@@ -135,12 +130,77 @@ pub(crate) async fn gate(
         return Ok(());
     };
     let state = WorkflowState::from_session(&current.value).ok().flatten();
-    // A step on a session without a readable workflow fails on its own before it runs
-    // anything; delete_session deletes such a session too, so it is asked.
-    if step.is_some() && state.is_none() {
-        return Ok(());
+    // delete_session deletes in a dry run too, so it is asked then as well.
+    let record = decide(tools, tool, &id, state.as_ref(), None, false, ctx).await?;
+    let value = encode(&record)?;
+    tools
+        .sessions()
+        .try_update(&id, |s| {
+            // In the workflow's metadata; in the session's own for a session without a
+            // readable workflow (delete_session asks about those too).
+            let mut st = WorkflowState::from_session(s).ok().flatten();
+            match &mut st {
+                Some(st) => append(&mut st.metadata, &record, &value)?,
+                None => append(&mut s.metadata, &record, &value)?,
+            }
+            if let Some(st) = &st {
+                st.store_into(s);
+            }
+            Ok::<_, ToolError>(())
+        })
+        .await?;
+    settle(&record, &id)
+}
+
+/// A step's confirmation, decided with its session lock held and on the state read under it,
+/// so what the user is asked about is what runs (no other step can change the session in
+/// between). A skipped question (dry run, `--confirm never`) is returned for the step's own
+/// update to record: it costs no commit. An answer — accepted or declined — is recorded now, in
+/// one update, before anything runs: its nonce is then spent even if the run is cancelled, so
+/// the same sealed answer cannot run the step again.
+///
+/// # Errors
+/// As [`gate`].
+pub(crate) async fn under_lock(
+    tools: &Toolbox,
+    step: Step,
+    guard: &SessionGuard,
+    state: &WorkflowState,
+    registry: Option<&str>,
+    ctx: &CallContext,
+) -> Result<Option<Value>, ToolError> {
+    let id = guard.id();
+    let record = decide(tools, step.name(), id, Some(state), registry, true, ctx).await?;
+    let value = encode(&record)?;
+    if record.decision == Decision::Skipped {
+        return Ok(Some(value));
     }
-    let (decision, reason, nonce) = if step.is_some() && tools.config().exec.dry_run {
+    guard
+        .try_update(|s| {
+            let mut st = WorkflowState::from_session(s)?
+                .ok_or_else(|| ToolError::from(StoreError::NotFound(id.clone())))?;
+            append(&mut st.metadata, &record, &value)?;
+            st.store_into(s);
+            Ok::<_, ToolError>(())
+        })
+        .await?;
+    settle(&record, id)?;
+    Ok(None)
+}
+
+/// What the user decided about `tool` on this session (nothing written): a step in a dry run
+/// (`dry_run_skips`) runs nothing destructive and `--confirm never` asks nobody; otherwise
+/// `ctx.confirm` is asked what [`message`] says.
+async fn decide(
+    tools: &Toolbox,
+    tool: &str,
+    id: &SessionId,
+    state: Option<&WorkflowState>,
+    registry: Option<&str>,
+    dry_run_skips: bool,
+    ctx: &CallContext,
+) -> Result<ConfirmationRecord, ToolError> {
+    let (decision, reason, nonce) = if dry_run_skips && tools.config().exec.dry_run {
         (Decision::Skipped, "dry_run".to_owned(), None)
     } else if tools.config().confirm == ConfirmPolicy::Never {
         (Decision::Skipped, "confirm_never".to_owned(), None)
@@ -148,7 +208,7 @@ pub(crate) async fn gate(
         let request = ConfirmRequest {
             tool: tool.to_owned(),
             session_id: id.to_string(),
-            message: match &state {
+            message: match state {
                 Some(st) => message(tool, st, registry),
                 None => {
                     format!("{tool} will delete session {id} (it holds no readable workflow state)")
@@ -161,84 +221,77 @@ pub(crate) async fn gate(
                 "this client cannot be asked (it declared no elicitation)",
             ));
         };
-        match confirmer.confirm(&request).await {
-            Ok(ConfirmAnswer::Accepted) => (
-                Decision::Accepted,
-                confirmer.channel().to_owned(),
-                confirmer.nonce(),
-            ),
-            Ok(ConfirmAnswer::Declined) => (
-                Decision::Declined,
-                confirmer.channel().to_owned(),
-                confirmer.nonce(),
-            ),
+        let decision = match confirmer.confirm(&request).await {
+            Ok(ConfirmAnswer::Accepted) => Decision::Accepted,
+            Ok(ConfirmAnswer::Declined) => Decision::Declined,
             Err(why) => return Err(required(tool, &why)),
-        }
+        };
+        (decision, confirmer.channel().to_owned(), confirmer.nonce())
     };
-    let record = ConfirmationRecord {
+    Ok(ConfirmationRecord {
         tool: tool.to_owned(),
         decision,
         reason,
         at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         nonce,
-    };
-    record_decision(tools, &id, &record).await?;
-    tracing::info!(session_id = %id, tool, decision = ?record.decision, reason = %record.reason, "confirmation recorded");
-    if decision == Decision::Declined {
+    })
+}
+
+/// The decision logged, and a declined one turned into its error (nothing ran).
+fn settle(record: &ConfirmationRecord, id: &SessionId) -> Result<(), ToolError> {
+    tracing::info!(session_id = %id, tool = %record.tool, decision = ?record.decision, reason = %record.reason, "confirmation recorded");
+    if record.decision == Decision::Declined {
         return Err(ToolError::new(
             ToolErrorKind::ConfirmationDeclined,
-            format!("the user declined {tool} on session {id}: nothing ran; the decision is recorded in the session's metadata.confirmations"),
+            format!("the user declined {} on session {id}: nothing ran; the decision is recorded in the session's metadata.confirmations", record.tool),
         ));
     }
     Ok(())
 }
 
-/// Appends `record` to the workflow's `metadata.confirmations` in one versioned update,
-/// refusing an answer whose nonce an earlier record holds (a replayed confirmation).
-async fn record_decision(
-    tools: &Toolbox,
-    id: &SessionId,
+fn encode(record: &ConfirmationRecord) -> Result<Value, ToolError> {
+    serde_json::to_value(record)
+        .map_err(|e| ToolError::internal(format!("cannot encode the confirmation: {e}")))
+}
+
+/// Appends `value` (the encoded `record`) to `metadata.confirmations`, keeping the last
+/// [`CONFIRMATIONS_CAP`], refusing an answer whose nonce an earlier record holds (a replayed
+/// confirmation).
+pub(crate) fn append(
+    metadata: &mut serde_json::Map<String, Value>,
     record: &ConfirmationRecord,
+    value: &Value,
 ) -> Result<(), ToolError> {
-    tools
-        .sessions()
-        .try_update(id, |s| {
-            // In the workflow's metadata; in the session's own for a session without a
-            // readable workflow (delete_session asks about those too).
-            let mut st = WorkflowState::from_session(s).ok().flatten();
-            let metadata = match &mut st {
-                Some(st) => &mut st.metadata,
-                None => &mut s.metadata,
-            };
-            let mut list = match metadata.remove("confirmations") {
-                Some(Value::Array(list)) => list,
-                _ => Vec::new(),
-            };
-            if let Some(nonce) = &record.nonce {
-                let used = list
-                    .iter()
-                    .any(|r| r.get("nonce").and_then(Value::as_str) == Some(nonce.as_str()));
-                if used {
-                    return Err(ToolError::new(
-                        ToolErrorKind::ConfirmationRequired,
-                        format!("this confirmation of {} was already used (a replayed request state): nothing ran; call the tool again without request_state to be asked again", record.tool),
-                    ));
-                }
-            }
-            let value = serde_json::to_value(record).map_err(|e| {
-                ToolError::internal(format!("cannot encode the confirmation: {e}"))
-            })?;
-            list.push(value);
-            let excess = list.len().saturating_sub(CONFIRMATIONS_CAP);
-            list.drain(..excess);
-            metadata.insert("confirmations".into(), Value::Array(list));
-            if let Some(st) = &st {
-                st.store_into(s);
-            }
-            Ok(())
-        })
-        .await
-        .map(|_| ())
+    if let Some(nonce) = &record.nonce {
+        let used = metadata
+            .get("confirmations")
+            .and_then(Value::as_array)
+            .is_some_and(|list| {
+                list.iter()
+                    .any(|r| r.get("nonce").and_then(Value::as_str) == Some(nonce.as_str()))
+            });
+        if used {
+            return Err(ToolError::new(
+                ToolErrorKind::ConfirmationRequired,
+                format!("this confirmation of {} was already used (a replayed request state): nothing ran; call the tool again without request_state to be asked again", record.tool),
+            ));
+        }
+    }
+    push(metadata, value.clone());
+    Ok(())
+}
+
+/// Appends an encoded record with no nonce to check (a skipped question) to
+/// `metadata.confirmations`, keeping the last [`CONFIRMATIONS_CAP`].
+pub(crate) fn push(metadata: &mut serde_json::Map<String, Value>, value: Value) {
+    let mut list = match metadata.remove("confirmations") {
+        Some(Value::Array(list)) => list,
+        _ => Vec::new(),
+    };
+    list.push(value);
+    let excess = list.len().saturating_sub(CONFIRMATIONS_CAP);
+    list.drain(..excess);
+    metadata.insert("confirmations".into(), Value::Array(list));
 }
 
 fn required(tool: &str, why: &str) -> ToolError {
@@ -325,48 +378,33 @@ mod tests {
     use crate::toolbox::ToolboxConfig;
 
     #[test]
-    fn the_record_keeps_the_last_hundred_decisions() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let dir = tempfile::tempdir().unwrap();
-            let tools = Toolbox::new(
-                Sessions::new(Arc::new(MemoryStore::new()), SessionsConfig::default()),
-                ToolboxConfig {
-                    allowed_roots: vec![dir.path().to_path_buf()],
-                    ..ToolboxConfig::default()
-                },
-            );
-            let args = serde_json::json!({"repo_path": dir.path(), "session_id": "cap"});
-            tools
-                .call("start_workflow", args, &CallContext::default())
-                .await
-                .unwrap();
-            let id = SessionId::new("cap").unwrap();
-            for n in 0..CONFIRMATIONS_CAP + 5 {
-                let record = ConfirmationRecord {
-                    tool: "push_image".into(),
-                    decision: Decision::Declined,
-                    reason: "test".into(),
-                    at: String::new(),
-                    nonce: Some(format!("n{n}")),
-                };
-                record_decision(&tools, &id, &record).await.unwrap();
-            }
-            let current = tools.sessions().get(&id).await.unwrap();
-            let st = WorkflowState::from_session(&current.value)
-                .unwrap()
-                .unwrap();
-            let list = st.metadata["confirmations"].as_array().unwrap().clone();
-            assert_eq!(list.len(), CONFIRMATIONS_CAP);
-            assert_eq!(list[0]["nonce"], "n5", "the oldest are dropped");
-            assert_eq!(
-                list[CONFIRMATIONS_CAP - 1]["nonce"],
-                format!("n{}", CONFIRMATIONS_CAP + 4)
-            );
-        });
+    fn the_record_keeps_the_last_hundred_decisions_and_refuses_a_spent_nonce() {
+        let mut metadata = serde_json::Map::new();
+        let record = |n: usize| ConfirmationRecord {
+            tool: "push_image".into(),
+            decision: Decision::Declined,
+            reason: "test".into(),
+            at: String::new(),
+            nonce: Some(format!("n{n}")),
+        };
+        for n in 0..CONFIRMATIONS_CAP + 5 {
+            let r = record(n);
+            append(&mut metadata, &r, &encode(&r).unwrap()).unwrap();
+        }
+        let list = metadata["confirmations"].as_array().unwrap().clone();
+        assert_eq!(list.len(), CONFIRMATIONS_CAP);
+        assert_eq!(list[0]["nonce"], "n5", "the oldest are dropped");
+        assert_eq!(
+            list[CONFIRMATIONS_CAP - 1]["nonce"],
+            format!("n{}", CONFIRMATIONS_CAP + 4)
+        );
+        let again = record(CONFIRMATIONS_CAP);
+        let e = append(&mut metadata, &again, &encode(&again).unwrap()).unwrap_err();
+        assert_eq!(e.kind, ToolErrorKind::ConfirmationRequired);
+        assert_eq!(
+            metadata["confirmations"].as_array().unwrap().len(),
+            CONFIRMATIONS_CAP
+        );
     }
 
     struct No;

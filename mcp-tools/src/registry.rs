@@ -170,25 +170,14 @@ fn call<'a, T: Tool + 'static>(
     Box::pin(async move {
         let args = if args.is_null() { json!({}) } else { args };
         arguments::check(T::NAME, input_schema(T::NAME), &args)?;
-        let session_id = T::DESTRUCTIVE.then(|| session_of(&args));
-        let registry = args
-            .get("registry")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        // A destructive tool that is no step (delete_session) asks first: nothing runs on a
+        // refusal, and the decision is recorded in the session. A destructive step asks under
+        // its session lock, once its own arguments are checked (steps/mod.rs `run_step`).
+        let session_id = (T::DESTRUCTIVE && T::WORKFLOW_STEP.is_none()).then(|| session_of(&args));
         let params: T::Params = serde_json::from_value(args)
             .map_err(|e| ToolError::invalid(format!("invalid arguments for {}: {e}", T::NAME)))?;
-        // A destructive tool asks first (its arguments are valid by now): nothing runs on a
-        // refusal, and the decision is recorded in the session.
         if let Some(session_id) = session_id {
-            confirm::gate(
-                tools,
-                T::NAME,
-                T::WORKFLOW_STEP,
-                &session_id,
-                registry.as_deref(),
-                ctx,
-            )
-            .await?;
+            confirm::gate(tools, T::NAME, &session_id, ctx).await?;
         }
         let out = T::run(tools, params, ctx).await?;
         output::<T>(&out)
@@ -204,9 +193,6 @@ fn run_in_workflow<'a, T: Tool + 'static>(
     Box::pin(async move {
         let params = T::workflow_params(session_id, state)
             .ok_or_else(|| ToolError::internal(format!("{} is not a workflow step", T::NAME)))?;
-        if T::DESTRUCTIVE {
-            confirm::gate(tools, T::NAME, T::WORKFLOW_STEP, session_id, None, ctx).await?;
-        }
         let out = T::run(tools, params, ctx).await?;
         output::<T>(&out)
     })

@@ -8,6 +8,7 @@ pub(crate) mod build_image;
 pub(crate) mod deploy_application;
 pub(crate) mod generate_dockerfile;
 pub(crate) mod generate_k8s_manifests;
+mod history;
 pub(crate) mod prepare_cluster;
 pub(crate) mod push_image;
 pub(crate) mod scan_image;
@@ -24,7 +25,9 @@ use serde::Serialize;
 use serde_json::Value;
 use session_core::StoreError;
 
+use self::history::{record_run, LastFix};
 use crate::analyze::{sanitize_name, AnalyzeResult};
+use crate::confirm;
 use crate::error::{ToolError, ToolErrorKind};
 use crate::exec::{self, CommandRecord};
 use crate::generate::{write_in, Written};
@@ -89,6 +92,10 @@ pub(crate) fn need<T>(v: Option<T>, step: Step, what: &str) -> Result<T, Failure
 pub(crate) trait StepArgs {
     fn session_id(&self) -> &str;
     fn fix(&self) -> &FixParams;
+    /// The registry a push names, for its confirmation's question.
+    fn registry(&self) -> Option<&str> {
+        None
+    }
 }
 
 macro_rules! step_args {
@@ -104,9 +111,20 @@ step_args!(
     AnalyzeParams,
     DockerfileParams,
     TagParams,
-    PushParams,
     ManifestParams
 );
+
+impl StepArgs for PushParams {
+    fn session_id(&self) -> &str {
+        &self.session_id
+    }
+    fn fix(&self) -> &FixParams {
+        &self.fix
+    }
+    fn registry(&self) -> Option<&str> {
+        self.registry.as_deref()
+    }
+}
 
 /// One step tool. Its name is its step's name ([`Step::name`]), its output a
 /// [`StepResult`] of its artifact.
@@ -166,7 +184,7 @@ impl<S: StepTool> Tool for S {
         ctx: &CallContext,
     ) -> Result<StepResult<S::Artifact>, ToolError> {
         let input = S::validate(tools, &params, ctx)?;
-        run_step(tools, params.session_id(), params.fix(), ctx, |st| {
+        run_step(tools, &params, S::DESTRUCTIVE, ctx, |st| {
             S::work(tools, input, st)
         })
         .await
@@ -185,19 +203,21 @@ impl<S: StepTool> Tool for S {
 /// run `work`, then record the outcome — completed/failed step, current step, artifact,
 /// repair context — in one versioned update, and release. Dropping the future
 /// (cancellation) releases the lock and records nothing.
-async fn run_step<A, F, Fut>(
+async fn run_step<A, P, F, Fut>(
     tools: &Toolbox,
-    session_id: &str,
-    fix: &FixParams,
+    params: &P,
+    destructive: bool,
     ctx: &CallContext,
     work: F,
 ) -> Result<StepResult<A>, ToolError>
 where
     A: Artifact,
+    P: StepArgs + Sync,
     F: FnOnce(WorkflowState) -> Fut,
     Fut: Future<Output = Result<A, Failure>>,
 {
     let step = A::STEP;
+    let (session_id, fix) = (params.session_id(), params.fix());
     let id = Toolbox::session_id(session_id)?;
     let started = std::time::Instant::now();
     let guard = tools.sessions().lock(&id).await.map_err(|e| match e {
@@ -234,6 +254,13 @@ where
             .map_err(|e| e.with_next(AnalyzeRepository::NAME))?;
         state.repo_path = repo.dir.display().to_string();
     }
+    // A destructive step asks here, its lock held: what the user is asked about is the state
+    // it runs on. A skipped question is recorded by the step's own update below.
+    let skipped = if destructive {
+        confirm::under_lock(tools, step, &guard, &state, params.registry(), ctx).await?
+    } else {
+        None
+    };
     ctx.progress(0.0, 1.0, format!("{}: running", step.name()))
         .await;
     // A missing prerequisite records nothing; a run's failure is recorded below.
@@ -270,6 +297,9 @@ where
                 .ok_or_else(|| StateError::Store(StoreError::NotFound(id.clone())))?;
             if let Some(last_fix) = &last_fix {
                 st.metadata.insert("last_fix".into(), last_fix.clone());
+            }
+            if let Some(skipped) = &skipped {
+                confirm::push(&mut st.metadata, skipped.clone());
             }
             let runs = st
                 .metadata
@@ -336,47 +366,6 @@ where
             guidance: None,
         }),
     }
-}
-
-/// The most step runs `metadata.step_history` keeps (the oldest are dropped).
-const STEP_HISTORY_CAP: usize = 100;
-
-/// Appends one step run — the step, when it started (its lock held) and finished (before
-/// its outcome was recorded, in the same update), and whether it succeeded — to
-/// `metadata.step_history`: what an operator (and a test) reads to see that the step runs
-/// on one session did not overlap, across processes too.
-fn record_run(
-    st: &mut WorkflowState,
-    step: Step,
-    started: chrono::DateTime<chrono::Utc>,
-    finished: chrono::DateTime<chrono::Utc>,
-    ok: bool,
-) {
-    let mut history = match st.metadata.remove("step_history") {
-        Some(Value::Array(runs)) => runs,
-        _ => Vec::new(),
-    };
-    let stamp =
-        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    history.push(serde_json::json!({
-        "step": step.name(),
-        "started_at": stamp(started),
-        "finished_at": stamp(finished),
-        "success": ok,
-    }));
-    let excess = history.len().saturating_sub(STEP_HISTORY_CAP);
-    history.drain(..excess);
-    st.metadata
-        .insert("step_history".into(), Value::Array(history));
-}
-
-/// The repair context of the last step call that carried one, kept at the workflow's
-/// `metadata.last_fix` (the Go server's shape: the step and the three fix fields).
-#[derive(Serialize)]
-struct LastFix<'a> {
-    step: Step,
-    #[serde(flatten)]
-    fix: &'a FixParams,
 }
 
 /// Runs `cmds` in order in `cwd` (or records them in dry-run); the first failing one fails

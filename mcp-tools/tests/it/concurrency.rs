@@ -106,9 +106,22 @@ fn all_ten_steps_called_at_once_on_one_session_are_all_recorded() {
         assert_eq!(status["progress_percent"], 100.0);
         assert_eq!(
             status["version"].as_u64().unwrap(),
-            1 + 1 + 40 + 12,
-            "one create, one init, forty step records, twelve confirmation records (push, prepare and deploy four times each, skipped: dry run)"
+            1 + 1 + 40,
+            "one create, one init, forty step records: the twelve skipped confirmations (push, prepare and deploy four times each, dry run) ride their steps' own updates"
         );
+        let s = call(&f.tools, "get_session", json!({"session_id": "shared"}))
+            .await
+            .unwrap()
+            .structured;
+        let confirmations = s["session"]["metadata"]["workflow_state"]["metadata"]
+            ["confirmations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(confirmations.len(), 12, "{confirmations:?}");
+        assert!(confirmations
+            .iter()
+            .all(|c| c["decision"] == "skipped" && c["reason"] == "dry_run"));
     });
 }
 

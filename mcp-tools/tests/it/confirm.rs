@@ -407,3 +407,62 @@ fn a_workflow_run_stops_at_the_first_destructive_step_when_nobody_can_be_asked()
         assert!(calls(&log).contains("kubectl apply"), "{}", calls(&log));
     });
 }
+
+/// Says yes after checking, while it is asked, that the session's lock is held: nothing
+/// (another step, another client's tag) can change the session between the question and the
+/// run, so what the user is asked about is what runs.
+struct YesWhileLocked {
+    tools: Toolbox,
+    locked_while_asked: std::sync::Mutex<Option<bool>>,
+}
+
+#[async_trait]
+impl Confirmer for YesWhileLocked {
+    async fn confirm(&self, _: &ConfirmRequest) -> Result<ConfirmAnswer, String> {
+        let id = session_core::SessionId::new("s").unwrap();
+        let lock = tokio::time::timeout(
+            std::time::Duration::from_millis(300),
+            self.tools.sessions().lock(&id),
+        )
+        .await;
+        *self.locked_while_asked.lock().unwrap() = Some(lock.is_err());
+        Ok(ConfirmAnswer::Accepted)
+    }
+}
+
+#[test]
+fn the_question_is_asked_with_the_steps_lock_held_and_after_its_arguments_are_checked() {
+    rt().block_on(async {
+        let s = up_to_push(ConfirmPolicy::Destructive, false).await;
+        let yes = Arc::new(YesWhileLocked {
+            tools: s.f.tools.clone(),
+            locked_while_asked: std::sync::Mutex::new(None),
+        });
+        let ctx = CallContext {
+            confirm: Some(yes.clone() as Arc<dyn Confirmer>),
+            ..CallContext::default()
+        };
+        // A registry push_image refuses is refused before anybody is asked.
+        let e =
+            s.f.tools
+                .call(
+                    "push_image",
+                    json!({"session_id": "s", "registry": "https://ghcr.io/acme"}),
+                    &ctx,
+                )
+                .await
+                .unwrap_err();
+        assert_eq!(e.kind, ToolErrorKind::InvalidParams, "{e:?}");
+        assert_eq!(*yes.locked_while_asked.lock().unwrap(), None, "asked");
+        s.f.tools
+            .call("push_image", json!({"session_id": "s"}), &ctx)
+            .await
+            .unwrap();
+        assert_eq!(
+            *yes.locked_while_asked.lock().unwrap(),
+            Some(true),
+            "the session could be locked by someone else while the user was asked"
+        );
+        assert_eq!(pushes(&s.log), 1, "{}", calls(&s.log));
+    });
+}
