@@ -1,7 +1,8 @@
 //! One file, many processes (redb's `MultiWriter`, the default): the conformance suite in the
 //! exclusive mode too, the kill -9 harness with writers in two processes at once, a commit
 //! of one process visible to another at once, and step locks across processes — a killed
-//! holder's lock taken over after its expiry (not later), its stale fence refused.
+//! holder's lock taken over after its expiry (not later), its stale fence refused, and a
+//! process cycling on a lock (parked locks) starving no other.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -197,4 +198,85 @@ fn a_commit_in_one_process_is_read_at_once_in_another() {
     drop(store);
     let store = RedbStore::open_with(&path, config()).unwrap();
     assert_eq!(rt.block_on(store.count()).unwrap(), 1);
+}
+
+const CYCLER_ENV: &str = "SESSION_REDB_CYCLER_CHILD";
+
+/// A child process (this binary, re-run): takes and ends the step lock of `hot` as fast as it
+/// can for 6 s, as a process running one step after another on one session does, printing
+/// `CYCLING` once it has the lock the first time.
+#[test]
+fn lock_cycler_child() {
+    let Ok(path) = std::env::var(CYCLER_ENV) else {
+        return;
+    };
+    let store = RedbStore::open_with(&path, config()).unwrap();
+    let rt = rt();
+    rt.block_on(async {
+        let locks = store.shared_locks().unwrap();
+        let id = SessionId::new("hot").unwrap();
+        let until = Instant::now() + Duration::from_secs(6);
+        let mut first = true;
+        while Instant::now() < until {
+            let Ok(handle) = locks.acquire(&id, Duration::from_secs(10)).await else {
+                continue;
+            };
+            if first {
+                println!("CYCLING");
+                first = false;
+            }
+            drop(handle);
+        }
+    });
+}
+
+/// Parked step locks (a lock this process ends is kept for its next lock of the same session)
+/// must not starve another process: while one process takes and ends the lock of a session
+/// back to back, another one waiting for it gets it within its wait.
+#[test]
+fn a_process_cycling_on_a_session_lock_does_not_starve_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sessions.redb");
+    drop(RedbStore::open_with(&path, config()).unwrap());
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "multiproc::lock_cycler_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CYCLER_ENV, &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let started = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.contains("CYCLING"));
+    assert!(started, "the cycling child never took the lock");
+    let store = RedbStore::open_with(&path, config()).unwrap();
+    let rt = rt();
+    let got = rt.block_on(async {
+        let locks = store.shared_locks().unwrap();
+        let id = SessionId::new("hot").unwrap();
+        let mut got = 0;
+        for _ in 0..3 {
+            match locks.acquire(&id, Duration::from_secs(3)).await {
+                Ok(handle) => {
+                    got += 1;
+                    drop(handle);
+                }
+                Err(e) => eprintln!("not taken while the other process cycles: {e}"),
+            }
+        }
+        got
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        got, 3,
+        "a process waiting for the lock was starved by one cycling on it"
+    );
 }
