@@ -84,8 +84,31 @@ impl Confirmer for TaskConfirmer {
             })
             .await
             .map_err(|e| format!("cannot ask through the task's record: {e}"))?;
+        // Bounded as an elicitation is: the step waits with its session lock held.
+        let deadline = tokio::time::Instant::now() + crate::confirm::ELICIT_WAIT;
         loop {
             tokio::time::sleep(ANSWER_POLL).await;
+            if tokio::time::Instant::now() >= deadline {
+                let withdrawn = tasks
+                    .update(&self.id, |t| {
+                        let mut requests = object(t.input_requests.take());
+                        requests.remove(&key);
+                        if requests.is_empty() {
+                            t.state = TaskState::Working;
+                        } else {
+                            t.input_requests = Some(Value::Object(requests));
+                        }
+                        Ok(())
+                    })
+                    .await;
+                if let Err(e) = withdrawn {
+                    tracing::warn!(task = %self.id, error = %e, "cannot withdraw the unanswered confirmation");
+                }
+                return Err(format!(
+                    "nobody answered the confirmation within {} s (tasks/update with inputResponses.{key})",
+                    crate::confirm::ELICIT_WAIT.as_secs()
+                ));
+            }
             let record = match tasks.get(&self.id).await {
                 Ok(v) => v.value,
                 Err(StoreError::TaskNotFound(_)) => return Err("the task's record is gone".into()),
