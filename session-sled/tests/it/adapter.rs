@@ -46,7 +46,15 @@ fn a_second_open_of_one_store_is_locked_and_harms_nothing() {
         first.insert(session("after")).await.unwrap();
     });
     drop(first);
-    let reopened = SledStore::open(&path).unwrap();
+    // sled lets go of its file lock when the last write it queued on its global I/O thread
+    // pool (sled 0.34 `threadpool::spawn`, not awaited by the drop; the job holds the file)
+    // has run, which may be just after the drop returns: the reopen waits for it (CI once saw
+    // `Locked` here with no wait).
+    let patient = SledConfig {
+        lock_wait: Duration::from_secs(5),
+        ..SledConfig::default()
+    };
+    let reopened = SledStore::open_with(&path, patient).unwrap();
     assert_eq!(rt.block_on(reopened.count()).unwrap(), 2);
 }
 
